@@ -1,0 +1,59 @@
+"""Model digests: sha256 of the model file, cached by (path, size, mtime) (ORCH-6010).
+
+Hashing a multi-hundred-megabyte model takes seconds, and every replica restart and every heartbeat needs
+the digest, so a file is hashed again only when its size or modification time changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator_core.errors import InvalidParams
+
+DIGEST_PREFIX = "sha256:"
+_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True)
+class _FileStamp:
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+class DigestCache:
+    """Computes `sha256:<hex>` digests of model files, hashing each (path, size, mtime) once."""
+
+    def __init__(self) -> None:
+        self._known: dict[_FileStamp, str] = {}
+        self.files_hashed = 0
+
+    def digest(self, path: Path) -> str:
+        """The digest of the file at `path`; raises InvalidParams when it cannot be read."""
+        resolved = path.resolve()
+        try:
+            stat = resolved.stat()
+        except OSError as exc:
+            raise InvalidParams(f"model file {str(resolved)!r} cannot be read: {exc.strerror}") from exc
+        stamp = _FileStamp(resolved, stat.st_size, stat.st_mtime_ns)
+        cached = self._known.get(stamp)
+        if cached is not None:
+            return cached
+        value = DIGEST_PREFIX + _sha256_of(resolved)
+        self._known = {k: v for k, v in self._known.items() if k.path != resolved}
+        self._known[stamp] = value
+        self.files_hashed += 1
+        return value
+
+
+def _sha256_of(path: Path) -> str:
+    hasher = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(_BLOCK):
+                hasher.update(block)
+    except OSError as exc:
+        raise InvalidParams(f"model file {str(path)!r} cannot be read: {exc.strerror}") from exc
+    return hasher.hexdigest()

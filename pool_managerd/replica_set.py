@@ -1,0 +1,154 @@
+"""A replica set: replicas that share one identity (engine, engine_version, model_digest).
+
+Replicas of different engine_version or model_digest never share a set (ORCH-3004, ORCH-6012): the
+first ready replica fixes the set's engine_version and a replica reporting another one is refused; before
+every (re)start the model file is hashed again (cached by size and mtime) and a changed file is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator_core.errors import PoolUnavailable, PoolUnready
+from pool_managerd.backoff import Backoff
+from pool_managerd.digest import DigestCache
+from pool_managerd.readiness import AdapterFactory, ReadyReport
+from pool_managerd.replica import Replica, ReplicaLaunch, ReplicaState, ReplicaTimings
+from pool_managerd.spec import RestartPolicy
+from pool_managerd.status import ReplicaStatus
+
+_DRAIN_POLL_S = 0.25
+
+CrashPolicy = Callable[["ReplicaSet", Replica, str], bool]
+"""Decides whether a crashed replica of a set restarts."""
+
+
+@dataclass(frozen=True)
+class SetIdentity:
+    """What every replica of a set shares; engine_version is learned from the first ready replica."""
+
+    engine: str
+    model_ref: str
+    model_path: Path
+    model_digest: str
+
+
+class ReplicaSet:
+    """Replicas of one identity, started, drained and stopped together."""
+
+    def __init__(
+        self,
+        set_id: str,
+        identity: SetIdentity,
+        launches: Sequence[ReplicaLaunch],
+        adapters: AdapterFactory,
+        restart: RestartPolicy,
+        timings: ReplicaTimings,
+        digests: DigestCache,
+        crash_policy: CrashPolicy,
+    ) -> None:
+        self.set_id = set_id
+        self.identity = identity
+        self.engine_version: str | None = None
+        self._digests = digests
+        self._crash_policy = crash_policy
+        self.replicas = tuple(
+            Replica(
+                launch,
+                self,
+                adapters,
+                Backoff(restart.backoff_initial_ms, restart.backoff_max_ms),
+                timings,
+            )
+            for launch in launches
+        )
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return tuple(r.launch.port for r in self.replicas)
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for r in self.replicas if r.ready)
+
+    async def before_start(self, replica: Replica) -> None:
+        digest = await asyncio.to_thread(self._digests.digest, self.identity.model_path)
+        if digest != self.identity.model_digest:
+            raise PoolUnavailable(
+                f"model file {str(self.identity.model_path)!r} changed on disk "
+                f"({self.identity.model_digest} -> {digest}); reload the pool to serve it"
+            )
+
+    def admit(self, replica: Replica, report: ReadyReport) -> None:
+        if self.engine_version is None:
+            self.engine_version = report.engine_version
+        elif report.engine_version != self.engine_version:
+            raise PoolUnready(
+                f"engine_version {report.engine_version!r} differs from the replica set's "
+                f"{self.engine_version!r}; replicas of different versions never share a set"
+            )
+
+    def crashed(self, replica: Replica, error: str) -> bool:
+        return self._crash_policy(self, replica, error)
+
+    def start(self) -> None:
+        for replica in self.replicas:
+            replica.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(r.stop() for r in self.replicas))
+
+    def kill_now(self) -> None:
+        for replica in self.replicas:
+            replica.kill_now()
+
+    async def wait_ready(self, timeout_s: float) -> None:
+        """Wait until every replica is ready; raises PoolUnready with the first failure or on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            failed = next((r for r in self.replicas if r.state is ReplicaState.FAILED), None)
+            if failed is not None:
+                raise PoolUnready(f"replica {failed.replica_id} failed: {failed.last_error}")
+            if all(r.ready for r in self.replicas):
+                return
+            if time.monotonic() >= deadline:
+                waiting = [r.replica_id for r in self.replicas if not r.ready]
+                raise PoolUnready(f"replicas {', '.join(waiting)} not ready after {timeout_s:g} s")
+            await asyncio.sleep(0.1)
+
+    async def drain(self, deadline_s: float) -> None:
+        """Let in-flight requests finish until the deadline, then stop every replica (ORCH-6011)."""
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            busy = await asyncio.gather(*(r.in_flight() for r in self.replicas), return_exceptions=True)
+            # An engine that cannot answer is not serving anything worth waiting for.
+            if all(isinstance(n, BaseException) or n == 0 for n in busy):
+                break
+            await asyncio.sleep(_DRAIN_POLL_S)
+        await self.stop()
+
+    def replica_status(self) -> tuple[ReplicaStatus, ...]:
+        return tuple(
+            ReplicaStatus(
+                replica_id=r.replica_id,
+                replica_set=self.set_id,
+                endpoint=r.launch.endpoint,
+                state=str(r.state),
+                ready=r.ready,
+                pid=r.pid,
+                port=r.launch.port,
+                device=r.launch.device.label,
+                slots=r.report.slots_total if r.report else r.launch.slots,
+                ctx_max=r.report.ctx_max if r.report else r.launch.ctx,
+                engine_version=r.report.engine_version if r.report else None,
+                restarts=r.counters.restarts,
+                crashes=r.counters.crashes,
+                last_error=r.last_error,
+                log_path=str(r.launch.log_path),
+            )
+            for r in self.replicas
+        )
