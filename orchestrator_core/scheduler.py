@@ -1,0 +1,198 @@
+"""The scheduling facade the daemon drives: admission, fair dequeue, requeue, cancel and task ends.
+
+Admission of a task (ORCH-2001..2005, ORCH-2201, ORCH-2301..2304), in this order, stops at the first
+refusal and changes nothing when it refuses:
+
+1. tenant quota (max concurrent, tokens per minute) -> QuotaExceeded;
+2. session budget (tokens, time) -> QuotaExceeded;
+3. prediction, then the deadline check -> DeadlineUnmet;
+4. enqueue under the pool's full-queue policy -> AdmissionReject, or the evicted task is returned;
+5. commit: the task counts against its tenant's quota and reserves its session budget.
+
+Every admitted task reaches exactly one end, and the scheduler frees its quota and budget there:
+evicted (returned by `admit`/`requeue_front`), canceled while queued (`cancel`), expired (returned by
+`next_task`), or dispatched and later ended by the daemon with `finish`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from orchestrator_core.budgets import SessionBudgets
+from orchestrator_core.deadlines import check_admission
+from orchestrator_core.errors import AdmissionReject, PoolUnavailable
+from orchestrator_core.predictions import Prediction, ServiceRate, predict, work_ahead
+from orchestrator_core.queue import Dequeued, PoolQueue, QueueConfig
+from orchestrator_core.quotas import TenantQuotas
+from orchestrator_core.task import Priority, QueuedTask
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """An admitted task, what the client is told, and the task evicted to make room (end it with
+    QUEUE_FULL_DROP_LRU), if any."""
+
+    task: QueuedTask
+    prediction: Prediction
+    evicted: QueuedTask | None
+
+
+class Scheduler:
+    """Per-pool queues plus the tenant quotas and session budgets that guard them."""
+
+    __slots__ = ("_budgets", "_pool_of", "_queues", "_quotas")
+
+    def __init__(
+        self,
+        queues: Mapping[str, QueueConfig],
+        *,
+        quotas: TenantQuotas | None = None,
+        budgets: SessionBudgets | None = None,
+    ) -> None:
+        """Create one queue per pool in `queues`."""
+        self._queues = {pool_id: PoolQueue(pool_id, config) for pool_id, config in queues.items()}
+        self._quotas = quotas or TenantQuotas()
+        self._budgets = budgets or SessionBudgets()
+        self._pool_of: dict[str, str] = {}
+
+    @property
+    def quotas(self) -> TenantQuotas:
+        """The tenant quotas."""
+        return self._quotas
+
+    @property
+    def budgets(self) -> SessionBudgets:
+        """The session budgets."""
+        return self._budgets
+
+    def add_pool(self, pool_id: str, config: QueueConfig) -> None:
+        """Create the queue of a pool that appeared; an existing queue is kept."""
+        self._queues.setdefault(pool_id, PoolQueue(pool_id, config))
+
+    def queue(self, pool_id: str) -> PoolQueue:
+        """The queue of `pool_id`.
+
+        Raises:
+            PoolUnavailable: no such pool.
+        """
+        queue = self._queues.get(pool_id)
+        if queue is None:
+            raise PoolUnavailable(f"pool {pool_id} does not exist", pool_id=pool_id)
+        return queue
+
+    def pool_of(self, task_id: str) -> str | None:
+        """The pool whose queue holds `task_id`, or None if it is not queued."""
+        return self._pool_of.get(task_id)
+
+    def admit(self, task: QueuedTask, *, rate: ServiceRate, slots_free: int, now_ms: float) -> Admission:
+        """Admit `task` into its pool's queue, or refuse it without changing any state.
+
+        `rate` is the pool's service rate (`ThroughputModel.pool_rate`), `slots_free` its free slots now.
+
+        Raises:
+            PoolUnavailable: the task's pool does not exist.
+            QuotaExceeded: tenant quota or session budget (policy_label `quota`, retry_after_ms).
+            DeadlineUnmet: predicted start + decode exceed the deadline.
+            AdmissionReject: the queue is full and its policy refuses the task (retry_after_ms, label).
+            Conflict: a task with this id is already queued.
+        """
+        queue = self.queue(task.pool_id)
+        retry_ms = _one_slot_ms(rate, task.cost)
+        self._quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
+        self._budgets.check(task.session_id, task.cost, retry_after_ms=retry_ms)
+        ahead = work_ahead(
+            {p: queue.load(p) for p in Priority},
+            queue.requeued_load(),
+            tenant=task.tenant,
+            priority=task.priority,
+            tokens=task.cost,
+            weights=(queue.config.interactive_weight, queue.config.batch_weight),
+        )
+        deadline_in = None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms
+        prediction = predict(
+            ahead, tokens=task.cost, rate=rate, slots_free=slots_free, deadline_in_ms=deadline_in
+        )
+        check_admission(task, prediction, now_ms)
+        evicted = queue.enqueue(task, retry_after_ms=retry_ms)
+        self._pool_of[task.task_id] = task.pool_id
+        self._quotas.commit(task.tenant, task.task_id, task.cost, now_ms)
+        self._budgets.reserve(task.session_id, task.task_id, task.cost)
+        if evicted is not None:
+            self._ended_unrun(evicted)
+        return Admission(task, prediction, evicted)
+
+    def next_task(self, pool_id: str, now_ms: float) -> Dequeued:
+        """The next task of `pool_id` in fair order, and the queued tasks that expired (end them with
+        DEADLINE_UNMET). The returned task stays in flight until `finish` or `requeue_front`.
+
+        Raises:
+            PoolUnavailable: no such pool.
+        """
+        out = self.queue(pool_id).next_task(now_ms)
+        for task in out.expired:
+            self._ended_unrun(task)
+        if out.task is not None:
+            del self._pool_of[out.task.task_id]
+        return out
+
+    def requeue_front(self, task: QueuedTask, *, rate: ServiceRate) -> QueuedTask | None:
+        """Put a dispatched task whose replica failed before any token back at the head of its queue.
+
+        Returns the task evicted to make room (end it with QUEUE_FULL_DROP_LRU), or None. If the queue
+        refuses it, the task has ended: its quota and budget are freed before the error propagates.
+
+        Raises:
+            PoolUnavailable: no such pool.
+            AdmissionReject: the full queue's policy refuses it.
+            Conflict: the task is still queued.
+        """
+        queue = self.queue(task.pool_id)
+        try:
+            evicted = queue.requeue_front(task, retry_after_ms=_one_slot_ms(rate, task.cost))
+        except AdmissionReject:
+            self._ended_unrun(task)
+            raise
+        self._pool_of[task.task_id] = task.pool_id
+        if evicted is not None:
+            self._ended_unrun(evicted)
+        return evicted
+
+    def cancel(self, task_id: str) -> QueuedTask | None:
+        """Remove a queued task (ORCH-2007); idempotent. Returns it, or None if it was not queued (a
+        running task is canceled by the daemon, which then calls `finish`)."""
+        pool_id = self._pool_of.get(task_id)
+        if pool_id is None:
+            return None
+        task = self._queues[pool_id].cancel(task_id)
+        if task is not None:
+            self._ended_unrun(task)
+        return task
+
+    def finish(self, task_id: str, *, tokens_used: int, decode_ms: float) -> None:
+        """A dispatched task ended (succeeded, failed or canceled while running): free its quota and charge
+        its session what it used. Idempotent."""
+        self._quotas.release(task_id)
+        self._budgets.settle(task_id, tokens_used=tokens_used, time_ms=decode_ms)
+
+    def drain(self, pool_id: str) -> tuple[QueuedTask, ...]:
+        """Remove every queued task of `pool_id` (shutdown); the caller ends them with a typed error.
+
+        Raises:
+            PoolUnavailable: no such pool.
+        """
+        tasks = self.queue(pool_id).drain()
+        for task in tasks:
+            self._ended_unrun(task)
+        return tasks
+
+    def _ended_unrun(self, task: QueuedTask) -> None:
+        self._pool_of.pop(task.task_id, None)
+        self._quotas.release(task.task_id)
+        self._budgets.release(task.task_id)
+
+
+def _one_slot_ms(rate: ServiceRate, tokens: int) -> int:
+    """Rough wait until a slot frees: one task's service time spread over the pool's slots."""
+    return max(1, math.ceil(rate.service_ms(tokens) / max(rate.slots, 1)))
