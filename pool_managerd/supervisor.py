@@ -64,6 +64,15 @@ class Supervisor:
     def status(self) -> list[PoolStatus]:
         return [p.status() for p in self.pools.values()]
 
+    async def busy_slots(self) -> dict[str, int | None]:
+        """Busy slots per replica id of the serving sets; None where the engine did not answer."""
+        replicas = [r for p in self.pools.values() if p.active for r in p.active.replicas]
+        counts = await asyncio.gather(*(r.in_flight() for r in replicas), return_exceptions=True)
+        return {
+            r.replica_id: None if isinstance(n, BaseException) else n
+            for r, n in zip(replicas, counts, strict=True)
+        }
+
     def pids(self) -> list[int]:
         return [pid for p in self.pools.values() for pid in p.pids()]
 
