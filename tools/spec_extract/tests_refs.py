@@ -10,6 +10,7 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from orchestrator_core.errors import InvalidParams
 from tools.spec_extract.model import Reference
 
 _TEST_DIRS = ("tests", "test_harness")
@@ -29,11 +30,18 @@ def test_files(root: Path) -> list[Path]:
 
 
 def test_references(root: Path) -> list[Reference]:
-    """One reference per (requirement, test node id)."""
+    """One reference per (requirement, test node id).
+
+    Raises:
+        InvalidParams: a test module does not parse (its path and line are named).
+    """
     found: list[Reference] = []
     for path in test_files(root):
         display = path.relative_to(root).as_posix()
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=display)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=display)
+        except SyntaxError as exc:
+            raise InvalidParams(f"{display}:{exc.lineno}: cannot parse test module: {exc.msg}") from exc
         module_ids = _pytestmark_ids(tree.body)
         for node_id, ids in _marked_tests(tree.body, display, module_ids):
             found.extend(Reference(req_id, node_id) for req_id in sorted(ids))
