@@ -55,6 +55,11 @@ class Supervisor:
         for pool in self.pools.values():
             pool.kill_now()
 
+    async def refresh_devices(self) -> None:
+        """Re-read GPU utilisation and free VRAM (a CPU-only host stays CPU-only)."""
+        if not self.context.inventory.cpu_only:
+            self.context.inventory = await asyncio.to_thread(discover_devices)
+
     def pool(self, pool_id: str) -> Pool:
         try:
             return self.pools[pool_id]

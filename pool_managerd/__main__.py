@@ -1,0 +1,138 @@
+"""`python -m pool_managerd --config pool.yaml`: the supervisor, registration and the API in one event loop.
+
+SIGTERM and SIGINT stop the API, deregister from orchestratord, and terminate every engine process group
+(SIGKILL after the grace period) before the process exits (ORCH-6009).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from contracts.config_schema.pool_managerd import PoolManagerdConfig
+from orchestrator_core.errors import OrchError
+from pool_managerd.api import create_app
+from pool_managerd.config import engine_environment, load_settings, node_spec
+from pool_managerd.registration import NodeIdentity, RegistrationClient
+from pool_managerd.supervisor import Supervisor, build_context
+from worker_adapters.factory import create_adapter
+
+log = logging.getLogger("pool_managerd")
+EXIT_CONFIG = 2
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process decides how to shut down."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pool_managerd", description="per-host engine supervisor")
+    parser.add_argument("--config", type=Path, default=None, help="YAML or JSON config (or POOLMGR_CONFIG)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_settings(args.config)
+    except OrchError as exc:
+        sys.stderr.write(f"pool_managerd: {exc.message}\n")
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+    # One line per engine probe would drown the supervisor's own messages.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return asyncio.run(serve(config))
+
+
+async def serve(config: PoolManagerdConfig) -> int:
+    """Run until SIGTERM/SIGINT (exit 0) or until the API server stops on its own (exit 1)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    node = node_spec(config)
+    supervisor = Supervisor(node, build_context(node, engine_environment(), create_adapter))
+    log.info("devices: %s", supervisor.inventory.describe())
+    async with httpx.AsyncClient(base_url=config.orchestratord_url, timeout=5.0, trust_env=False) as http:
+        try:
+            await supervisor.start()
+        except OrchError as exc:
+            log.error("cannot start pools: %s", exc.message)
+            return EXIT_CONFIG
+        try:
+            return await _run(config, supervisor, http, stop)
+        finally:
+            await supervisor.stop()
+            log.info("all engine processes stopped")
+
+
+async def _run(
+    config: PoolManagerdConfig, supervisor: Supervisor, http: httpx.AsyncClient, stop: asyncio.Event
+) -> int:
+    node = supervisor.node
+    registration = RegistrationClient(
+        NodeIdentity(
+            node_id=node.host_id,
+            api_url=f"http://{config.bind.host}:{config.bind.port}",
+            node_token=config.node_token.get_secret_value(),
+            heartbeat_interval_s=node.heartbeat_interval_ms / 1000,
+        ),
+        http,
+        pools=supervisor.status,
+        inventory=lambda: supervisor.inventory,
+        load=supervisor.busy_slots,
+    )
+    app = create_app(supervisor, config.node_token.get_secret_value(), lambda: registration.state)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=config.bind.host,
+            port=config.bind.port,
+            lifespan="off",
+            access_log=False,
+            log_config=None,
+        )
+    )
+    server_task = asyncio.create_task(server.serve(), name="api")
+    background = [
+        asyncio.create_task(registration.run(), name="registration"),
+        asyncio.create_task(_refresh_devices(supervisor, node.heartbeat_interval_ms / 1000), name="devices"),
+    ]
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({server_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    for task in background:
+        task.cancel()
+    await asyncio.gather(*background, return_exceptions=True)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(registration.deregister(), timeout=2.0)
+    await _finish(server_task)
+    stopping.cancel()
+    return 0 if stop.is_set() else 1
+
+
+async def _refresh_devices(supervisor: Supervisor, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        await supervisor.refresh_devices()
+
+
+async def _finish(task: asyncio.Task[Any]) -> None:
+    with contextlib.suppress(SystemExit, Exception):
+        await asyncio.wait_for(task, timeout=5.0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
