@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 Engine = Literal["llamacpp", "vllm", "tgi", "triton"]
 Determinism = Literal["strict", "best_effort"]
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 Millis = Annotated[int, Field(ge=0, description="milliseconds")]
 PositiveMillis = Annotated[int, Field(ge=1, description="milliseconds")]
@@ -43,9 +44,13 @@ def sha256_hex(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def check_model_ref(value: str) -> str:
+CONFIG_DIR = "config_dir"  # validation context key: directory of the file being loaded
+
+
+def check_model_ref(value: str, info: ValidationInfo) -> str:
     """Accept a local file path (optionally `file://`) or `pkg:<distribution>[/<relative file>]` (ORCH-6002).
 
+    A relative path is made absolute against the directory of the configuration file when one is known.
     Only the form is checked here; pool_managerd resolves the file on its host and fails fast if missing.
     """
     if not value.strip():
@@ -64,6 +69,9 @@ def check_model_ref(value: str) -> str:
             f"model_ref {value!r}: scheme {scheme['scheme']!r} is not supported; "
             "use a local file path or pkg:<distribution>[/<relative file>]"
         )
+    config_dir = info.context.get(CONFIG_DIR) if isinstance(info.context, dict) else None
+    if scheme is None and config_dir is not None and not Path(value).expanduser().is_absolute():
+        return str(Path(config_dir) / value)
     return value
 
 
@@ -102,6 +110,6 @@ class Logging(ConfigModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, serialize_by_alias=True)
 
-    level: LogLevel = "INFO"
+    level: LogLevel = "info"
     # The key is `json`; the attribute is renamed because `json` is a BaseModel method.
     json_lines: bool = Field(default=True, alias="json")

@@ -4,7 +4,7 @@
     load_pool_managerd_config(Path("pool_managerd.yaml"))  -> PoolManagerdConfig
 
 Every failure is an `InvalidParams` whose message reads `<file>: <key path>: <problem>`, e.g.
-`pool.yaml: pools.0.replicas_x: unknown key` (ORCH-6001).
+`pool.yaml: pools[0].replicas_x: unknown key` (ORCH-6001).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import orjson
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from contracts.config_schema.common import CONFIG_DIR
 from contracts.config_schema.orchestratord import OrchestratordConfig
 from contracts.config_schema.pool_managerd import PoolManagerdConfig
 from orchestrator_core.errors import InvalidParams
@@ -47,27 +48,39 @@ def read_document(path: Path) -> dict[str, Any]:
     return document
 
 
+def key_path(loc: tuple[int | str, ...]) -> str:
+    """A validation location as a JSON path: `pools[1].devices`, `tenants.acme.quota`."""
+    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return path or "<top level>"
+
+
 def describe(exc: ValidationError) -> str:
-    """One line per problem: `key.path: message`, unknown keys called what they are."""
+    """One line per problem: `key path: message`, unknown keys called what they are."""
     lines = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "<top level>"
+        where = key_path(error["loc"])
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         lines.append(f"{where}: {message.removeprefix('Value error, ')}")
     return "; ".join(lines)
 
 
-def validate_config(model: type[ConfigT], data: Mapping[str, Any], source: str) -> ConfigT:
-    """`data` validated as `model`; raises InvalidParams naming `source` and every failing key path."""
+def validate_config(
+    model: type[ConfigT], data: Mapping[str, Any], source: str, config_dir: Path | None = None
+) -> ConfigT:
+    """`data` validated as `model`; raises InvalidParams naming `source` and every failing key path.
+
+    Relative model paths are taken relative to `config_dir`, the directory of the file the data came from.
+    """
+    context = {CONFIG_DIR: config_dir.resolve()} if config_dir is not None else None
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidParams(f"{source}: {describe(exc)}") from exc
 
 
 def load_config(path: Path, model: type[ConfigT]) -> ConfigT:
     """Read and validate one configuration file."""
-    return validate_config(model, read_document(path), str(path))
+    return validate_config(model, read_document(path), str(path), path.parent)
 
 
 def load_orchestratord_config(path: Path) -> OrchestratordConfig:

@@ -24,6 +24,8 @@ from contracts.config_schema.common import (
 QueuePolicy = Literal["reject", "drop-lru", "shed-low-priority"]
 Role = Literal["client", "admin"]
 PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+UnitInterval = Annotated[float, Field(gt=0.0, le=1.0)]
 
 
 class OrchestratordBind(Bind):
@@ -51,12 +53,16 @@ class OpenEndpoints(ConfigModel):
 class Limits(ConfigModel):
     """Request size limits; exceeding one is INVALID_PARAMS or PAYLOAD_TOO_LARGE (ORCH-1003)."""
 
-    max_prompt_bytes: PositiveInt = 65_536
+    max_prompt_bytes: PositiveInt = Field(
+        default=65_536, description="UTF-8 bytes; chat sums message contents"
+    )
     max_tokens: PositiveInt = 8_192
-    max_stop_sequences: Annotated[int, Field(ge=0)] = 4
-    max_stop_length: PositiveInt = 64
+    max_stop_sequences: NonNegativeInt = 4
+    max_stop_length: PositiveInt = Field(default=64, description="characters per stop string")
+    max_messages: PositiveInt = 256
     max_body_bytes: PositiveInt = 1_048_576
-    max_header_bytes: PositiveInt = 8_192
+    max_header_value_bytes: PositiveInt = 8_192
+    max_deadline_ms: PositiveMillis = 86_400_000
 
 
 class ClassWeights(ConfigModel):
@@ -72,6 +78,9 @@ class QueueSettings(ConfigModel):
     capacity: PositiveInt = 256
     policy: QueuePolicy = "reject"
     class_weights: ClassWeights = ClassWeights()
+    unready_wait_ms: Millis = Field(
+        default=30_000, description="how long a task stays queued for an unready pool (ORCH-2013)"
+    )
 
 
 class QueueOverride(ConfigModel):
@@ -80,6 +89,7 @@ class QueueOverride(ConfigModel):
     capacity: PositiveInt | None = None
     policy: QueuePolicy | None = None
     class_weights: ClassWeights | None = None
+    unready_wait_ms: Millis | None = None
 
 
 class Queues(ConfigModel):
@@ -98,41 +108,62 @@ class Queues(ConfigModel):
 
 
 class TenantQuota(ConfigModel):
-    """Per-tenant quotas; absent means unlimited (ORCH-2301, ORCH-2302)."""
+    """Per-tenant quotas; 0 means unlimited (ORCH-2301, ORCH-2302)."""
 
-    max_concurrent: PositiveInt | None = None
-    tokens_per_minute: PositiveInt | None = None
+    max_concurrent: NonNegativeInt = Field(default=64, description="queued plus running tasks; 0 = unlimited")
+    tokens_per_minute: NonNegativeInt = Field(default=600_000, description="token bucket size; 0 = unlimited")
 
 
 class Tenant(ConfigModel):
-    """A tenant's quotas and its weight in the fair share between tenants (ORCH-2103)."""
+    """A tenant's quotas and its share in the deficit round robin between tenants (ORCH-2103, ORCH-2104)."""
 
     quota: TenantQuota = TenantQuota()
     weight: PositiveInt = 1
+    quantum: PositiveInt = Field(default=4_096, description="DRR base quantum in estimated tokens")
 
 
 class Sessions(ConfigModel):
-    """Session lifetime and budgets (ORCH-4501, ORCH-2303); absent budgets are unlimited."""
+    """Session lifetime and budgets (ORCH-4501, ORCH-2303)."""
 
-    ttl_ms: PositiveMillis = 600_000
+    ttl_ms: PositiveMillis = Field(default=600_000, description="sliding: renewed by each admitted turn")
     max_turns: PositiveInt = 8
-    tokens_budget: PositiveInt | None = None
-    time_budget_ms: PositiveMillis | None = None
+    tokens_budget: PositiveInt = 131_072
+    time_budget_ms: PositiveMillis = Field(default=300_000, description="decode time per session")
+
+
+class Predictions(ConfigModel):
+    """Priors and smoothing of the per-replica predictions (ORCH-2203, ORCH-2205)."""
+
+    first_token_ms_prior: PositiveMillis = 500
+    tokens_per_second_prior: Annotated[float, Field(gt=0.0)] = 20.0
+    ewma_alpha: UnitInterval = 0.2
 
 
 class Streaming(ConfigModel):
     """SSE behaviour (ORCH-1014..1016)."""
 
-    disconnect_grace_ms: Millis = 5_000
-    transcript_retention_ms: Millis = 60_000
     heartbeat_ms: PositiveMillis = 10_000
+    verbose_metrics_interval_ms: PositiveMillis = 1_000
+    disconnect_grace_ms: Millis = Field(default=5_000, description="0 disables the cancel on disconnect")
+    transcript_retention_ms: Millis = 60_000
 
 
 class Timeouts(ConfigModel):
-    """Engine connection timeouts (ORCH-7004, ORCH-7008)."""
+    """Engine and pool_managerd timeouts (ORCH-4005, ORCH-1105, ORCH-7008)."""
 
-    decode_idle_ms: PositiveMillis = 30_000
     connect_ms: PositiveMillis = 2_000
+    first_token_ms: PositiveMillis = 120_000
+    decode_idle_ms: PositiveMillis = 30_000
+    pool_forward_ms: PositiveMillis = 10_000
+    pool_reload_ms: PositiveMillis = 600_000
+
+
+class Retries(ConfigModel):
+    """Adapter retries before the first token, with full jitter (ORCH-7005)."""
+
+    max_retries: NonNegativeInt = 2
+    base_ms: PositiveMillis = 100
+    cap_ms: PositiveMillis = 2_000
 
 
 class NodeLease(ConfigModel):
@@ -155,6 +186,7 @@ class StaticReplica(ConfigModel):
     engine: Engine
     base_url: HttpUrl
     model_ref: ModelRef
+    model_id: str | None = Field(default=None, min_length=1, description="name clients may use for the model")
     slots: PositiveInt = 1
     ctx_max: PositiveInt = 2_048
 
@@ -171,10 +203,13 @@ class OrchestratordConfig(ConfigModel):
     tenants: dict[Identifier, Tenant] = {}
     default_tenant: Tenant = Field(default=Tenant(), description="applies to tenants not listed in `tenants`")
     sessions: Sessions = Sessions()
+    predictions: Predictions = Predictions()
     streaming: Streaming = Streaming()
     timeouts: Timeouts = Timeouts()
+    retries: Retries = Retries()
+    task_retention_ms: Millis = Field(default=900_000, description="task records kept after the end")
     node_lease: NodeLease = NodeLease()
-    shutdown_grace_ms: Millis = 10_000
+    shutdown_grace_ms: Millis = Field(default=30_000, description="running tasks may finish this long")
     replicas: list[StaticReplica] = []
     logging: Logging = Logging()
 
@@ -193,5 +228,5 @@ def _reject_repeats(field: str, values: list[str]) -> None:
     seen: set[str] = set()
     for index, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"{field}.{index}: {value!r} appears more than once")
+            raise ValueError(f"{field}[{index}]: {value!r} appears more than once")
         seen.add(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import string
 from pathlib import Path
 from typing import Annotated, Literal
@@ -36,6 +35,7 @@ COMMAND_PLACEHOLDERS = frozenset(
         "slots",
         "ctx",
         "threads",
+        "model_id",
         "pool_id",
         "replica_id",
         "determinism_flags",
@@ -46,7 +46,21 @@ COMMAND_PLACEHOLDERS = frozenset(
 class PoolManagerdBind(Bind):
     """Where pool_managerd's own API listens (ORCH-6014)."""
 
-    port: Port = 9200
+    port: Port = 8090
+
+
+class PoolManagerdOpenEndpoints(ConfigModel):
+    """pool_managerd endpoints served without the node token (ORCH-6014)."""
+
+    metrics: bool = True
+    health: bool = True
+
+
+class RegistrationBackoff(ConfigModel):
+    """Full-jitter retry of registration while orchestratord is unreachable (ORCH-6013)."""
+
+    initial_ms: PositiveMillis = 500
+    max_ms: PositiveMillis = 10_000
 
 
 class RestartPolicy(ConfigModel):
@@ -54,6 +68,9 @@ class RestartPolicy(ConfigModel):
 
     backoff_initial_ms: PositiveMillis = 500
     backoff_max_ms: PositiveMillis = 30_000
+    backoff_reset_after_ms: PositiveMillis = Field(
+        default=60_000, description="ready time after which the backoff starts again from the initial value"
+    )
     breaker_crashes: PositiveInt = 5
     breaker_window_ms: PositiveMillis = 60_000
 
@@ -70,6 +87,9 @@ class Pool(ConfigModel):
     id: Identifier
     engine: Engine
     model_ref: ModelRef
+    model_id: str | None = Field(
+        default=None, min_length=1, description="name clients may use for the model; default: from the engine"
+    )
     replicas: PositiveInt = 1
     devices: list[GpuIndex] | Literal["cpu"] = Field(
         description='GPU indices, or "cpu" as an explicit carve-out; a GPU pool never falls back to CPU'
@@ -80,16 +100,25 @@ class Pool(ConfigModel):
     threads: PositiveInt = 1
     binary: str | None = Field(default=None, description="engine executable; default: found per engine")
     engine_flags: list[str] = []
-    port_range: tuple[Port, Port]
+    port_range: tuple[Port, Port] = Field(
+        default=(20_000, 20_999), description="replica ports, lowest free first"
+    )
+    advertise_host: str | None = Field(
+        default=None, description="address engines bind and are registered with; default: loopback only"
+    )
     command_template: list[str] | None = Field(
         default=None,
         description="engine argv with placeholders "
         + " ".join(f"{{{name}}}" for name in sorted(COMMAND_PLACEHOLDERS))
         + "; default: the engine's built-in template",
     )
-    vram_required_mb: PositiveInt | None = None
+    vram_bytes_per_replica: PositiveInt | None = None
     restart: RestartPolicy = RestartPolicy()
-    drain_deadline_ms: Millis = 30_000
+    start_timeout_ms: PositiveMillis = Field(
+        default=600_000, description="not ready by then counts as a crash"
+    )
+    drain_deadline_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
+    reload_timeout_ms: PositiveMillis = 600_000
 
     @field_validator("devices")
     @classmethod
@@ -157,11 +186,13 @@ class PoolManagerdConfig(ConfigModel):
         "required on this API",
     )
     heartbeat_interval_ms: PositiveMillis = 2_000
-    engine_host: str = Field(default="127.0.0.1", description="address engines bind and are reached at")
-    log_dir: Path = Path("logs/pool_managerd")
-    model_cache_dir: Path = Path(".cache/models")
-    ready_timeout_ms: PositiveMillis = 120_000
-    stop_grace_ms: Millis = 5_000
+    registration_backoff: RegistrationBackoff = RegistrationBackoff()
+    open_endpoints: PoolManagerdOpenEndpoints = PoolManagerdOpenEndpoints()
+    log_dir: Path = Field(default=Path("logs/pool_managerd"), description="one log file per replica")
+    model_cache_dir: Path = Field(
+        default=Path(".cache/models"), description="where packaged models are assembled"
+    )
+    stop_grace_ms: Millis = Field(default=10_000, description="SIGTERM to SIGKILL delay for replicas")
     pools: list[Pool] = []
     logging: Logging = Logging()
 
@@ -173,14 +204,10 @@ class PoolManagerdConfig(ConfigModel):
         return token
 
     @model_validator(mode="after")
-    def _unique_pools_and_ports(self) -> PoolManagerdConfig:
+    def _unique_pool_ids(self) -> PoolManagerdConfig:
         seen: dict[str, int] = {}
         for index, pool in enumerate(self.pools):
             if pool.id in seen:
-                raise ValueError(f"pools.{index}.id: {pool.id!r} is already used by pools.{seen[pool.id]}")
+                raise ValueError(f"pools[{index}].id: {pool.id!r} is already used by pools[{seen[pool.id]}]")
             seen[pool.id] = index
-        ranges = sorted((pool.port_range, index) for index, pool in enumerate(self.pools))
-        for (first, i), (second, j) in itertools.pairwise(ranges):
-            if second[0] <= first[1]:
-                raise ValueError(f"pools.{j}.port_range overlaps pools.{i}.port_range")
         return self

@@ -50,7 +50,9 @@ class OrchestratordSettings(BaseSettings):
             _append(data, "api_keys", {**key, "role": self.api_key_role})
         if self.node_token is not None:
             _append(data, "node_tokens", sha256_hex(self.node_token.get_secret_value()))
-        return validate_config(OrchestratordConfig, data, _source(self.config, "ORCHD_"))
+        return validate_config(
+            OrchestratordConfig, data, _source(self.config, "ORCHD_"), _directory(self.config)
+        )
 
 
 class PoolManagerdSettings(BaseSettings):
@@ -75,7 +77,9 @@ class PoolManagerdSettings(BaseSettings):
         _set(data, ("host_id",), self.host_id)
         _set(data, ("orchestratord_url",), self.orchestratord_url)
         _set(data, ("node_token",), self.node_token.get_secret_value() if self.node_token else None)
-        return validate_config(PoolManagerdConfig, data, _source(self.config, "POOLMGR_"))
+        return validate_config(
+            PoolManagerdConfig, data, _source(self.config, "POOLMGR_"), _directory(self.config)
+        )
 
 
 class ClientSettings(BaseSettings):
@@ -110,6 +114,10 @@ def _append(data: dict[str, Any], key: str, value: object) -> None:
     existing = data.setdefault(key, [])
     if isinstance(existing, list):  # otherwise validation reports the malformed value
         existing.append(value)
+
+
+def _directory(config: Path | None) -> Path | None:
+    return config.parent if config else None
 
 
 def _source(config: Path | None, prefix: str) -> str:

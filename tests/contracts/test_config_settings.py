@@ -47,14 +47,14 @@ def test_orchestratord_environment_overrides_the_file_and_hashes_secrets(
     path.write_text(f"bind: {{port: 8181}}\napi_keys: [{{sha256: {sha256_hex('k1')}, tenant: acme}}]\n")
     monkeypatch.setenv("ORCHD_CONFIG", str(path))
     monkeypatch.setenv("ORCHD_PORT", "9999")
-    monkeypatch.setenv("ORCHD_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("ORCHD_LOG_LEVEL", "debug")
     monkeypatch.setenv("ORCHD_API_KEY", "admin-secret")
     monkeypatch.setenv("ORCHD_NODE_TOKEN", "node-secret-0123456789")
 
     config = OrchestratordSettings().resolve()
 
     assert config.bind.port == 9999 and config.bind.host == "127.0.0.1"
-    assert config.logging.level == "DEBUG"
+    assert config.logging.level == "debug"
     assert [(k.sha256, k.tenant, k.role) for k in config.api_keys] == [
         (sha256_hex("k1"), "acme", "client"),
         (sha256_hex("admin-secret"), "default", "admin"),

