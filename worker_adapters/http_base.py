@@ -1,0 +1,84 @@
+"""Shared plumbing of the HTTP adapters: the client, JSON/text probes and three-valued health memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+
+from orchestrator_core.errors import Internal, PoolUnavailable
+from worker_adapters.errors import error_from_response, transport_errors
+from worker_adapters.http_stream import StreamDriver
+from worker_adapters.options import AdapterOptions
+from worker_adapters.types import Health
+
+
+class HttpEngine:
+    """One engine endpoint: probes with the short probe timeout, streams through the StreamDriver."""
+
+    def __init__(self, client: httpx.AsyncClient, engine: str, options: AdapterOptions) -> None:
+        self.client = client
+        self.engine = engine
+        self.options = options
+        self.driver = StreamDriver(client, engine, options)
+        self._probe_timeout = httpx.Timeout(options.probe_timeout_s)
+        self._seen_ready = False
+
+    async def get(self, url: str) -> httpx.Response:
+        """GET with the probe timeout; transport failures become typed errors, any status is returned."""
+        with transport_errors(self.engine):
+            return await self.client.get(url, timeout=self._probe_timeout)
+
+    async def get_json(self, url: str) -> Any:
+        """GET a 2xx JSON document, or raise the typed error for the answer."""
+        response = await self.get(url)
+        if response.status_code >= 300:
+            raise error_from_response(response, response.content, self.engine)
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
+            raise Internal(f"{self.engine} {url} is not JSON", engine=self.engine) from exc
+
+    async def get_text(self, url: str) -> str:
+        """GET a 2xx text document, or raise the typed error for the answer."""
+        response = await self.get(url)
+        if response.status_code >= 300:
+            raise error_from_response(response, response.content, self.engine)
+        return response.text
+
+    async def metrics_text(self) -> str:
+        """The Prometheus exposition text (a separate metrics URL when configured, as for Triton)."""
+        return await self.get_text(self.options.metrics_url or "/metrics")
+
+    async def probe(self, url: str) -> httpx.Response | None:
+        """GET for a health probe; None when the engine cannot be reached."""
+        try:
+            return await self.get(url)
+        except PoolUnavailable:
+            return None
+        except Internal:
+            return None
+
+    def ready(self) -> Health:
+        """Record and return a ready state."""
+        self._seen_ready = True
+        return Health(live=True, ready=True, state="ready")
+
+    def starting(self, reason: str) -> Health:
+        """A live engine that is still loading."""
+        return Health(live=True, ready=False, state="starting", reason=reason)
+
+    def dead(self, reason: str) -> Health:
+        """An engine that failed or stopped."""
+        return Health(live=False, ready=False, state="dead", reason=reason)
+
+    def unreachable(self) -> Health:
+        """No answer: still starting if it was never ready, dead if it was (the process went away)."""
+        if self._seen_ready:
+            return self.dead(f"{self.engine} stopped answering")
+        return Health(live=False, ready=False, state="starting", reason=f"{self.engine} not listening yet")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and its connections."""
+        await self.client.aclose()

@@ -1,0 +1,156 @@
+"""OpenAI-compatible streaming routes in the flavours of vLLM, llama.cpp and TGI.
+
+Differences kept on purpose: vLLM sends `[DONE]` even after an error event and names the matched stop
+string in `stop_reason`; llama.cpp ends the body after an error event and puts `usage` on the last
+/v1/completions chunk; the chat role chunk has `content: ""` (vLLM) or `null` (llama.cpp).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from worker_adapters.mock.engine import InjectedError, MockEnd, MockEngine, MockToken
+from worker_adapters.mock.http_common import (
+    BadBody,
+    ClosingStream,
+    ErrorRenderer,
+    field_int,
+    field_stop,
+    read_object,
+    refusal,
+    sse,
+)
+from worker_adapters.mock.job import MockJob, chat_text
+
+Flavour = Literal["vllm", "llamacpp", "tgi"]
+_FINISH = {"eos": "stop", "stop": "stop", "limit": "length", "cancel": "abort"}
+
+
+def parse_job(body: dict[str, Any], chat: bool, default_max: int) -> MockJob:
+    """The job of an OpenAI completion or chat body; BadBody names a bad field."""
+    if chat:
+        try:
+            text = chat_text(body.get("messages"))
+        except ValueError as exc:
+            raise BadBody(str(exc)) from exc
+    else:
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str):
+            raise BadBody("Field 'prompt': a string is required")
+        text = prompt
+    max_tokens = field_int(body, "max_tokens", default_max) or default_max
+    if max_tokens < 1:
+        raise BadBody("max_tokens must be at least 1")
+    return MockJob(text, max_tokens, field_int(body, "seed", 0) or 0, field_stop(body, "stop"))
+
+
+class OpenAIStream:
+    """Renders one job as an OpenAI chunk stream in a given flavour."""
+
+    def __init__(self, flavour: Flavour, job: MockJob, chat: bool, model: str, include_usage: bool) -> None:
+        self._flavour = flavour
+        self._job = job
+        self._chat = chat
+        self._model = model
+        self._include_usage = include_usage
+        self._id = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex}"
+        self._created = int(time.time())
+
+    def _chunk(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        kind = "chat.completion.chunk" if self._chat else "text_completion"
+        payload = {"id": self._id, "object": kind, "created": self._created, "model": self._model}
+        return sse(payload | {"choices": choices} | extra)
+
+    def _choice(self, text: str | None, finish: str | None = None, stop: str | None = None) -> dict[str, Any]:
+        choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+        if self._chat:
+            choice["delta"] = {} if text is None else {"content": text}
+        else:
+            choice["text"] = text or ""
+        if self._flavour == "vllm":
+            choice["stop_reason"] = stop
+        return choice
+
+    async def render(self, engine: MockEngine) -> AsyncGenerator[bytes, None]:
+        """The whole stream, errors included."""
+        if self._chat:
+            role = {"role": "assistant", "content": "" if self._flavour == "vllm" else None}
+            yield self._chunk([{"index": 0, "delta": role, "finish_reason": None}])
+        try:
+            async for step in self._job.run(engine):
+                if isinstance(step, MockEnd):
+                    yield self._end(step)
+                else:
+                    yield self._tokens(step)
+        except InjectedError as exc:
+            yield self._error(str(exc))
+            if self._flavour == "vllm":
+                yield b"data: [DONE]\n\n"
+            return
+        yield b"data: [DONE]\n\n"
+
+    def _tokens(self, tokens: list[MockToken]) -> bytes:
+        return b"".join(self._chunk([self._choice(token.text)]) for token in tokens)
+
+    def _end(self, end: MockEnd) -> bytes:
+        matched = end.stop_token.text.strip() if end.stop_token else None
+        usage = {
+            "prompt_tokens": end.tokens_in,
+            "completion_tokens": end.tokens_out,
+            "total_tokens": end.tokens_in + end.tokens_out,
+        }
+        final = self._choice(None, _FINISH[end.stop_reason], matched)
+        if self._flavour == "llamacpp" and not self._chat:
+            # llama.cpp puts usage on the last /v1/completions chunk, always.
+            return self._chunk([final], usage=usage)
+        out = self._chunk([final])
+        if self._include_usage:
+            out += self._chunk([], usage=usage)
+        return out
+
+    def _error(self, message: str) -> bytes:
+        if self._flavour == "tgi":
+            return sse({"error": {"message": message, "http_status_code": 500}})
+        if self._flavour == "vllm":
+            return sse(
+                {"error": {"message": message, "type": "InternalServerError", "param": None, "code": 500}}
+            )
+        return sse({"error": {"code": 500, "message": message, "type": "server_error"}})
+
+
+def openai_routes(engine: MockEngine, flavour: Flavour, error: ErrorRenderer) -> list[Route]:
+    """POST /v1/completions and /v1/chat/completions, with `error` rendering the flavour's error body."""
+    invalid_status = 422 if flavour == "tgi" else 400
+
+    async def handle(request: Request, chat: bool) -> Response:
+        try:
+            body = await read_object(request)
+            job = parse_job(body, chat, default_max=16 if flavour == "vllm" else 256)
+        except BadBody as exc:
+            return error(invalid_status, str(exc))
+        refused = refusal(engine, job, error, invalid_status)
+        if refused is not None:
+            return refused
+        options = body.get("stream_options") or {}
+        include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
+        model = str(body.get("model") or engine.config.model_id)
+        stream = OpenAIStream(flavour, job, chat, model, include_usage)
+        return ClosingStream(stream.render(engine))
+
+    async def completions(request: Request) -> Response:
+        return await handle(request, chat=False)
+
+    async def chat_completions(request: Request) -> Response:
+        return await handle(request, chat=True)
+
+    return [
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    ]
