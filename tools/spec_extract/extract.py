@@ -10,7 +10,7 @@ from tools.spec_extract.measurements import load_measurements
 from tools.spec_extract.model import References
 from tools.spec_extract.render import compliance_md, index, requirements_yaml, unknown_ids
 from tools.spec_extract.spec import collect_requirements
-from tools.spec_extract.tests_refs import test_references
+from tools.spec_extract.tests_refs import marked_test_references
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ def extract(root: Path) -> Extraction:
         InvalidParams: the spec is malformed (duplicate IDs, missing keywords, no requirements).
     """
     by_spec = collect_requirements(root / ".specs", root)
-    refs = References(tests=test_references(root), code=code_references(root))
+    refs = References(tests=marked_test_references(root), code=code_references(root))
     tests, code = index(refs.tests), index(refs.code)
     files = {
         f"requirements/{stem}.yaml": requirements_yaml(requirements, tests, code)

@@ -21,7 +21,7 @@ def is_test_file(path: Path) -> bool:
     return path.suffix == ".py" and (path.name.startswith("test_") or path.stem.endswith("_test"))
 
 
-def test_files(root: Path) -> list[Path]:
+def collect_test_files(root: Path) -> list[Path]:
     """Every test module under the test folders, in a stable order."""
     found: list[Path] = []
     for folder in _TEST_DIRS:
@@ -29,14 +29,14 @@ def test_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def test_references(root: Path) -> list[Reference]:
+def marked_test_references(root: Path) -> list[Reference]:
     """One reference per (requirement, test node id).
 
     Raises:
         InvalidParams: a test module does not parse (its path and line are named).
     """
     found: list[Reference] = []
-    for path in test_files(root):
+    for path in collect_test_files(root):
         display = path.relative_to(root).as_posix()
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=display)
