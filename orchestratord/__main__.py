@@ -1,0 +1,60 @@
+"""`python -m orchestratord [--config FILE]`: serve the daemon with uvicorn (one worker).
+
+Refuses to listen on a non-loopback address without API keys (ORCH-5005).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from contracts.config_schema.orchestratord import OrchestratordConfig
+from contracts.config_schema.settings import OrchestratordSettings
+from orchestrator_core.errors import OrchError
+
+from .app import create_app
+from .services.logs import configure_json_logging
+
+logger = logging.getLogger("orchestratord")
+
+
+def check_exposure(config: OrchestratordConfig) -> None:
+    """Raises OrchError when the daemon would serve a non-loopback address without API keys."""
+    if not config.bind.is_loopback and not config.api_keys:
+        raise OrchError(
+            f"refusing to listen on {config.bind.host}: a non-loopback address needs api_keys "
+            "(configure at least one, or bind 127.0.0.1)"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orchestratord", description="OrchQueue v1 daemon")
+    parser.add_argument("--config", type=Path, default=None, help="orchestratord YAML/JSON config file")
+    args = parser.parse_args(argv)
+    try:
+        settings = (
+            OrchestratordSettings() if args.config is None else OrchestratordSettings(config=args.config)
+        )
+        config = settings.resolve()
+        check_exposure(config)
+    except OrchError as error:
+        sys.stderr.write(f"orchestratord: {error.message}\n")
+        return 2
+    configure_json_logging(level=getattr(logging, config.logging.level))
+    uvicorn.run(
+        create_app(config),
+        host=config.bind.host,
+        port=config.bind.port,
+        workers=1,
+        log_config=None,
+        timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

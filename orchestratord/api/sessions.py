@@ -1,0 +1,40 @@
+"""GET and DELETE /v1/sessions/{id} (ORCH-1040, ORCH-1041)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends
+from starlette.responses import JSONResponse, Response
+
+from ..http.security import Authenticator, Principal, Role
+from ..services.sessions import SessionStore
+
+
+def sessions_router(auth: Authenticator, sessions: SessionStore) -> APIRouter:
+    router = APIRouter(tags=["sessions"])
+    client = Depends(auth.require(Role.CLIENT))
+
+    @router.get("/v1/sessions/{id}", operation_id="getSession")
+    async def get_session(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
+        session_id = str(id)
+        view = sessions.view(session_id, principal.tenant)
+        return JSONResponse(
+            {
+                "session_id": session_id,
+                "ttl_ms_remaining": view.ttl_ms_remaining,
+                "turns": view.turns,
+                "max_turns": sessions.limits.max_turns,
+                "kv_bytes": view.kv_bytes,
+                "kv_warmth": view.kv_warmth,
+                "tokens_budget_remaining": view.tokens_budget_remaining,
+                "time_budget_remaining_ms": view.time_budget_remaining_ms,
+            }
+        )
+
+    @router.delete("/v1/sessions/{id}", operation_id="deleteSession", status_code=204)
+    async def delete_session(id: uuid.UUID, principal: Principal = client) -> Response:
+        sessions.delete(str(id), principal.tenant)
+        return Response(status_code=204)
+
+    return router

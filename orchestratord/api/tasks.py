@@ -1,0 +1,174 @@
+"""POST /v1/tasks, GET /v1/tasks/{id}, POST /v1/tasks/{id}/cancel (ORCH-1001..1005, ORCH-1020, ORCH-1030)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import TypeVar
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from pydantic import MISSING
+from starlette.responses import JSONResponse, Response
+
+from contracts.api_types.data import TaskRequest
+from orchestrator_core.errors import InvalidParams
+from worker_adapters.types import ChatMessage
+
+from ..http.correlation import correlation_id
+from ..http.security import Authenticator, Principal, Role
+from ..services.task_registry import Admission, TaskRecord
+from ..services.task_spec import PlacementSpec, TaskSpec, Workload, new_task_id
+from ..services.tasks import TaskService
+
+T = TypeVar("T")
+
+
+def _given(value: T | MISSING) -> T | None:
+    """None for a field the client left out (the generated models mark it with MISSING)."""
+    return None if value is MISSING else value
+
+
+def fingerprint(request: TaskRequest) -> str:
+    """Identity of a submitted body after defaults are applied, without its task_id (ORCH-1005)."""
+    body = request.model_dump(mode="json", exclude={"task_id"})
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _placement(request: TaskRequest) -> PlacementSpec:
+    placement = _given(request.placement)
+    if placement is None:
+        return PlacementSpec()
+    if placement.mode == "pin" and _given(placement.pin_pool_id) is None:
+        raise InvalidParams("placement.pin_pool_id: required for mode pin")
+    return PlacementSpec(
+        mode=placement.mode,
+        pin_pool_id=_given(placement.pin_pool_id),
+        pin_replica_id=_given(placement.pin_replica_id),
+        prefer_pools=tuple(_given(placement.prefer_pools) or ()),
+        avoid_pools=tuple(_given(placement.avoid_pools) or ()),
+        allow_fallback=placement.allow_fallback,
+    )
+
+
+def task_spec(request: TaskRequest, tenant: str) -> TaskSpec:
+    """The internal TaskSpec of a validated TaskRequest; raises InvalidParams for cross-field conflicts."""
+    prompt = _given(request.prompt)
+    messages = _given(request.messages)
+    derived: Workload = "completion" if prompt is not None else "chat"
+    workload = _given(request.workload) or derived
+    if workload != derived:
+        raise InvalidParams(
+            f"workload: {workload} contradicts the input ({'prompt' if prompt else 'messages'})"
+        )
+    task_id = _given(request.task_id)
+    session_id = _given(request.session_id)
+    return TaskSpec(
+        task_id=str(task_id) if task_id is not None else new_task_id(),
+        client_task_id=task_id is not None,
+        tenant=tenant,
+        model_ref=request.model_ref,
+        max_tokens=request.max_tokens,
+        fingerprint=fingerprint(request),
+        prompt=prompt,
+        messages=None if messages is None else tuple(ChatMessage(m.role, m.content) for m in messages),
+        session_id=None if session_id is None else str(session_id),
+        workload=workload,
+        engine=_given(request.engine),
+        ctx=_given(request.ctx),
+        priority=request.priority,
+        deadline_ms=_given(request.deadline_ms),
+        seed=_given(request.seed),
+        determinism=request.determinism,
+        sampler_profile_version=request.sampler_profile_version,
+        temperature=_given(request.temperature),
+        top_p=_given(request.top_p),
+        top_k=_given(request.top_k),
+        stop=tuple(_given(request.stop) or ()),
+        expected_tokens=_given(request.expected_tokens),
+        kv_hint=_given(request.kv_hint),
+        placement=_placement(request),
+    )
+
+
+def admission_body(admission: Admission) -> dict[str, object]:
+    stream = f"/v1/tasks/{admission.task_id}/stream"
+    return {
+        "task_id": admission.task_id,
+        "queue_position": admission.queue_position,
+        "predicted_start_ms": admission.predicted_start_ms,
+        "backoff_ms": admission.backoff_ms,
+        "streams": {"sse": stream, "sse_verbose": f"{stream}?verbose=true"},
+    }
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def status_body(record: TaskRecord, queue_position: int | None) -> dict[str, object]:
+    """The TaskStatus of a record (ORCH-1020, ORCH-1021)."""
+    identity = record.identity
+    replay = None
+    if identity is not None:
+        replay = {
+            "seed": identity.seed,
+            "sampler_profile_version": identity.sampler_profile_version,
+            "engine": identity.engine,
+            "engine_version": identity.engine_version,
+            "model_digest": identity.model_digest,
+            "pool_id": identity.pool_id,
+            "replica_id": identity.replica_id,
+        }
+    error = None
+    if record.error_code is not None:
+        error = {
+            "code": record.error_code,
+            "message": record.error_message or "",
+            "retriable": record.error_retriable,
+        }
+    started, first, ended = record.started_at, record.first_token_at, record.ended_at
+    return {
+        "task_id": record.task_id,
+        "state": record.state.value,
+        "model_ref": record.spec.model_ref,
+        "priority": record.spec.priority,
+        "session_id": record.spec.session_id,
+        "queue_position": queue_position,
+        "tokens_in": record.tokens_in,
+        "tokens_out": record.tokens_out,
+        "stop_reason": record.stop_reason,
+        "error": error,
+        "seed": record.seed,
+        "timings": {
+            "admitted_at_ms": _ms(record.admitted_at),
+            "started_at_ms": _ms(started),
+            "first_token_at_ms": _ms(first),
+            "ended_at_ms": _ms(ended),
+            "queue_wait_ms": None if started is None else int((started - record.admitted_at) * 1000),
+            "decode_time_ms": None if first is None or ended is None else int((ended - first) * 1000),
+        },
+        "replay": replay,
+    }
+
+
+def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
+    router = APIRouter(tags=["tasks"])
+    client = Depends(auth.require(Role.CLIENT))
+
+    @router.post("/v1/tasks", operation_id="createTask", status_code=202)
+    async def create_task(body: TaskRequest, request: Request, principal: Principal = client) -> JSONResponse:
+        admission = tasks.submit(task_spec(body, principal.tenant), correlation_id(request.scope))
+        return JSONResponse(admission_body(admission), status_code=202)
+
+    @router.get("/v1/tasks/{id}", operation_id="getTask")
+    async def get_task(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
+        record = tasks.get(str(id), principal.tenant)
+        return JSONResponse(status_body(record, tasks.queue_position(record)))
+
+    @router.post("/v1/tasks/{id}/cancel", operation_id="cancelTask", status_code=204)
+    async def cancel_task(id: uuid.UUID, principal: Principal = client) -> Response:
+        tasks.cancel(str(id), principal.tenant)
+        return Response(status_code=204)
+
+    return router

@@ -1,0 +1,95 @@
+"""The orchestratord ASGI application: middleware, error handlers, one router per feature, and a lifespan
+that owns every background task (dispatcher, replica polling, reapers) in one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from contracts.config_schema.orchestratord import OrchestratordConfig
+
+from .api.capabilities import capabilities_router
+from .api.health import health_router
+from .api.sessions import sessions_router
+from .api.streams import streams_router
+from .api.tasks import tasks_router
+from .http.correlation import CorrelationIdMiddleware
+from .http.errors import install_error_handlers
+from .http.limits import RequestLimits, RequestLimitsMiddleware
+from .wiring import Services, build_services
+
+REPLICA_POLL_S = 2.0
+REAPER_INTERVAL_S = 1.0
+
+
+async def _every(interval_s: float, stop: asyncio.Event, action: object) -> None:
+    """Calls `action` (sync or async) every `interval_s` until `stop` is set."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval_s):
+                await stop.wait()
+        if stop.is_set():
+            return
+        result = action() if callable(action) else None
+        if asyncio.iscoroutine(result):
+            await result
+
+
+def _reap(services: Services) -> None:
+    services.registry.expire()
+    services.sessions.expire()
+
+
+@contextlib.asynccontextmanager
+async def run_background(services: Services) -> AsyncIterator[None]:
+    """Starts the dispatcher and the periodic jobs; on exit runs the graceful shutdown and joins them."""
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        await services.replicas.refresh()
+        group.create_task(services.dispatcher.run(group), name="dispatcher")
+        group.create_task(_every(REPLICA_POLL_S, stop, services.replicas.refresh), name="replica-poll")
+        group.create_task(_every(REAPER_INTERVAL_S, stop, lambda: _reap(services)), name="reaper")
+        try:
+            yield
+        finally:
+            await services.shutdown.shutdown()
+            stop.set()
+
+
+def create_app(config: OrchestratordConfig, *, services: Services | None = None) -> FastAPI:
+    """The daemon's FastAPI app; `services` defaults to those built from `config`."""
+    built = services or build_services(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with run_background(built):
+            yield
+
+    app = FastAPI(
+        title="OrchQueue orchestratord",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_error_handlers(app)
+    limits = config.limits
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        limits=RequestLimits(
+            max_body_bytes=limits.max_body_bytes, max_header_bytes=limits.max_header_value_bytes
+        ),
+    )
+    app.add_middleware(CorrelationIdMiddleware)
+    app.include_router(tasks_router(built.auth, built.tasks))
+    app.include_router(
+        streams_router(built.auth, built.tasks, heartbeat_s=config.streaming.heartbeat_ms / 1000)
+    )
+    app.include_router(sessions_router(built.auth, built.sessions))
+    app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
+    app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics))
+    return app

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every router: correlation ids, limits, the error envelope, authentication."""

@@ -1,0 +1,1 @@
+"""The daemon's services: task records, admission, dispatch, replicas, sessions, metrics, logs."""

@@ -1,0 +1,250 @@
+"""Admission: check a TaskSpec against limits and live replicas, apply quotas and budgets, predict, enqueue.
+
+`admit` is synchronous: between the checks and the enqueue nothing else runs on the loop, so a quota or a
+queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005, ORCH-2201, ORCH-2301..2304).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestrator_core.deadlines import check_admission, deadline_at
+from orchestrator_core.errors import (
+    Backpressure,
+    InvalidParams,
+    OrchError,
+    PayloadTooLarge,
+    PoolUnavailable,
+    QueueFullDropLru,
+)
+from orchestrator_core.placement import Assigned, NoCapacity, decide
+from orchestrator_core.predictions import Prediction, predict, work_ahead
+from orchestrator_core.quotas import TenantQuotas
+from orchestrator_core.seed import resolve_seed
+from orchestrator_core.task import Priority, QueuedTask
+
+from .lifecycle import TaskLifecycle
+from .logs import EventLog
+from .metrics import DaemonMetrics
+from .queues import PoolQueues
+from .replicas import ReplicaRegistry
+from .requirements import requirements_for
+from .sessions import SessionStore
+from .signal import Wakeup
+from .task_registry import Admission, TaskRecord, TaskRegistry
+from .task_spec import TaskSpec
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionLimits:
+    """Configured request limits (ORCH-1003)."""
+
+    max_prompt_bytes: int = 65_536
+    max_tokens: int = 8_192
+    max_stop_sequences: int = 4
+    max_stop_length: int = 64
+    max_messages: int = 256
+    max_deadline_ms: int = 86_400_000
+
+
+class AdmissionGate:
+    """Open until shutdown begins; then every submission gets 503 (ORCH-4004)."""
+
+    def __init__(self) -> None:
+        self.open = True
+
+    def close(self) -> None:
+        self.open = False
+
+
+class AdmissionService:
+    """Turns a TaskSpec into a queued task and its 202 answer, or raises the typed refusal."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        limits: AdmissionLimits,
+        registry: TaskRegistry,
+        replicas: ReplicaRegistry,
+        queues: PoolQueues,
+        quotas: TenantQuotas,
+        sessions: SessionStore,
+        lifecycle: TaskLifecycle,
+        metrics: DaemonMetrics,
+        log: EventLog,
+        wakeup: Wakeup,
+        gate: AdmissionGate,
+    ) -> None:
+        self._clock = clock
+        self._limits = limits
+        self._registry = registry
+        self._replicas = replicas
+        self._queues = queues
+        self._quotas = quotas
+        self._sessions = sessions
+        self._lifecycle = lifecycle
+        self._metrics = metrics
+        self._log = log
+        self._wakeup = wakeup
+        self._gate = gate
+
+    def admit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
+        """Admit `spec` or raise: InvalidParams, PayloadTooLarge, Conflict, DeadlineUnmet, 429s, 503s."""
+        if not self._gate.open:
+            raise PoolUnavailable("orchestratord is shutting down and admits no new tasks")
+        earlier = self._registry.existing_admission(spec)
+        if earlier is not None:
+            return earlier
+        self._check_limits(spec)
+        pool_id = self._choose_pool(spec)
+        try:
+            return self._enqueue(spec, pool_id, correlation_id)
+        except Backpressure as refusal:
+            self._metrics.backpressure_event(pool_id, refusal.policy_label or "reject")
+            self._metrics.task_rejected(pool_id, refusal.code)
+            raise
+        except OrchError as refusal:
+            self._metrics.task_rejected(pool_id, refusal.code)
+            raise
+
+    def _check_limits(self, spec: TaskSpec) -> None:
+        limits = self._limits
+        if spec.prompt_bytes > limits.max_prompt_bytes:
+            field = "prompt" if spec.prompt is not None else "messages"
+            raise PayloadTooLarge(
+                f"{field}: {spec.prompt_bytes} bytes exceed the limit {limits.max_prompt_bytes}"
+            )
+        if spec.max_tokens > limits.max_tokens:
+            raise InvalidParams(f"max_tokens: {spec.max_tokens} exceeds the limit {limits.max_tokens}")
+        if spec.messages is not None and len(spec.messages) > limits.max_messages:
+            raise InvalidParams(f"messages: at most {limits.max_messages} messages")
+        if spec.deadline_ms is not None and spec.deadline_ms > limits.max_deadline_ms:
+            raise InvalidParams(f"deadline_ms: at most {limits.max_deadline_ms}")
+        if len(spec.stop) > limits.max_stop_sequences:
+            raise InvalidParams(f"stop: at most {limits.max_stop_sequences} sequences")
+        if any(len(s) > limits.max_stop_length for s in spec.stop):
+            raise InvalidParams(f"stop: each sequence is at most {limits.max_stop_length} characters")
+
+    def _choose_pool(self, spec: TaskSpec) -> str:
+        """The pool whose queue takes the task; refuses ctx/max_tokens beyond the model (ORCH-1004), 503s."""
+        views = self._replicas.views()
+        serving = [v for v in views if v.serves_model(spec.model_ref) and spec.engine in (None, v.engine)]
+        if serving:
+            ctx_max = max(v.ctx_max for v in serving)
+            if spec.ctx is not None and ctx_max and spec.ctx > ctx_max:
+                raise InvalidParams(f"ctx: {spec.ctx} exceeds the model's ctx_max {ctx_max}")
+            ctx = spec.ctx or ctx_max
+            if ctx and spec.max_tokens > ctx:
+                raise InvalidParams(f"max_tokens: {spec.max_tokens} exceeds ctx {ctx}")
+        session = self._sessions.find(spec.session_id)
+        decision = decide(requirements_for(spec, session, ()), views)
+        if isinstance(decision, Assigned):
+            return decision.replica.pool_id
+        error = decision.error(self._refusal_text(spec, decision))
+        if error is not None:
+            self._metrics.placement_decision("none", decision.reason.value)
+            raise error
+        busy = next(step for step in decision.log.filters if step.name == "free_slot").rejected
+        pools = sorted({v.pool_id for v in views if v.replica_id in busy})
+        return min(pools, key=lambda pool: len(self._queues.get(pool)))
+
+    @staticmethod
+    def _refusal_text(spec: TaskSpec, decision: NoCapacity) -> str:
+        engine = f" on engine {spec.engine}" if spec.engine else ""
+        return f"no replica can serve model {spec.model_ref}{engine}: {decision.reason.value.lower()}"
+
+    def _enqueue(self, spec: TaskSpec, pool_id: str, correlation_id: str | None) -> Admission:
+        now_ms = self._clock() * 1000.0
+        seed = resolve_seed(spec.seed, spec.task_id)
+        tokens = spec.estimated_tokens
+        queue = self._queues.get(pool_id)
+        task = QueuedTask(
+            task_id=spec.task_id,
+            tenant=spec.tenant,
+            pool_id=pool_id,
+            priority=Priority(spec.priority),
+            estimated_tokens=tokens,
+            enqueued_ms=now_ms,
+            deadline_at_ms=deadline_at(now_ms, spec.deadline_ms),
+            session_id=spec.session_id,
+        )
+        prediction = self._predict(task, queue_pool=pool_id, deadline_ms=spec.deadline_ms)
+        retry_ms = max(1000, int(prediction.predicted_start_ms + prediction.predicted_decode_ms))
+        if spec.session_id is not None:
+            self._sessions.check_turn(spec.session_id, spec.tenant, tokens)
+        self._quotas.check(spec.tenant, tokens, now_ms, concurrency_retry_after_ms=retry_ms)
+        check_admission(task, prediction, now_ms)
+        evicted = queue.enqueue(task, retry_after_ms=retry_ms)
+        self._commit(spec, task, seed, prediction, now_ms)
+        if evicted is not None:
+            self._evict(evicted, retry_ms)
+        self._queues.publish_depth(queue)
+        admission = self._registry.get(spec.task_id).admission
+        self._log.event(
+            "task.admitted",
+            correlation_id=correlation_id,
+            task_id=spec.task_id,
+            session_id=spec.session_id,
+            tenant=spec.tenant,
+            pool_id=pool_id,
+            queue_position=admission.queue_position,
+            predicted_start_ms=admission.predicted_start_ms,
+        )
+        self._wakeup.notify()
+        return admission
+
+    def _predict(self, task: QueuedTask, *, queue_pool: str, deadline_ms: int | None) -> Prediction:
+        queue = self._queues.get(queue_pool)
+        pool = self._replicas.of_pool(queue_pool)
+        slots = {r.replica_id: self._replicas.total_slots(r.replica_id) for r in pool if r.ready}
+        slots_free = sum(self._replicas.free_slots(r) for r in slots)
+        ahead = work_ahead(
+            {p: queue.load(p) for p in Priority},
+            queue.requeued_load(),
+            tenant=task.tenant,
+            priority=task.priority,
+            tokens=task.estimated_tokens,
+            weights=(queue.config.interactive_weight, queue.config.batch_weight),
+        )
+        rate = self._replicas.throughput.pool_rate(slots)
+        return predict(
+            ahead,
+            tokens=task.estimated_tokens,
+            rate=rate,
+            slots_free=slots_free,
+            deadline_in_ms=None if deadline_ms is None else float(deadline_ms),
+        )
+
+    def _commit(
+        self, spec: TaskSpec, task: QueuedTask, seed: int, prediction: Prediction, now_ms: float
+    ) -> None:
+        self._quotas.commit(spec.tenant, spec.task_id, task.estimated_tokens, now_ms)
+        if spec.session_id is not None:
+            self._sessions.begin_turn(spec.session_id, spec.tenant, spec.task_id, task.estimated_tokens)
+        admission = Admission(
+            task_id=spec.task_id,
+            queue_position=prediction.queue_position,
+            predicted_start_ms=int(prediction.predicted_start_ms),
+            backoff_ms=0,
+            pool_id=task.pool_id,
+            on_time_probability=prediction.on_time_probability,
+        )
+        self._registry.add(TaskRecord(spec=spec, seed=seed, admission=admission, admitted_at=self._clock()))
+        self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
+
+    def _evict(self, evicted: QueuedTask, retry_ms: int) -> None:
+        record = self._registry.find(evicted.task_id)
+        if record is not None:
+            self._lifecycle.failed(
+                record,
+                QueueFullDropLru(
+                    "evicted from the full queue by a newer task",
+                    pool_id=evicted.pool_id,
+                    retry_after_ms=retry_ms,
+                    policy_label=self._queues.get(evicted.pool_id).config.policy.value,
+                ),
+            )

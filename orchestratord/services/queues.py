@@ -1,0 +1,37 @@
+"""One bounded PoolQueue per pool, created on first use from the pool's configured queue settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from orchestrator_core.queue import PoolQueue, QueueConfig
+from orchestrator_core.task import Priority
+
+from .metrics import DaemonMetrics
+
+QueueConfigFor = Callable[[str], QueueConfig]
+
+
+class PoolQueues:
+    """The queues of all pools, keyed by pool id."""
+
+    def __init__(self, config_for: QueueConfigFor, metrics: DaemonMetrics) -> None:
+        self._config_for = config_for
+        self._metrics = metrics
+        self._queues: dict[str, PoolQueue] = {}
+
+    def get(self, pool_id: str) -> PoolQueue:
+        queue = self._queues.get(pool_id)
+        if queue is None:
+            queue = self._queues[pool_id] = PoolQueue(pool_id, self._config_for(pool_id))
+        return queue
+
+    def __iter__(self) -> Iterator[PoolQueue]:
+        return iter(list(self._queues.values()))
+
+    def total(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    def publish_depth(self, queue: PoolQueue) -> None:
+        for priority in Priority:
+            self._metrics.set_queue_depth(queue.pool_id, priority.value, queue.depth(priority))

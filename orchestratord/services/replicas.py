@@ -1,0 +1,247 @@
+"""ReplicaRegistry: every replica the daemon can dispatch to, its adapter, live health/props and slot leases.
+
+Static replicas from the config and replicas registered by pool_managerd (the control plane) land here
+alike. Placement reads `views()`; the dispatcher leases slots through `lease()`/`release()`; the lifespan
+polls health and props with `refresh()` so capabilities and readiness come from live data (ORCH-1050,
+ORCH-1072).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from orchestrator_core.errors import NotFound, OrchError
+from orchestrator_core.leases import SlotLedger
+from orchestrator_core.predictions import ThroughputModel
+from orchestrator_core.replica import ReplicaView
+from worker_adapters.protocol import EngineAdapter
+from worker_adapters.types import Props
+
+from .signal import Wakeup
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSpec:
+    """What is known about a replica before asking its engine: where it belongs and what it serves."""
+
+    replica_id: str
+    pool_id: str
+    engine: str
+    model_ref: str
+    node_id: str | None = None
+    sampler_profile_version: str = "v1"
+    workloads: tuple[str, ...] = ("completion", "chat")
+    max_tokens_out: int | None = None
+    model_digest: str | None = None
+    engine_version: str | None = None
+    ctx_max: int | None = None
+    slots_total: int | None = None
+
+
+@dataclass(slots=True)
+class Replica:
+    """Runtime state of one replica."""
+
+    spec: ReplicaSpec
+    adapter: EngineAdapter
+    props: Props | None = None
+    ready: bool = False
+    draining: bool = False
+    last_error: str | None = None
+    warm_sessions: set[str] = field(default_factory=set)
+
+    @property
+    def replica_id(self) -> str:
+        return self.spec.replica_id
+
+    @property
+    def pool_id(self) -> str:
+        return self.spec.pool_id
+
+    @property
+    def engine_version(self) -> str:
+        if self.props is not None:
+            return self.props.engine_version
+        return self.spec.engine_version or "unknown"
+
+    @property
+    def model_digest(self) -> str:
+        """The model file's SHA-256 as registered or reported; else a stand-in derived from model_ref.
+
+        The stand-in (SHA-256 of the model_ref text) keeps replicas of one model in one replica set when
+        neither the registration nor the engine gives a file digest (static replicas of a local file).
+        """
+        reported = self.spec.model_digest or (self.props.model_digest if self.props else None)
+        return reported or hashlib.sha256(self.spec.model_ref.encode()).hexdigest()
+
+    @property
+    def ctx_max(self) -> int:
+        if self.props is not None:
+            return self.props.ctx_max
+        return self.spec.ctx_max or 0
+
+    @property
+    def slots_total(self) -> int:
+        if self.spec.slots_total is not None:
+            return self.spec.slots_total
+        return self.props.slots_total if self.props else 0
+
+
+class ReplicaRegistry:
+    """Replicas by id, with slot leases; notifies `wakeup` whenever capacity may have appeared."""
+
+    def __init__(self, wakeup: Wakeup, throughput: ThroughputModel) -> None:
+        self._replicas: dict[str, Replica] = {}
+        self._ledger = SlotLedger()
+        self._wakeup = wakeup
+        self.throughput = throughput
+
+    # --- membership (static config and the control plane) ---
+
+    def register(self, spec: ReplicaSpec, adapter: EngineAdapter) -> Replica:
+        """Adds or replaces a replica; it is unready until `refresh` (or `update`) reads it as ready."""
+        previous = self._replicas.get(spec.replica_id)
+        replica = Replica(spec, adapter)
+        if previous is not None:
+            replica.warm_sessions = previous.warm_sessions
+        self._replicas[spec.replica_id] = replica
+        self._ledger.set_total(spec.replica_id, replica.slots_total)
+        return replica
+
+    def update(
+        self,
+        replica_id: str,
+        *,
+        ready: bool | None = None,
+        draining: bool | None = None,
+        props: Props | None = None,
+        last_error: str | None = None,
+    ) -> Replica:
+        """Changes the health, drain state or props of a replica. Raises NotFound for an unknown id."""
+        replica = self.get(replica_id)
+        if props is not None:
+            replica.props = props
+            self._ledger.set_total(replica_id, replica.slots_total)
+        if ready is not None:
+            replica.ready = ready
+        if draining is not None:
+            replica.draining = draining
+        if last_error is not None:
+            replica.last_error = last_error
+        self._wakeup.notify()
+        return replica
+
+    def remove(self, replica_id: str) -> None:
+        """Forgets a replica; tasks running on it fail through their stream and release their lease."""
+        self._replicas.pop(replica_id, None)
+        self._ledger.forget(replica_id)
+        self.throughput.forget(replica_id)
+        self._wakeup.notify()
+
+    def mark_unready(self, node_id: str, reason: str = "node lease expired") -> list[str]:
+        """Turns every replica of `node_id` unready (its heartbeats stopped); returns their ids."""
+        changed = [r.replica_id for r in self._replicas.values() if r.spec.node_id == node_id]
+        for replica_id in changed:
+            self.update(replica_id, ready=False, last_error=reason)
+        return changed
+
+    # --- views ---
+
+    def get(self, replica_id: str) -> Replica:
+        replica = self._replicas.get(replica_id)
+        if replica is None:
+            raise NotFound(f"replica {replica_id} is unknown")
+        return replica
+
+    def find(self, replica_id: str) -> Replica | None:
+        return self._replicas.get(replica_id)
+
+    def all(self) -> list[Replica]:
+        return list(self._replicas.values())
+
+    def of_node(self, node_id: str) -> list[Replica]:
+        return [r for r in self._replicas.values() if r.spec.node_id == node_id]
+
+    def pool_ids(self) -> list[str]:
+        return sorted({r.pool_id for r in self._replicas.values()})
+
+    def of_pool(self, pool_id: str) -> list[Replica]:
+        return [r for r in self._replicas.values() if r.pool_id == pool_id]
+
+    def view(self, replica: Replica) -> ReplicaView:
+        total = self._ledger.total(replica.replica_id)
+        return ReplicaView(
+            replica_id=replica.replica_id,
+            pool_id=replica.pool_id,
+            engine=replica.spec.engine,
+            engine_version=replica.engine_version,
+            model_ref=replica.spec.model_ref,
+            model_digest=replica.model_digest,
+            ctx_max=replica.ctx_max,
+            slots_total=total,
+            slots_free=min(total, self._ledger.free(replica.replica_id)),
+            ready=replica.ready,
+            draining=replica.draining,
+            sampler_profile_version=replica.spec.sampler_profile_version,
+            model_id=replica.props.model_id if replica.props else None,
+            tokens_per_s=self.throughput.tokens_per_s(replica.replica_id),
+            first_token_ms=self.throughput.first_token_ms(replica.replica_id),
+            warm_sessions=frozenset(replica.warm_sessions),
+        )
+
+    def views(self, replicas: Iterable[Replica] | None = None) -> list[ReplicaView]:
+        return [self.view(r) for r in (self._replicas.values() if replicas is None else replicas)]
+
+    def any_ready(self) -> bool:
+        return any(r.ready and not r.draining for r in self._replicas.values())
+
+    # --- slots ---
+
+    def lease(self, replica_id: str, lease_id: str) -> bool:
+        return self._ledger.acquire(replica_id, lease_id)
+
+    def release(self, lease_id: str) -> None:
+        if self._ledger.release(lease_id):
+            self._wakeup.notify()
+
+    def free_slots(self, replica_id: str) -> int:
+        return self._ledger.free(replica_id)
+
+    def total_slots(self, replica_id: str) -> int:
+        return self._ledger.total(replica_id)
+
+    def holder(self, lease_id: str) -> str | None:
+        return self._ledger.holder(lease_id)
+
+    # --- live data ---
+
+    async def refresh(self, timeout_s: float = 2.0) -> None:
+        """Probes every replica's health and props concurrently and records what it finds."""
+        replicas = list(self._replicas.values())
+        async with asyncio.TaskGroup() as group:
+            for replica in replicas:
+                group.create_task(self._probe(replica, timeout_s))
+        self._wakeup.notify()
+
+    async def _probe(self, replica: Replica, timeout_s: float) -> None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                health = await replica.adapter.health()
+                props = await replica.adapter.props() if health.ready else None
+        except (OrchError, TimeoutError) as exc:
+            replica.ready = False
+            replica.last_error = str(exc) or type(exc).__name__
+            return
+        if self._replicas.get(replica.replica_id) is not replica:
+            return
+        if props is not None:
+            replica.props = props
+            self._ledger.set_total(replica.replica_id, replica.slots_total)
+        replica.ready = health.ready
+        replica.last_error = None if health.ready else health.reason

@@ -1,0 +1,173 @@
+"""Drives one placed task through its replica's adapter stream and publishes what happens (ORCH-4001..4003).
+
+The slot lease is released in `finally`, whatever ends the run: success, a typed failure, an unexpected
+error, or cancellation (which closes the adapter stream and with it the upstream connection, ORCH-1031).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, OrchError, WorkerReset
+from worker_adapters.types import FinalEvent, GenerateRequest, StopReason
+
+from .lifecycle import TaskLifecycle
+from .metrics import DaemonMetrics
+from .replicas import Replica, ReplicaRegistry
+from .sessions import SessionStore
+from .task_registry import TaskRecord
+from .task_spec import TaskState
+
+Clock = Callable[[], float]
+Requeue = Callable[[TaskRecord, str, OrchError], bool]
+METRICS_EVERY_TOKENS = 64
+
+_STOP_REASONS: dict[StopReason, str] = {
+    "eos": "eos",
+    "limit": "max_tokens",
+    "stop": "stop_sequence",
+    "cancel": "canceled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Per-run limits: the longest silence between two engine events before DECODE_TIMEOUT."""
+
+    idle_timeout_s: float = 30.0
+
+
+def generate_request(record: TaskRecord) -> GenerateRequest:
+    """The adapter request of a task: every sampling field explicit (ORCH-3502, ORCH-7006)."""
+    spec = record.spec
+    return GenerateRequest(
+        max_tokens=spec.max_tokens,
+        seed=record.seed,
+        workload=spec.workload,
+        prompt=spec.prompt,
+        messages=spec.messages,
+        temperature=0.0 if spec.temperature is None else spec.temperature,
+        top_p=1.0 if spec.top_p is None else spec.top_p,
+        top_k=0 if spec.top_k is None else spec.top_k,
+        stop=spec.stop,
+        determinism=spec.determinism,
+    )
+
+
+class TaskRunner:
+    """Runs placed tasks; one instance serves all of them."""
+
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        settings: RunSettings,
+        replicas: ReplicaRegistry,
+        sessions: SessionStore,
+        lifecycle: TaskLifecycle,
+        metrics: DaemonMetrics,
+        requeue: Requeue,
+        queue_depth: Callable[[str], int],
+    ) -> None:
+        self._clock = clock
+        self._settings = settings
+        self._replicas = replicas
+        self._sessions = sessions
+        self._lifecycle = lifecycle
+        self._metrics = metrics
+        self._requeue = requeue
+        self._queue_depth = queue_depth
+
+    async def run(self, record: TaskRecord, replica: Replica, lease_id: str) -> None:
+        """Streams the task on `replica`; never raises except CancelledError (the TaskGroup stays intact)."""
+        try:
+            await self._stream(record, replica)
+        except OrchError as error:
+            self._on_failure(record, replica, error)
+        except TimeoutError:
+            idle = self._settings.idle_timeout_s
+            self._on_failure(
+                record, replica, DecodeTimeout(f"no engine event for {idle:g} s", engine=replica.spec.engine)
+            )
+        except asyncio.CancelledError:
+            if not record.state.terminal:
+                self._lifecycle.canceled(record)
+            raise
+        except Exception as error:  # an adapter bug must end the task, not the dispatcher
+            self._on_failure(record, replica, Internal(f"{type(error).__name__} while streaming"))
+        finally:
+            self._replicas.release(lease_id)
+            self._observe(record, replica)
+
+    async def _stream(self, record: TaskRecord, replica: Replica) -> None:
+        record.state = TaskState.RUNNING
+        record.started_at = record.started_at or self._clock()
+        loop = asyncio.get_running_loop()
+        idle = self._settings.idle_timeout_s
+        started = False
+        stream = replica.adapter.stream(generate_request(record))
+        async with contextlib.aclosing(stream), asyncio.timeout(idle) as watchdog:
+            async for event in stream:
+                watchdog.reschedule(loop.time() + idle)
+                if record.state.terminal:
+                    return
+                if not started:
+                    # `started` is sent with the first engine event, so a replica that fails before any
+                    # token can be replaced without the client ever seeing it (ORCH-4002).
+                    self._start(record, replica)
+                    started = True
+                if isinstance(event, FinalEvent):
+                    stop_reason = _STOP_REASONS.get(event.stop_reason, "eos")
+                    self._lifecycle.succeeded(record, event, stop_reason, self._queue_depth(replica.pool_id))
+                    return
+                self._lifecycle.token(record, event.text, event.index)
+                if event.index % METRICS_EVERY_TOKENS == METRICS_EVERY_TOKENS - 1:
+                    self._lifecycle.progress(record, self._queue_depth(replica.pool_id))
+        if not record.state.terminal:
+            self._lifecycle.failed(record, WorkerReset("the engine stream ended without a final event"))
+
+    def _start(self, record: TaskRecord, replica: Replica) -> None:
+        kv_warmth = False
+        view = self._replicas.view(replica)
+        if record.spec.session_id is not None:
+            kv_warmth = self._sessions.record_placement(
+                record.spec.session_id, replica.replica_id, view.identity
+            )
+        self._lifecycle.started(record, replica, kv_warmth, self._queue_depth(replica.pool_id))
+
+    def _on_failure(self, record: TaskRecord, replica: Replica, error: OrchError) -> None:
+        if record.state.terminal:
+            return
+        delivered = record.transcript.tokens > 0 or record.transcript.started
+        if not delivered and error.retriable and not isinstance(error, InvalidParams):
+            if self._requeue(record, replica.replica_id, error):
+                return
+        if delivered and isinstance(error, WorkerReset | Internal) and error.engine is None:
+            error = WorkerReset(
+                f"engine connection lost after token {record.transcript.tokens - 1}: {error.message}",
+                engine=replica.spec.engine,
+                pool_id=replica.pool_id,
+                retry_after_ms=error.retry_after_ms,
+            )
+        self._lifecycle.failed(record, error)
+
+    def _observe(self, record: TaskRecord, replica: Replica) -> None:
+        if record.state is not TaskState.SUCCEEDED or record.started_at is None:
+            return
+        ended = record.ended_at or self._clock()
+        first = record.first_token_at
+        first_token_ms = (first - record.started_at) * 1000 if first is not None else 0.0
+        decode_ms = (ended - first) * 1000 if first is not None else 0.0
+        self._replicas.throughput.observe(
+            replica.replica_id,
+            tokens_out=record.tokens_out,
+            decode_ms=decode_ms,
+            first_token_ms=first_token_ms,
+        )
+        engine = replica.spec.engine
+        admitted_to_first = (first - record.admitted_at) if first is not None else None
+        self._metrics.latencies(replica.pool_id, engine, admitted_to_first, decode_ms / 1000)
+        self._metrics.tokens(replica.pool_id, engine, record.tokens_in or 0, record.tokens_out)

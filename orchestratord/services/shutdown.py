@@ -1,0 +1,57 @@
+"""Graceful shutdown (ORCH-4004): stop admitting (503), end queued tasks with a typed error, let running
+tasks finish until the deadline, then end the rest."""
+
+from __future__ import annotations
+
+import asyncio
+
+from orchestrator_core.errors import PoolUnavailable
+
+from .admission import AdmissionGate
+from .dispatcher import Dispatcher
+from .lifecycle import TaskLifecycle
+from .logs import EventLog
+from .task_registry import TaskRecord, TaskRegistry
+from .task_spec import TaskState
+
+
+class ShutdownCoordinator:
+    """Runs the shutdown sequence once, from the app's lifespan."""
+
+    def __init__(
+        self,
+        *,
+        gate: AdmissionGate,
+        dispatcher: Dispatcher,
+        registry: TaskRegistry,
+        lifecycle: TaskLifecycle,
+        log: EventLog,
+        grace_s: float,
+    ) -> None:
+        self._gate = gate
+        self._dispatcher = dispatcher
+        self._registry = registry
+        self._lifecycle = lifecycle
+        self._log = log
+        self._grace_s = grace_s
+
+    async def shutdown(self) -> None:
+        self._gate.close()
+        self._dispatcher.stop()
+        queued = self._dispatcher.drain_queued(
+            lambda pool_id: PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
+        )
+        self._log.event("shutdown.begin", reason=f"{queued} queued tasks ended")
+        runners = [r.runner for r in self._running() if r.runner is not None]
+        if runners:
+            await asyncio.wait(runners, timeout=self._grace_s)
+        for record in self._running():
+            self._lifecycle.failed(
+                record, PoolUnavailable("orchestratord shut down before the task finished")
+            )
+            if record.runner is not None:
+                record.runner.cancel("shutdown deadline passed")
+        self._log.event("shutdown.done")
+
+    def _running(self) -> list[TaskRecord]:
+        return [r for r in self._registry.active() if r.state is TaskState.RUNNING]

@@ -1,0 +1,130 @@
+"""Task records: state, timings, replay identity, transcript and readers (ORCH-1005, ORCH-1016, ORCH-1020).
+
+A record outlives its task by the transcript retention period so late readers can resume; the reaper in
+the app's lifespan calls `expire()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from orchestrator_core.errors import Conflict, NotFound
+from orchestrator_core.replica import ReplicaSetIdentity
+
+from .task_spec import TaskSpec, TaskState
+from .transcript import Transcript
+
+Clock = Callable[[], float]
+
+
+@dataclass(slots=True)
+class ReplayIdentity:
+    """What a run needs to be replayed: the replica set and sampling identity (ORCH-1021)."""
+
+    pool_id: str
+    replica_id: str
+    engine: str
+    engine_version: str
+    model_digest: str | None
+    sampler_profile_version: str
+    seed: int
+
+
+@dataclass(slots=True)
+class Admission:
+    """The 202 answer given for a task; a repeated identical submission gets it again."""
+
+    task_id: str
+    queue_position: int
+    predicted_start_ms: int
+    backoff_ms: int
+    pool_id: str
+    on_time_probability: float = 1.0
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    """Mutable state of one task, owned by the registry and updated by admission and dispatch."""
+
+    spec: TaskSpec
+    seed: int
+    admission: Admission
+    admitted_at: float
+    state: TaskState = TaskState.QUEUED
+    transcript: Transcript = field(default_factory=Transcript)
+    identity: ReplayIdentity | None = None
+    started_at: float | None = None
+    first_token_at: float | None = None
+    ended_at: float | None = None
+    tokens_in: int | None = None
+    stop_reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_retriable: bool = False
+    attempts: list[str] = field(default_factory=list)
+    first_identity: ReplicaSetIdentity | None = None
+    kv_warmth: bool = False
+    readers: int = 0
+    grace_timer: asyncio.TimerHandle | None = None
+    runner: asyncio.Task[None] | None = None
+
+    @property
+    def task_id(self) -> str:
+        return self.spec.task_id
+
+    @property
+    def tokens_out(self) -> int:
+        return self.transcript.tokens
+
+
+class TaskRegistry:
+    """Every known task by id, with idempotent registration of client-chosen ids."""
+
+    def __init__(self, clock: Clock, retention_s: float) -> None:
+        self._clock = clock
+        self._retention_s = retention_s
+        self._tasks: dict[str, TaskRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def get(self, task_id: str) -> TaskRecord:
+        record = self._tasks.get(task_id)
+        if record is None:
+            raise NotFound(f"task {task_id} is unknown")
+        return record
+
+    def find(self, task_id: str) -> TaskRecord | None:
+        return self._tasks.get(task_id)
+
+    def existing_admission(self, spec: TaskSpec) -> Admission | None:
+        """The earlier admission of an identical submission; Conflict when the id carried another body."""
+        record = self._tasks.get(spec.task_id)
+        if record is None:
+            return None
+        if record.spec.fingerprint != spec.fingerprint or record.spec.tenant != spec.tenant:
+            raise Conflict(f"task_id {spec.task_id} was already used with a different request")
+        return record.admission
+
+    def add(self, record: TaskRecord) -> None:
+        self._tasks[record.task_id] = record
+
+    def discard(self, task_id: str) -> None:
+        self._tasks.pop(task_id, None)
+
+    def active(self) -> list[TaskRecord]:
+        return [r for r in self._tasks.values() if not r.state.terminal]
+
+    def expire(self) -> int:
+        """Forgets terminal tasks whose retention has passed; returns how many."""
+        horizon = self._clock() - self._retention_s
+        expired = [
+            task_id
+            for task_id, record in self._tasks.items()
+            if record.ended_at is not None and record.ended_at <= horizon
+        ]
+        for task_id in expired:
+            del self._tasks[task_id]
+        return len(expired)

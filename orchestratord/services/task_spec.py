@@ -1,0 +1,92 @@
+"""The internal description of a task, independent of the HTTP surface that submitted it.
+
+`POST /v1/tasks` and the OpenAI-compatible facade both build a `TaskSpec` and hand it to admission.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from worker_adapters.types import ChatMessage
+
+Priority = Literal["interactive", "batch"]
+Workload = Literal["completion", "chat"]
+Determinism = Literal["strict", "best_effort"]
+
+
+class TaskState(StrEnum):
+    """Lifecycle of a task as reported by GET /v1/tasks/{id} (ORCH-1020)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (TaskState.SUCCEEDED, TaskState.FAILED, TaskState.CANCELED)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacementSpec:
+    """Placement wishes of the caller (ORCH-3003)."""
+
+    mode: Literal["pin", "prefer", "auto"] = "auto"
+    pin_pool_id: str | None = None
+    pin_replica_id: str | None = None
+    prefer_pools: tuple[str, ...] = ()
+    avoid_pools: tuple[str, ...] = ()
+    allow_fallback: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """Everything admission and dispatch need to know about one task.
+
+    `fingerprint` identifies the submitted body, so a repeated client task_id can be told apart from a
+    different request reusing it (ORCH-1005). `seed` is None when the client gave none; admission derives it.
+    """
+
+    task_id: str
+    tenant: str
+    model_ref: str
+    max_tokens: int
+    fingerprint: str
+    prompt: str | None = None
+    messages: tuple[ChatMessage, ...] | None = None
+    session_id: str | None = None
+    workload: Workload = "completion"
+    engine: str | None = None
+    ctx: int | None = None
+    priority: Priority = "interactive"
+    deadline_ms: int | None = None
+    seed: int | None = None
+    determinism: Determinism = "strict"
+    sampler_profile_version: str = "v1"
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    stop: tuple[str, ...] = ()
+    expected_tokens: int | None = None
+    kv_hint: Literal["reuse", "cold"] | None = None
+    placement: PlacementSpec = field(default_factory=PlacementSpec)
+    client_task_id: bool = False
+
+    @property
+    def prompt_bytes(self) -> int:
+        if self.prompt is not None:
+            return len(self.prompt.encode())
+        return sum(len(m.content.encode()) for m in self.messages or ())
+
+    @property
+    def estimated_tokens(self) -> int:
+        """Tokens the task is expected to decode, for fairness and predictions."""
+        return self.expected_tokens or self.max_tokens
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())

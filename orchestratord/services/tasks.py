@@ -1,0 +1,101 @@
+"""TaskService: what the HTTP surfaces (native API and the OpenAI facade) do with tasks.
+
+submit -> admission; status; cancel (queued or running, idempotent); follow (SSE frames with reader
+accounting and the disconnect grace period, ORCH-1013, ORCH-1015, ORCH-1030, ORCH-1031).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from orchestrator_core.errors import NotFound
+
+from .admission import AdmissionService
+from .lifecycle import TaskLifecycle
+from .logs import EventLog
+from .queues import PoolQueues
+from .task_registry import Admission, TaskRecord, TaskRegistry
+from .task_spec import TaskSpec, TaskState
+
+
+class TaskService:
+    """The task operations of the data plane, for one tenant at a time."""
+
+    def __init__(
+        self,
+        *,
+        admission: AdmissionService,
+        registry: TaskRegistry,
+        queues: PoolQueues,
+        lifecycle: TaskLifecycle,
+        log: EventLog,
+        disconnect_grace_s: float,
+    ) -> None:
+        self._admission = admission
+        self._registry = registry
+        self._queues = queues
+        self._lifecycle = lifecycle
+        self._log = log
+        self._grace_s = disconnect_grace_s
+
+    def submit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
+        """Admits a task (or returns the earlier admission of an identical one); raises the typed refusal."""
+        return self._admission.admit(spec, correlation_id)
+
+    def get(self, task_id: str, tenant: str) -> TaskRecord:
+        """The task's record; another tenant's task is NotFound, like an unknown one."""
+        record = self._registry.find(task_id)
+        if record is None or record.spec.tenant != tenant:
+            raise NotFound(f"unknown task {task_id}")
+        return record
+
+    def queue_position(self, record: TaskRecord) -> int | None:
+        if record.state is not TaskState.QUEUED:
+            return None
+        queue = self._queues.get(record.admission.pool_id)
+        return min(record.admission.queue_position, max(len(queue) - 1, 0))
+
+    def cancel(self, task_id: str, tenant: str, reason: str = "client") -> None:
+        """Cancels a queued or running task; a finished one is left as it is (idempotent)."""
+        record = self.get(task_id, tenant)
+        self.cancel_record(record, reason)
+
+    def cancel_record(self, record: TaskRecord, reason: str = "client") -> None:
+        if record.state.terminal:
+            return
+        self._queues.get(record.admission.pool_id).cancel(record.task_id)
+        # Closing the transcript first guarantees no token is published after the acknowledgement.
+        self._lifecycle.canceled(record)
+        if record.runner is not None and not record.runner.done():
+            record.runner.cancel(f"task canceled: {reason}")
+        self._log.event("task.canceled", task_id=record.task_id, tenant=record.spec.tenant, reason=reason)
+
+    async def follow(
+        self, record: TaskRecord, last_index: int | None = None, *, verbose: bool = False
+    ) -> AsyncIterator[bytes]:
+        """SSE frames of the task; when the last reader leaves early the grace timer starts."""
+        self._attach(record)
+        try:
+            async for chunk in record.transcript.follow(last_index, verbose=verbose):
+                yield chunk
+        finally:
+            self._detach(record)
+
+    def _attach(self, record: TaskRecord) -> None:
+        record.readers += 1
+        if record.grace_timer is not None:
+            record.grace_timer.cancel()
+            record.grace_timer = None
+
+    def _detach(self, record: TaskRecord) -> None:
+        record.readers -= 1
+        if record.readers > 0 or record.state.terminal:
+            return
+        loop = asyncio.get_running_loop()
+        record.grace_timer = loop.call_later(self._grace_s, self._grace_expired, record)
+
+    def _grace_expired(self, record: TaskRecord) -> None:
+        record.grace_timer = None
+        if record.readers == 0 and not record.state.terminal:
+            self.cancel_record(record, reason="client disconnected")

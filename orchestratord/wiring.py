@@ -1,0 +1,238 @@
+"""Builds every service of the daemon from its configuration, explicitly, in dependency order.
+
+`Services` is a plain typed record handed to `create_app`, which passes each router only the services it
+uses. Tests build `Services` with their own clock and in-process adapters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from contracts.config_schema.orchestratord import OrchestratordConfig, StaticReplica, Tenant
+from orchestrator_core.predictions import ThroughputModel
+from orchestrator_core.queue import FullPolicy, QueueConfig
+from orchestrator_core.quotas import TenantLimits, TenantQuotas
+from worker_adapters.factory import create_adapter
+from worker_adapters.options import AdapterOptions
+from worker_adapters.protocol import EngineAdapter
+
+from .http.security import ApiKey, Authenticator, Role
+from .services.admission import AdmissionGate, AdmissionLimits, AdmissionService
+from .services.dispatcher import Dispatcher
+from .services.lifecycle import TaskLifecycle
+from .services.logs import EventLog
+from .services.metrics import DaemonMetrics
+from .services.queues import PoolQueues
+from .services.replicas import ReplicaRegistry, ReplicaSpec
+from .services.runner import RunSettings, TaskRunner
+from .services.sessions import SessionLimits, SessionStore
+from .services.shutdown import ShutdownCoordinator
+from .services.signal import Wakeup
+from .services.task_registry import TaskRecord, TaskRegistry
+from .services.task_spec import TaskState
+from .services.tasks import TaskService
+
+Clock = Callable[[], float]
+AdapterFactory = Callable[[StaticReplica, OrchestratordConfig], EngineAdapter]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every long-lived object of one daemon instance."""
+
+    config: OrchestratordConfig
+    clock: Clock
+    metrics: DaemonMetrics
+    log: EventLog
+    auth: Authenticator
+    replicas: ReplicaRegistry
+    registry: TaskRegistry
+    sessions: SessionStore
+    quotas: TenantQuotas
+    queues: PoolQueues
+    lifecycle: TaskLifecycle
+    gate: AdmissionGate
+    admission: AdmissionService
+    dispatcher: Dispatcher
+    tasks: TaskService
+    shutdown: ShutdownCoordinator
+
+
+def http_adapter(replica: StaticReplica, config: OrchestratordConfig) -> EngineAdapter:
+    """The HTTP adapter of a statically configured replica."""
+    options = AdapterOptions(
+        connect_timeout_s=config.timeouts.connect_ms / 1000,
+        idle_timeout_s=config.timeouts.decode_idle_ms / 1000,
+        slots_total=replica.slots,
+        ctx_max=replica.ctx_max,
+    )
+    return create_adapter(replica.engine, replica.base_url, options)
+
+
+def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
+    return ReplicaSpec(
+        replica_id=replica.id,
+        pool_id=replica.pool_id,
+        engine=replica.engine,
+        model_ref=replica.model_ref,
+        ctx_max=replica.ctx_max,
+        slots_total=replica.slots,
+    )
+
+
+def authenticator(config: OrchestratordConfig) -> Authenticator:
+    open_paths = [
+        path
+        for path, is_open in (
+            ("/metrics", config.open_endpoints.metrics),
+            ("/healthz", config.open_endpoints.healthz),
+            ("/readyz", config.open_endpoints.readyz),
+        )
+        if is_open
+    ]
+    keys = [ApiKey(key.sha256, key.tenant, Role(key.role)) for key in config.api_keys]
+    return Authenticator(keys, config.node_tokens, open_paths=open_paths)
+
+
+def tenant_quotas(config: OrchestratordConfig) -> TenantQuotas:
+    def limits(tenant: Tenant) -> TenantLimits:
+        return TenantLimits(tenant.quota.max_concurrent, tenant.quota.tokens_per_minute)
+
+    per_tenant = {name: limits(tenant) for name, tenant in config.tenants.items()}
+    return TenantQuotas(limits(config.default_tenant), per_tenant)
+
+
+def queue_config(config: OrchestratordConfig) -> Callable[[str], QueueConfig]:
+    def for_pool(pool_id: str) -> QueueConfig:
+        settings = config.queues.for_pool(pool_id)
+        return QueueConfig(
+            capacity=settings.capacity,
+            policy=FullPolicy(settings.policy),
+            interactive_weight=settings.class_weights.interactive,
+            batch_weight=settings.class_weights.batch,
+        )
+
+    return for_pool
+
+
+def build_services(
+    config: OrchestratordConfig,
+    *,
+    clock: Clock = time.time,
+    adapter_factory: AdapterFactory = http_adapter,
+    metrics: DaemonMetrics | None = None,
+    log: EventLog | None = None,
+) -> Services:
+    """Every service of the daemon, wired; static replicas are registered (unready until probed)."""
+    metrics = metrics or DaemonMetrics()
+    log = log or EventLog()
+    wakeup = Wakeup()
+    replicas = ReplicaRegistry(wakeup, ThroughputModel())
+    for static in config.replicas:
+        replicas.register(static_replica_spec(static), adapter_factory(static, config))
+    registry = TaskRegistry(clock, config.streaming.transcript_retention_ms / 1000)
+    sessions = SessionStore(
+        clock,
+        SessionLimits(
+            ttl_s=config.sessions.ttl_ms / 1000,
+            max_turns=config.sessions.max_turns,
+            tokens_budget=config.sessions.tokens_budget,
+            time_budget_ms=config.sessions.time_budget_ms,
+        ),
+    )
+    quotas = tenant_quotas(config)
+    queues = PoolQueues(queue_config(config), metrics)
+    lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
+    gate = AdmissionGate()
+    limits = config.limits
+    admission = AdmissionService(
+        clock=clock,
+        limits=AdmissionLimits(
+            max_prompt_bytes=limits.max_prompt_bytes,
+            max_tokens=limits.max_tokens,
+            max_stop_sequences=limits.max_stop_sequences,
+            max_stop_length=limits.max_stop_length,
+            max_messages=limits.max_messages,
+            max_deadline_ms=limits.max_deadline_ms,
+        ),
+        registry=registry,
+        replicas=replicas,
+        queues=queues,
+        quotas=quotas,
+        sessions=sessions,
+        lifecycle=lifecycle,
+        metrics=metrics,
+        log=log,
+        wakeup=wakeup,
+        gate=gate,
+    )
+    dispatcher = Dispatcher(
+        clock=clock,
+        queues=queues,
+        registry=registry,
+        replicas=replicas,
+        sessions=sessions,
+        lifecycle=lifecycle,
+        metrics=metrics,
+        log=log,
+        wakeup=wakeup,
+    )
+    dispatcher.runner = TaskRunner(
+        clock=clock,
+        settings=RunSettings(idle_timeout_s=config.timeouts.decode_idle_ms / 1000),
+        replicas=replicas,
+        sessions=sessions,
+        lifecycle=lifecycle,
+        metrics=metrics,
+        requeue=dispatcher.requeue,
+        queue_depth=lambda pool_id: len(queues.get(pool_id)),
+    )
+    tasks = TaskService(
+        admission=admission,
+        registry=registry,
+        queues=queues,
+        lifecycle=lifecycle,
+        log=log,
+        disconnect_grace_s=config.streaming.disconnect_grace_ms / 1000,
+    )
+
+    def settle(record: TaskRecord) -> None:
+        quotas.release(record.task_id)
+        if record.grace_timer is not None:
+            record.grace_timer.cancel()
+            record.grace_timer = None
+        ran = record.tokens_out > 0 or (record.started_at is not None and record.state is TaskState.SUCCEEDED)
+        decode_ms = 0.0
+        if record.first_token_at is not None and record.ended_at is not None:
+            decode_ms = (record.ended_at - record.first_token_at) * 1000
+        sessions.settle(record.task_id, record.spec.session_id, record.tokens_out, decode_ms, ran)
+
+    lifecycle.on_terminal(settle)
+    shutdown = ShutdownCoordinator(
+        gate=gate,
+        dispatcher=dispatcher,
+        registry=registry,
+        lifecycle=lifecycle,
+        log=log,
+        grace_s=config.shutdown_grace_ms / 1000,
+    )
+    return Services(
+        config=config,
+        clock=clock,
+        metrics=metrics,
+        log=log,
+        auth=authenticator(config),
+        replicas=replicas,
+        registry=registry,
+        sessions=sessions,
+        quotas=quotas,
+        queues=queues,
+        lifecycle=lifecycle,
+        gate=gate,
+        admission=admission,
+        dispatcher=dispatcher,
+        tasks=tasks,
+        shutdown=shutdown,
+    )

