@@ -43,7 +43,9 @@ def test_batch_is_served_at_least_once_every_interactive_weight_plus_one_dispatc
         if chosen is None:
             assert not interactive_waiting and not batch_waiting
             continue
-        assert (chosen is Priority.INTERACTIVE and interactive_waiting) or (chosen is Priority.BATCH and batch_waiting)
+        assert (chosen is Priority.INTERACTIVE and interactive_waiting) or (
+            chosen is Priority.BATCH and batch_waiting
+        )
         scheduler.record(chosen)
         if chosen is Priority.BATCH or not batch_waiting:
             since_batch = 0
@@ -107,8 +109,8 @@ def test_drr_dequeue_looks_at_a_bounded_number_of_tenants_per_dispatch() -> None
         return lane[0] if lane else None
 
     dispatched = 0
-    while (tenant := drr.choose(head_cost)) is not None:
-        lanes[tenant].pop(0)
+    while (chosen := drr.choose(head_cost)) is not None:
+        lanes[chosen].pop(0)
         dispatched += 1
     assert dispatched == 100 * 50
     # Every turn dispatches at least one task, so lookups are O(1) per dispatch amortised.

@@ -72,8 +72,14 @@ def rules(draw: st.DrawFn) -> PlacementRules:
     fallback = draw(st.booleans())
     if mode is PlacementMode.PIN:
         pool = draw(st.none() | st.sampled_from(POOLS))
-        replica = draw(st.sampled_from(REPLICA_IDS)) if pool is None else draw(st.none() | st.sampled_from(REPLICA_IDS))
-        return PlacementRules(mode, pin_pool_id=pool, pin_replica_id=replica, avoid_pools=avoid, allow_fallback=fallback)
+        replica = (
+            draw(st.sampled_from(REPLICA_IDS))
+            if pool is None
+            else draw(st.none() | st.sampled_from(REPLICA_IDS))
+        )
+        return PlacementRules(
+            mode, pin_pool_id=pool, pin_replica_id=replica, avoid_pools=avoid, allow_fallback=fallback
+        )
     if mode is PlacementMode.PREFER:
         prefer = tuple(draw(st.lists(st.sampled_from(POOLS), unique=True, min_size=1, max_size=2)))
         return PlacementRules(mode, prefer_pools=prefer, avoid_pools=avoid, allow_fallback=fallback)
@@ -108,7 +114,11 @@ def static_ok(req: Requirements, r: ReplicaView) -> bool:
             return False
     if r.pool_id in rules.avoid_pools:
         return False
-    if rules.mode is PlacementMode.PREFER and not rules.allow_fallback and r.pool_id not in rules.prefer_pools:
+    if (
+        rules.mode is PlacementMode.PREFER
+        and not rules.allow_fallback
+        and r.pool_id not in rules.prefer_pools
+    ):
         return False
     if r.sampler_profile_version != req.sampler_profile_version:
         return False
@@ -147,7 +157,9 @@ def best(req: Requirements, pool: list[ReplicaView]) -> ReplicaView:
         ok = preferred or ok
 
     def warm(r: ReplicaView) -> bool:
-        return r.replica_id == req.affinity_replica_id or (req.session_id is not None and req.session_id in r.warm_sessions)
+        return r.replica_id == req.affinity_replica_id or (
+            req.session_id is not None and req.session_id in r.warm_sessions
+        )
 
     return min(ok, key=lambda r: (not warm(r), -r.slots_free, -r.vram_free_mb, -r.tokens_per_s, r.replica_id))
 
@@ -156,7 +168,9 @@ def best(req: Requirements, pool: list[ReplicaView]) -> ReplicaView:
 @pytest.mark.req("ORCH-3001", "ORCH-3002", "ORCH-3003", "ORCH-3004", "ORCH-3005", "ORCH-3007")
 @PROPS
 @given(req=REQUIREMENTS, pool=replicas())
-def test_decision_is_the_best_eligible_replica_or_the_right_reason(req: Requirements, pool: list[ReplicaView]) -> None:
+def test_decision_is_the_best_eligible_replica_or_the_right_reason(
+    req: Requirements, pool: list[ReplicaView]
+) -> None:
     result = decide(req, pool)
     if any(eligible(req, r) for r in pool):
         assert isinstance(result, Assigned)
@@ -183,7 +197,9 @@ def test_shuffling_the_candidates_never_changes_the_decision(
 @PROPS
 @given(req=REQUIREMENTS, pool=replicas())
 def test_pin_never_falls_back(req: Requirements, pool: list[ReplicaView]) -> None:
-    pinned = replace(req, rules=replace(req.rules, mode=PlacementMode.PIN, pin_replica_id="r0", allow_fallback=True))
+    pinned = replace(
+        req, rules=replace(req.rules, mode=PlacementMode.PIN, pin_replica_id="r0", allow_fallback=True)
+    )
     result = decide(pinned, pool)
     if isinstance(result, Assigned):
         assert result.replica.replica_id == "r0"
@@ -198,7 +214,9 @@ def test_pin_never_falls_back(req: Requirements, pool: list[ReplicaView]) -> Non
 def test_a_bound_task_only_ever_runs_on_its_replica_set(
     req: Requirements, pool: list[ReplicaView], identity: ReplicaSetIdentity
 ) -> None:
-    bound = replace(req, identity=identity, session_id="s1", sampler_profile_version=identity.sampler_profile_version)
+    bound = replace(
+        req, identity=identity, session_id="s1", sampler_profile_version=identity.sampler_profile_version
+    )
     result = decide(bound, pool)
     if isinstance(result, Assigned):
         assert result.replica.identity == identity
@@ -255,7 +273,10 @@ def test_no_capacity_reasons_map_to_their_errors_and_busy_stays_queued() -> None
     cases = {
         NoCapacityReason.POOL_UNAVAILABLE: ([], PoolUnavailable),
         NoCapacityReason.REPLICA_EXHAUSTED: ([replica("r1")], ReplicaExhausted),
-        NoCapacityReason.POOL_UNREADY: ([replica("r1", ready=False), replica("r2", draining=True)], PoolUnready),
+        NoCapacityReason.POOL_UNREADY: (
+            [replica("r1", ready=False), replica("r2", draining=True)],
+            PoolUnready,
+        ),
     }
     for reason, (pool, error) in cases.items():
         exclude = frozenset({"r1"}) if reason is NoCapacityReason.REPLICA_EXHAUSTED else frozenset()

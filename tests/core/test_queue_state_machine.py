@@ -59,7 +59,9 @@ class QueueMachine(RuleBasedStateMachine):
     # -- helpers -------------------------------------------------------------------------------
     def _end(self, task: QueuedTask, how: str) -> None:
         assert task.task_id in self.admitted, f"{task.task_id} ended but was never admitted"
-        assert task.task_id not in self.outcome, f"{task.task_id} ended twice: {self.outcome.get(task.task_id)}, {how}"
+        assert task.task_id not in self.outcome, (
+            f"{task.task_id} ended twice: {self.outcome.get(task.task_id)}, {how}"
+        )
         self.outcome[task.task_id] = how
 
     def _drop_from_model(self, task: QueuedTask) -> None:
@@ -72,7 +74,8 @@ class QueueMachine(RuleBasedStateMachine):
         batch = [t for t in self.model if t.priority is Priority.BATCH]
         interactive = [t for t in self.model if t.priority is Priority.INTERACTIVE]
         if self.config.policy is FullPolicy.DROP_LRU:
-            return (batch or interactive or [None])[0]
+            oldest = batch or interactive
+            return oldest[0] if oldest else None
         if self.config.policy is FullPolicy.SHED_LOW_PRIORITY and arrival is Priority.INTERACTIVE:
             return batch[-1] if batch else None
         return None
@@ -129,15 +132,19 @@ class QueueMachine(RuleBasedStateMachine):
     def dequeue(self, dt: int) -> QueuedTask | None:
         self.now += dt
         due = sorted(
-            (t for t in self.model + self.front if t.deadline_at_ms is not None and t.deadline_at_ms <= self.now),
+            (
+                t
+                for t in self.model + self.front
+                if t.deadline_at_ms is not None and t.deadline_at_ms <= self.now
+            ),
             key=lambda t: t.deadline_at_ms or 0.0,
         )
         batch_waited = any(t.priority is Priority.BATCH and t not in due for t in self.model)
         out = self.queue.next_task(self.now)
         assert sorted(t.task_id for t in out.expired) == sorted(t.task_id for t in due)
-        for task in out.expired:
-            self._drop_from_model(task)
-            self._end(task, "expired")
+        for gone in out.expired:
+            self._drop_from_model(gone)
+            self._end(gone, "expired")
         task = out.task
         if task is None:
             assert not self.model and not self.front
@@ -248,5 +255,5 @@ QueueMachine.TestCase.settings = settings(
     "ORCH-2202",
     "ORCH-4002",
 )
-class TestQueueModel(QueueMachine.TestCase):
+class TestQueueModel(QueueMachine.TestCase):  # type: ignore[valid-type,misc]
     """Runs the queue state machine."""
