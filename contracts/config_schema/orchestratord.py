@@ -108,10 +108,10 @@ class Queues(ConfigModel):
 
 
 class TenantQuota(ConfigModel):
-    """Per-tenant quotas; 0 means unlimited (ORCH-2301, ORCH-2302)."""
+    """Per-tenant quotas; absent means unlimited (ORCH-2301, ORCH-2302)."""
 
-    max_concurrent: NonNegativeInt = Field(default=64, description="queued plus running tasks; 0 = unlimited")
-    tokens_per_minute: NonNegativeInt = Field(default=600_000, description="token bucket size; 0 = unlimited")
+    max_concurrent: PositiveInt | None = Field(default=None, description="queued plus running tasks")
+    tokens_per_minute: PositiveInt | None = Field(default=None, description="token bucket size and refill")
 
 
 class Tenant(ConfigModel):
@@ -119,16 +119,19 @@ class Tenant(ConfigModel):
 
     quota: TenantQuota = TenantQuota()
     weight: PositiveInt = 1
-    quantum: PositiveInt = Field(default=4_096, description="DRR base quantum in estimated tokens")
+    quantum: PositiveInt = Field(
+        default=4_096,
+        description="DRR base quantum in estimated tokens; the pool uses at least its largest cost",
+    )
 
 
 class Sessions(ConfigModel):
-    """Session lifetime and budgets (ORCH-4501, ORCH-2303)."""
+    """Session lifetime and budgets (ORCH-4501, ORCH-2303); absent budgets are unlimited."""
 
     ttl_ms: PositiveMillis = Field(default=600_000, description="sliding: renewed by each admitted turn")
     max_turns: PositiveInt = 8
-    tokens_budget: PositiveInt = 131_072
-    time_budget_ms: PositiveMillis = Field(default=300_000, description="decode time per session")
+    tokens_budget: PositiveInt | None = Field(default=None, description="tokens_in + tokens_out per session")
+    time_budget_ms: PositiveMillis | None = Field(default=None, description="decode time per session")
 
 
 class Predictions(ConfigModel):
@@ -151,6 +154,7 @@ class Streaming(ConfigModel):
 class Timeouts(ConfigModel):
     """Engine and pool_managerd timeouts (ORCH-4005, ORCH-1105, ORCH-7008)."""
 
+    probe_connect_ms: PositiveMillis = 1_000
     connect_ms: PositiveMillis = 2_000
     first_token_ms: PositiveMillis = 120_000
     decode_idle_ms: PositiveMillis = 30_000
@@ -164,6 +168,12 @@ class Retries(ConfigModel):
     max_retries: NonNegativeInt = 2
     base_ms: PositiveMillis = 100
     cap_ms: PositiveMillis = 2_000
+
+
+class OpenAIFacade(ConfigModel):
+    """Defaults of the OpenAI-compatible endpoints."""
+
+    default_max_tokens: PositiveInt = Field(default=16, description="when a request omits max_tokens")
 
 
 class NodeLease(ConfigModel):
@@ -207,9 +217,10 @@ class OrchestratordConfig(ConfigModel):
     streaming: Streaming = Streaming()
     timeouts: Timeouts = Timeouts()
     retries: Retries = Retries()
-    task_retention_ms: Millis = Field(default=900_000, description="task records kept after the end")
+    task_retention_ms: Millis = Field(default=60_000, description="task records kept after the end")
+    openai: OpenAIFacade = OpenAIFacade()
     node_lease: NodeLease = NodeLease()
-    shutdown_grace_ms: Millis = Field(default=30_000, description="running tasks may finish this long")
+    shutdown_grace_ms: Millis = Field(default=10_000, description="running tasks may finish this long")
     replicas: list[StaticReplica] = []
     logging: Logging = Logging()
 

