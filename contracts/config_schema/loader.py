@@ -4,7 +4,7 @@
     load_pool_managerd_config(Path("pool_managerd.yaml"))  -> PoolManagerdConfig
 
 Every failure is an `InvalidParams` whose message reads `<file>: <key path>: <problem>`, e.g.
-`pool.yaml: pools[0].replicas_x: unknown key` (ORCH-6001).
+`pool.yaml: pools.0.replicas_x: unknown key` (ORCH-6001).
 """
 
 from __future__ import annotations
@@ -49,9 +49,8 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 def key_path(loc: tuple[int | str, ...]) -> str:
-    """A validation location as a JSON path: `pools[1].devices`, `tenants.acme.quota`."""
-    path = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
-    return path or "<top level>"
+    """A validation location as a dotted key path: `pools.1.devices`, `tenants.acme.quota`."""
+    return ".".join(str(part) for part in loc) or "<top level>"
 
 
 def describe(exc: ValidationError) -> str:

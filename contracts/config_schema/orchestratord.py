@@ -239,5 +239,5 @@ def _reject_repeats(field: str, values: list[str]) -> None:
     seen: set[str] = set()
     for index, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"{field}[{index}]: {value!r} appears more than once")
+            raise ValueError(f"{field}.{index}: {value!r} appears more than once")
         seen.add(value)

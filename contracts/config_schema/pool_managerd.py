@@ -103,7 +103,8 @@ class Pool(ConfigModel):
         description="replica ports, lowest free first; at least twice the replica count"
     )
     advertise_host: str | None = Field(
-        default=None, description="address engines bind and are registered with; default: loopback only"
+        default=None,
+        description="address this pool's engines bind and are registered with; default: engine_host",
     )
     command_template: list[str] | None = Field(
         default=None,
@@ -185,6 +186,10 @@ class PoolManagerdConfig(ConfigModel):
         "required on this API",
     )
     heartbeat_interval_ms: PositiveMillis = 2_000
+    engine_host: str = Field(
+        default="127.0.0.1",
+        description="address engines bind and are registered with, unless a pool sets its own",
+    )
     registration_backoff: RegistrationBackoff = RegistrationBackoff()
     open_endpoints: PoolManagerdOpenEndpoints = PoolManagerdOpenEndpoints()
     log_dir: Path = Field(default=Path("logs/pool_managerd"), description="one log file per replica")
@@ -207,6 +212,6 @@ class PoolManagerdConfig(ConfigModel):
         seen: dict[str, int] = {}
         for index, pool in enumerate(self.pools):
             if pool.id in seen:
-                raise ValueError(f"pools[{index}].id: {pool.id!r} is already used by pools[{seen[pool.id]}]")
+                raise ValueError(f"pools.{index}.id: {pool.id!r} is already used by pools.{seen[pool.id]}")
             seen[pool.id] = index
         return self

@@ -26,7 +26,7 @@ def test_strict_llamacpp_with_several_slots_is_an_error_naming_slots(determinism
     with pytest.raises(InvalidParams) as raised:
         _config(engine="llamacpp", slots=4, **determinism)
 
-    assert "pools[0].slots: slots must be 1 for a llamacpp pool with strict determinism (got 4)" in (
+    assert "pools.0.slots: slots must be 1 for a llamacpp pool with strict determinism (got 4)" in (
         raised.value.message
     )
 

@@ -60,7 +60,7 @@ def test_other_schemes_fail_fast_naming_what_is_wrong(model_ref: str, problem: s
     with pytest.raises(InvalidParams) as raised:
         _config(model_ref)
 
-    assert "pools[0].model_ref: " in raised.value.message
+    assert "pools.0.model_ref: " in raised.value.message
     assert problem in raised.value.message
 
 

@@ -188,17 +188,17 @@ def test_the_spec_defaults_apply_to_a_minimal_pool_managerd_file(tmp_path: Path)
         30_000,
         600_000,
     )
-    assert pool.advertise_host is None
+    assert (config.engine_host, pool.advertise_host) == ("127.0.0.1", None)
 
 
 @pytest.mark.req("ORCH-6001")
 @pytest.mark.parametrize(
     ("data", "key_path"),
     [
-        (_node(_pool(replicas_x=2)), "pools[0].replicas_x"),
+        (_node(_pool(replicas_x=2)), "pools.0.replicas_x"),
         (
             _node(_pool(), _pool(id="b", port_range=[9200, 9201], restart={"backoff": 1})),
-            "pools[1].restart.backoff",
+            "pools.1.restart.backoff",
         ),
         (_node(_pool(), heartbeat=5), "heartbeat"),
         (_node(_pool(), bind={"host": "127.0.0.1", "prt": 1}), "bind.prt"),
@@ -236,7 +236,7 @@ def test_unknown_orchestratord_keys_are_errors_naming_the_key_path(
 def test_the_loader_error_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "pool.yaml", POOL_MANAGERD_EXAMPLE.replace("replicas: 2", "replicas_x: 2"))
 
-    with pytest.raises(InvalidParams, match=rf"^{path}: pools\[0\]\.replicas_x: unknown key$"):
+    with pytest.raises(InvalidParams, match=rf"^{path}: pools\.0\.replicas_x: unknown key$"):
         load_pool_managerd_config(path)
 
 
@@ -270,18 +270,18 @@ def test_a_missing_file_is_a_typed_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (_node(_pool(), _pool(port_range=[9200, 9201])), "pools[1].id: 'cpu' is already used by pools[0]"),
-        (_node(_pool(port_range=[9101, 9100])), "pools[0].port_range: the first port (9101) must not exceed"),
+        (_node(_pool(), _pool(port_range=[9200, 9201])), "pools.1.id: 'cpu' is already used by pools.0"),
+        (_node(_pool(port_range=[9101, 9100])), "pools.0.port_range: the first port (9101) must not exceed"),
         (
             _node(_pool(port_range=[9100, 70000])),
-            "pools[0].port_range[1]: Input should be less than or equal",
+            "pools.0.port_range.1: Input should be less than or equal",
         ),
         (_node(_pool(replicas=2, port_range=[9100, 9102])), "2 replica(s) need 4 to reload"),
-        (_node(_pool(devices=[])), "pools[0].devices: list at least one GPU index"),
-        (_node(_pool(devices=[0, 0])), "pools[0].devices: a GPU index appears more than once"),
-        (_node(_pool(devices="gpu")), "pools[0].devices"),
-        (_node(_pool(engine="ollama")), "pools[0].engine"),
-        (_node(_pool(replicas=0)), "pools[0].replicas: Input should be greater than or equal to 1"),
+        (_node(_pool(devices=[])), "pools.0.devices: list at least one GPU index"),
+        (_node(_pool(devices=[0, 0])), "pools.0.devices: a GPU index appears more than once"),
+        (_node(_pool(devices="gpu")), "pools.0.devices"),
+        (_node(_pool(engine="ollama")), "pools.0.engine"),
+        (_node(_pool(replicas=0)), "pools.0.replicas: Input should be greater than or equal to 1"),
         (
             _node(_pool(command_template=["{binary}", "{modle}", "{port}"])),
             "unknown placeholder(s) ['modle']",
@@ -289,7 +289,7 @@ def test_a_missing_file_is_a_typed_error(tmp_path: Path) -> None:
         (_node(_pool(command_template=["{binary}", "{model}"])), "the template must use {port}"),
         (
             _node(_pool(restart={"backoff_initial_ms": 5000, "backoff_max_ms": 100})),
-            "pools[0].restart: backoff_initial_ms must not exceed backoff_max_ms",
+            "pools.0.restart: backoff_initial_ms must not exceed backoff_max_ms",
         ),
         (_node(_pool(), node_token="short"), "node_token: node_token must have at least 16 characters"),
         (_node(_pool(), orchestratord_url="ftp://x"), "orchestratord_url: String should match pattern"),
@@ -309,8 +309,8 @@ def test_invalid_pool_managerd_values_are_errors_naming_the_field(
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ({"api_keys": [{"sha256": "not-a-hash", "tenant": "a"}]}, "api_keys[0].sha256"),
-        ({"api_keys": [{"sha256": sha256_hex("k"), "tenant": "a", "role": "root"}]}, "api_keys[0].role"),
+        ({"api_keys": [{"sha256": "not-a-hash", "tenant": "a"}]}, "api_keys.0.sha256"),
+        ({"api_keys": [{"sha256": sha256_hex("k"), "tenant": "a", "role": "root"}]}, "api_keys.0.role"),
         (
             {
                 "api_keys": [
@@ -318,15 +318,15 @@ def test_invalid_pool_managerd_values_are_errors_naming_the_field(
                     {"sha256": sha256_hex("k"), "tenant": "b"},
                 ]
             },
-            "api_keys[1]: ",
+            "api_keys.1: ",
         ),
-        ({"node_tokens": ["plain-token"]}, "node_tokens[0]"),
+        ({"node_tokens": ["plain-token"]}, "node_tokens.0"),
         ({"queues": {"defaults": {"policy": "drop-newest"}}}, "queues.defaults.policy"),
         ({"queues": {"defaults": {"capacity": 0}}}, "queues.defaults.capacity"),
         ({"limits": {"max_tokens": "many"}}, "limits.max_tokens"),
         (
             {"replicas": [{"id": "r", "pool_id": "p", "engine": "llamacpp", "model_ref": "m"}]},
-            "replicas[0].base_url",
+            "replicas.0.base_url",
         ),
     ],
 )
