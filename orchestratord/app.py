@@ -12,13 +12,14 @@ from fastapi import FastAPI
 from contracts.config_schema.orchestratord import OrchestratordConfig
 
 from .api.capabilities import capabilities_router
-from .api.health import health_router
+from .api.health import GaugeSnapshot, health_router
 from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
 from .http.correlation import CorrelationIdMiddleware
 from .http.errors import install_error_handlers
 from .http.limits import RequestLimits, RequestLimitsMiddleware
+from .http.request_metrics import RequestMetricsMiddleware
 from .wiring import Services, build_services
 
 REPLICA_POLL_S = 2.0
@@ -84,6 +85,7 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
             max_body_bytes=limits.max_body_bytes, max_header_bytes=limits.max_header_value_bytes
         ),
     )
+    app.add_middleware(RequestMetricsMiddleware, metrics=built.metrics)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(tasks_router(built.auth, built.tasks))
     app.include_router(
@@ -91,5 +93,6 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
     )
     app.include_router(sessions_router(built.auth, built.sessions))
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
-    app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics))
+    snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
+    app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot))
     return app

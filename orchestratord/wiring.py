@@ -126,7 +126,7 @@ def build_services(
     log: EventLog | None = None,
 ) -> Services:
     """Every service of the daemon, wired; static replicas are registered (unready until probed)."""
-    metrics = metrics or DaemonMetrics()
+    metrics = metrics or DaemonMetrics(tenants=[key.tenant for key in config.api_keys])
     log = log or EventLog()
     wakeup = Wakeup()
     replicas = ReplicaRegistry(wakeup, ThroughputModel())
@@ -195,6 +195,7 @@ def build_services(
         queues=queues,
         lifecycle=lifecycle,
         log=log,
+        metrics=metrics,
         disconnect_grace_s=config.streaming.disconnect_grace_ms / 1000,
     )
 

@@ -1,5 +1,5 @@
 """Probes and metrics: /healthz (live), /readyz (a ready replica and not shutting down), /metrics
-(ORCH-1070..1072, ORCH-5004)."""
+(ORCH-1070..1072, ORCH-5004, ORCH-8001)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,60 @@ from orchestrator_core.errors import PoolUnready
 from ..http.security import Authenticator, Principal, Role
 from ..services.admission import AdmissionGate
 from ..services.metrics import DaemonMetrics
+from ..services.queues import PoolQueues
 from ..services.replicas import ReplicaRegistry
+from ..services.sessions import SessionStore
+from ..services.task_registry import TaskRegistry
+from ..services.task_spec import TaskState
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
+class GaugeSnapshot:
+    """Sets the state gauges from the services just before a scrape."""
+
+    def __init__(
+        self,
+        metrics: DaemonMetrics,
+        replicas: ReplicaRegistry,
+        queues: PoolQueues,
+        registry: TaskRegistry,
+        sessions: SessionStore,
+    ) -> None:
+        self._metrics = metrics
+        self._replicas = replicas
+        self._queues = queues
+        self._registry = registry
+        self._sessions = sessions
+
+    def update(self) -> None:
+        metrics, replicas = self._metrics, self._replicas
+        for queue in self._queues:
+            self._queues.publish_depth(queue)
+        running: dict[str, int] = {pool_id: 0 for pool_id in replicas.pool_ids()}
+        for record in self._registry.active():
+            if record.state is TaskState.RUNNING and record.identity is not None:
+                running[record.identity.pool_id] = running.get(record.identity.pool_id, 0) + 1
+        for pool_id, count in running.items():
+            metrics.set_running(pool_id, count)
+        for replica in replicas.all():
+            replica_id = replica.replica_id
+            metrics.set_replica(
+                replica.pool_id,
+                replica_id,
+                replicas.total_slots(replica_id),
+                replicas.free_slots(replica_id),
+                replica.ready and not replica.draining,
+            )
+        metrics.sessions_active.set(self._sessions.expire_and_count())
+
+
 def health_router(
-    auth: Authenticator, replicas: ReplicaRegistry, gate: AdmissionGate, metrics: DaemonMetrics
+    auth: Authenticator,
+    replicas: ReplicaRegistry,
+    gate: AdmissionGate,
+    metrics: DaemonMetrics,
+    snapshot: GaugeSnapshot,
 ) -> APIRouter:
     router = APIRouter(tags=["operations"])
     guard = Depends(auth.open_or(Role.CLIENT))
@@ -28,18 +75,16 @@ def health_router(
 
     @router.get("/readyz", operation_id="getReadyz")
     async def readyz(_: Principal | None = guard) -> JSONResponse:
-        ready = [r for r in replicas.all() if r.ready and not r.draining]
         if not gate.open:
             raise PoolUnready("orchestratord is shutting down")
+        ready = [r for r in replicas.all() if r.ready and not r.draining]
         if not ready:
             raise PoolUnready("no registered replica is ready")
         return JSONResponse({"status": "ready", "replicas_ready": len(ready)})
 
     @router.get("/metrics", operation_id="getMetrics")
     async def prometheus(_: Principal | None = guard) -> Response:
-        for replica in replicas.all():
-            total = replicas.total_slots(replica.replica_id)
-            metrics.set_slots(replica.replica_id, total, total - replicas.free_slots(replica.replica_id))
+        snapshot.update()
         return Response(metrics.render(), media_type=PROMETHEUS_TEXT)
 
     return router

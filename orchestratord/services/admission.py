@@ -24,6 +24,7 @@ from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
 from orchestrator_core.task import Priority, QueuedTask
 
+from .dispatcher import OUTCOME
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
@@ -99,9 +100,10 @@ class AdmissionService:
         earlier = self._registry.existing_admission(spec)
         if earlier is not None:
             return earlier
-        self._check_limits(spec)
-        pool_id = self._choose_pool(spec)
+        pool_id: str | None = None
         try:
+            self._check_limits(spec)
+            pool_id = self._choose_pool(spec)
             return self._enqueue(spec, pool_id, correlation_id)
         except Backpressure as refusal:
             self._metrics.backpressure_event(pool_id, refusal.policy_label or "reject")
@@ -146,7 +148,7 @@ class AdmissionService:
             return decision.replica.pool_id
         error = decision.error(self._refusal_text(spec, decision))
         if error is not None:
-            self._metrics.placement_decision("none", decision.reason.value)
+            self._metrics.placement_decision(None, OUTCOME[decision.reason])
             raise error
         busy = next(step for step in decision.log.filters if step.name == "free_slot").rejected
         pools = sorted({v.pool_id for v in views if v.replica_id in busy})
@@ -237,6 +239,8 @@ class AdmissionService:
         self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
 
     def _evict(self, evicted: QueuedTask, retry_ms: int) -> None:
+        policy = self._queues.get(evicted.pool_id).config.policy.value
+        self._metrics.backpressure_event(evicted.pool_id, policy)
         record = self._registry.find(evicted.task_id)
         if record is not None:
             self._lifecycle.failed(
@@ -245,6 +249,6 @@ class AdmissionService:
                     "evicted from the full queue by a newer task",
                     pool_id=evicted.pool_id,
                     retry_after_ms=retry_ms,
-                    policy_label=self._queues.get(evicted.pool_id).config.policy.value,
+                    policy_label=policy,
                 ),
             )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from orchestrator_core.deadlines import expired_error
 from orchestrator_core.errors import AdmissionReject, OrchError, QueueFullDropLru
-from orchestrator_core.placement import Assigned, decide
+from orchestrator_core.placement import Assigned, NoCapacityReason, decide
 from orchestrator_core.queue import PoolQueue
 from orchestrator_core.task import Priority, QueuedTask
 
@@ -30,6 +30,12 @@ from .task_spec import TaskState
 
 Clock = Callable[[], float]
 MAX_ATTEMPTS = 2
+OUTCOME = {
+    NoCapacityReason.BUSY: "busy",
+    NoCapacityReason.POOL_UNREADY: "unready",
+    NoCapacityReason.POOL_UNAVAILABLE: "unavailable",
+    NoCapacityReason.REPLICA_EXHAUSTED: "unavailable",
+}
 
 
 class Dispatcher:
@@ -107,7 +113,7 @@ class Dispatcher:
         decision = decide(requirements, self._replicas.views(self._replicas.of_pool(queue.pool_id)))
         if not isinstance(decision, Assigned):
             error = decision.error()
-            self._metrics.placement_decision(queue.pool_id, decision.reason.value)
+            self._metrics.placement_decision(queue.pool_id, OUTCOME[decision.reason])
             if error is None:
                 queue.requeue_front(task)
                 return False
@@ -122,6 +128,9 @@ class Dispatcher:
         self._metrics.placement_decision(queue.pool_id, "assigned")
         record.state = TaskState.RUNNING
         record.started_at = self._clock()
+        self._metrics.task_started(
+            queue.pool_id, record.spec.priority, record.started_at - record.admitted_at
+        )
         if record.first_identity is None:
             record.first_identity = decision.replica.identity
         runner = self.runner
@@ -170,6 +179,7 @@ class Dispatcher:
                     ),
                 )
         record.state = TaskState.QUEUED
+        self._metrics.task_requeued(queue.pool_id)
         self._log.event(
             "task.requeued",
             task_id=record.task_id,

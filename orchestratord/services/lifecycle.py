@@ -70,7 +70,6 @@ class TaskLifecycle:
             )
         )
         self.progress(record, queue_depth)
-        self._metrics.task_started(identity.pool_id, replica.replica_id, identity.engine)
         self._log.event(
             "task.started",
             task_id=record.task_id,
@@ -100,6 +99,9 @@ class TaskLifecycle:
     def token(self, record: TaskRecord, text: str, index: int) -> None:
         if record.first_token_at is None:
             record.first_token_at = self._clock()
+            pool_id = record.identity.pool_id if record.identity else record.admission.pool_id
+            first_s = record.first_token_at - record.admitted_at
+            self._metrics.latencies(pool_id, record.spec.priority, first_s, None)
         record.transcript.append(encode_token(text, index))
 
     def succeeded(self, record: TaskRecord, final: FinalEvent, stop_reason: str, queue_depth: int) -> None:
@@ -158,7 +160,12 @@ class TaskLifecycle:
             hook(record)
         identity = record.identity
         pool_id = identity.pool_id if identity else record.admission.pool_id
-        self._metrics.task_ended(pool_id, state.value, record.error_code)
+        self._metrics.task_ended(pool_id, record.spec.priority, state.value, record.error_code)
+        if record.first_token_at is not None:
+            decode_s = record.ended_at - record.first_token_at
+            self._metrics.latencies(pool_id, record.spec.priority, None, decode_s)
+        if identity is not None:
+            self._metrics.tokens(pool_id, identity.engine, record.tokens_in or 0, record.tokens_out)
         self._log.event(
             "task.ended",
             level=logging.INFO if state is not TaskState.FAILED else logging.WARNING,

@@ -1,114 +1,330 @@
-"""Prometheus metrics of orchestratord, named as in `.specs/metrics/otel-prom.md` (ORCH-8001, ORCH-8002).
+"""Prometheus metrics of orchestratord, exactly as `.specs/metrics/otel-prom.md` defines them (ORCH-8001).
 
-One `DaemonMetrics` owns its own `CollectorRegistry`, built in wiring, so several apps (tests) never share
-series. Services call the intent-named methods; label values come from bounded sets (pool ids, replica ids,
-engines, priorities, reasons) as the cardinality budget requires.
+One `DaemonMetrics` owns its own `CollectorRegistry`, built in wiring, so two apps (tests) never share
+series. Services call intent-named methods; label values pass through budgets that map anything beyond the
+documented set to `_other`.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Iterable
 
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import disable_created_metrics as _disable_created_metrics
+
+from orchestrator_core.errors import error_classes
+
+OTHER = "_other"
+NO_POOL = "_none"
+VERSION = "0.1.0"
+
+QUEUE_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+FIRST_TOKEN_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1, 2.5, 5, 10, 30, 60, 120)
+DECODE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+REASONS = frozenset(error_classes()) | {"METHOD_NOT_ALLOWED"}
+ENGINES = frozenset({"llamacpp", "vllm", "tgi", "triton"})
+OUTCOMES = frozenset({"assigned", "busy", "unready", "unavailable"})
+POLICY_LABELS = frozenset({"reject", "drop-lru", "shed-low-priority", "quota"})
+PRIORITIES = frozenset({"interactive", "batch"})
+
+
+class LabelBudget:
+    """The first `limit` distinct values (or a fixed set) keep their name; the rest become `_other`."""
+
+    def __init__(self, limit: int, allowed: Iterable[str] | None = None, extra: Iterable[str] = ()) -> None:
+        self._limit = limit
+        self._fixed = frozenset(allowed) if allowed is not None else None
+        self._seen: set[str] = set(extra)
+
+    def __call__(self, value: str) -> str:
+        if self._fixed is not None:
+            return value if value in self._fixed or value in self._seen else OTHER
+        if value in self._seen:
+            return value
+        if len(self._seen) < self._limit:
+            self._seen.add(value)
+            return value
+        return OTHER
 
 
 class DaemonMetrics:
     """The daemon's metric families on a private registry."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
+    def __init__(self, tenants: Iterable[str] = (), *, api_version: str = "1.0.0") -> None:
+        _disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = r = CollectorRegistry()
+        self._pool = LabelBudget(64, extra=(NO_POOL,))
+        self._replica = LabelBudget(256)
+        named = sorted(set(tenants))[:99]
+        self._tenant = LabelBudget(0, allowed=named or ["anonymous"])
+        self._anonymous = not named
+        self._node = LabelBudget(64)
+        self._route = LabelBudget(40)
+        pool_pri = ["pool_id", "priority"]
         self.queue_depth = Gauge(
-            "orchd_queue_depth", "Tasks waiting in a pool queue", ["pool_id", "priority"], registry=r
+            "orchd_queue_depth", "Tasks waiting in the pool's queue, by priority class.", pool_pri, registry=r
         )
-        self.tasks_enqueued = Counter(
-            "orchd_tasks_enqueued_total", "Tasks admitted into a queue", ["pool_id", "priority"], registry=r
+        self.queue_capacity = Gauge(
+            "orchd_queue_capacity", "Configured capacity of the pool's queue.", ["pool_id"], registry=r
         )
-        self.tasks_started = Counter(
-            "orchd_tasks_started_total",
-            "Tasks dispatched to a replica",
-            ["pool_id", "replica_id"],
+        self.tasks_running = Gauge(
+            "orchd_tasks_running",
+            "Tasks holding a slot lease on a replica of the pool.",
+            ["pool_id"],
             registry=r,
         )
-        self.tasks_canceled = Counter(
-            "orchd_tasks_canceled_total", "Tasks canceled", ["pool_id", "reason"], registry=r
+        self.enqueued = Counter(
+            "orchd_tasks_enqueued_total",
+            "Tasks admitted into the pool's queue (202 answers; idempotent replays not counted).",
+            pool_pri,
+            registry=r,
         )
-        self.tasks_rejected = Counter(
+        self.started = Counter(
+            "orchd_tasks_started_total",
+            "Tasks dispatched to a replica (slot leased); a re-queued task counts again.",
+            pool_pri,
+            registry=r,
+        )
+        self.canceled = Counter(
+            "orchd_tasks_canceled_total",
+            "Tasks that ended canceled (client cancel, disconnect, session delete).",
+            pool_pri,
+            registry=r,
+        )
+        self.rejected = Counter(
             "orchd_tasks_rejected_total",
-            "Tasks refused or ended with an error",
+            "Task submissions refused at admission, by error code (pool_id _none when no pool was resolved).",
             ["pool_id", "reason"],
+            registry=r,
+        )
+        self.succeeded = Counter(
+            "orchd_tasks_succeeded_total",
+            "Tasks that ended with an end event other than canceled.",
+            pool_pri,
+            registry=r,
+        )
+        self.failed = Counter(
+            "orchd_tasks_failed_total",
+            "Admitted tasks that ended with an error, by error code.",
+            ["pool_id", "priority", "reason"],
+            registry=r,
+        )
+        self.requeued = Counter(
+            "orchd_tasks_requeued_total",
+            "Tasks re-queued at the head after a replica failed before the first token.",
+            ["pool_id"],
+            registry=r,
+        )
+        self.backpressure = Counter(
+            "orchd_admission_backpressure_events_total",
+            "Backpressure events: 429 refusals and queue evictions, by policy label.",
+            ["pool_id", "policy_label"],
+            registry=r,
+        )
+        self.tenant_admissions = Counter(
+            "orchd_tenant_admissions_total",
+            "Tasks admitted per tenant; the admission share is this rate over the sum for all tenants.",
+            ["tenant", "priority"],
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "orchd_queue_wait_seconds",
+            "Time from admission to dispatch (slot leased).",
+            pool_pri,
+            buckets=QUEUE_WAIT_BUCKETS,
             registry=r,
         )
         self.first_token = Histogram(
             "orchd_first_token_latency_seconds",
-            "Admission to first token",
-            ["pool_id", "engine"],
-            buckets=LATENCY_BUCKETS,
+            "Time from admission to the first token event written to the task's transcript.",
+            pool_pri,
+            buckets=FIRST_TOKEN_BUCKETS,
             registry=r,
         )
         self.decode = Histogram(
             "orchd_decode_latency_seconds",
-            "First token to end of decode",
-            ["pool_id", "engine"],
-            buckets=LATENCY_BUCKETS,
+            "Time from the first token to the last token of a task that produced tokens.",
+            pool_pri,
+            buckets=DECODE_BUCKETS,
             registry=r,
         )
-        self.tokens_in = Counter("orchd_tokens_in_total", "Prompt tokens", ["pool_id", "engine"], registry=r)
-        self.tokens_out = Counter(
-            "orchd_tokens_out_total", "Generated tokens", ["pool_id", "engine"], registry=r
+        self.input_tokens = Counter(
+            "orchd_input_tokens_total",
+            "Prompt tokens reported by engines for finished tasks.",
+            ["pool_id", "engine"],
+            registry=r,
         )
-        self.backpressure = Counter(
-            "orchd_admission_backpressure_events_total",
-            "429 answers",
-            ["pool_id", "policy_label"],
+        self.output_tokens = Counter(
+            "orchd_output_tokens_total",
+            "Generated tokens relayed to clients.",
+            ["pool_id", "engine"],
             registry=r,
         )
         self.placement = Counter(
-            "orchd_placement_decisions_total", "Placement outcomes", ["pool_id", "outcome"], registry=r
+            "orchd_placement_decisions_total",
+            "Placement decisions by outcome (assigned, busy, unready, unavailable).",
+            ["pool_id", "outcome"],
+            registry=r,
         )
-        self.slots_total = Gauge("orchd_slots_total", "Slots per replica", ["replica_id"], registry=r)
-        self.slots_busy = Gauge("orchd_slots_busy", "Leased slots per replica", ["replica_id"], registry=r)
-        self.tenant_admitted = Counter(
-            "orchd_admission_share_tasks_total", "Admitted tasks per tenant", ["tenant"], registry=r
+        replica_labels = ["pool_id", "replica_id"]
+        self.replica_slots = Gauge(
+            "orchd_replica_slots",
+            "Slots (concurrent generations) of a registered replica.",
+            replica_labels,
+            registry=r,
         )
+        self.replica_slots_free = Gauge(
+            "orchd_replica_slots_free",
+            "Slots of a registered replica not held by a lease.",
+            replica_labels,
+            registry=r,
+        )
+        self.replica_ready = Gauge(
+            "orchd_replica_ready",
+            "1 when the replica is ready for placement, else 0.",
+            replica_labels,
+            registry=r,
+        )
+        self.sessions_active = Gauge(
+            "orchd_sessions_active", "Sessions that have not expired or been deleted.", registry=r
+        )
+        self.nodes_registered = Gauge(
+            "orchd_nodes_registered", "Nodes registered with a lease that has not expired.", registry=r
+        )
+        self.heartbeat_misses = Counter(
+            "orchd_node_heartbeat_misses_total",
+            "Heartbeat intervals that elapsed without a heartbeat from a registered node.",
+            ["node_id"],
+            registry=r,
+        )
+        self.node_registrations = Counter(
+            "orchd_node_registrations_total",
+            "Successful node registrations, including re-registrations.",
+            ["node_id"],
+            registry=r,
+        )
+        self.sse_streams = Gauge(
+            "orchd_sse_streams_active",
+            "Open SSE connections (task streams and OpenAI facade streams).",
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "orchd_http_requests_total",
+            "HTTP requests answered, by route template and status code.",
+            ["route", "code"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "orchd_build_info",
+            "Always 1; labels give the orchestratord version and the data contract version.",
+            ["version", "api_version"],
+            registry=r,
+        )
+        self.build_info.labels(VERSION, api_version).set(1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
+    # --- label budgets ---
+
+    def pool(self, pool_id: str | None) -> str:
+        return NO_POOL if pool_id is None else self._pool(pool_id)
+
+    def tenant(self, tenant: str) -> str:
+        return "anonymous" if self._anonymous else self._tenant(tenant)
+
+    @staticmethod
+    def _in(value: str | None, allowed: frozenset[str]) -> str:
+        return value if value is not None and value in allowed else OTHER
+
+    # --- task events ---
+
     def task_enqueued(self, pool_id: str, priority: str, tenant: str) -> None:
-        self.tasks_enqueued.labels(pool_id, priority).inc()
-        self.tenant_admitted.labels(tenant).inc()
+        self.enqueued.labels(self.pool(pool_id), self._in(priority, PRIORITIES)).inc()
+        self.tenant_admissions.labels(self.tenant(tenant), self._in(priority, PRIORITIES)).inc()
 
-    def task_rejected(self, pool_id: str, reason: str) -> None:
-        self.tasks_rejected.labels(pool_id, reason).inc()
+    def task_rejected(self, pool_id: str | None, code: str) -> None:
+        self.rejected.labels(self.pool(pool_id), self._in(code, REASONS)).inc()
 
-    def backpressure_event(self, pool_id: str, policy_label: str) -> None:
-        self.backpressure.labels(pool_id, policy_label).inc()
+    def backpressure_event(self, pool_id: str | None, policy_label: str) -> None:
+        self.backpressure.labels(self.pool(pool_id), self._in(policy_label, POLICY_LABELS)).inc()
 
-    def placement_decision(self, pool_id: str, outcome: str) -> None:
-        self.placement.labels(pool_id, outcome).inc()
+    def placement_decision(self, pool_id: str | None, outcome: str) -> None:
+        self.placement.labels(self.pool(pool_id), self._in(outcome, OUTCOMES)).inc()
 
-    def task_started(self, pool_id: str, replica_id: str, engine: str) -> None:
-        self.tasks_started.labels(pool_id, replica_id).inc()
+    def task_started(self, pool_id: str, priority: str, queue_wait_s: float) -> None:
+        labels = (self.pool(pool_id), self._in(priority, PRIORITIES))
+        self.started.labels(*labels).inc()
+        self.queue_wait.labels(*labels).observe(max(queue_wait_s, 0.0))
 
-    def task_ended(self, pool_id: str, state: str, code: str | None) -> None:
+    def task_requeued(self, pool_id: str) -> None:
+        self.requeued.labels(self.pool(pool_id)).inc()
+
+    def task_ended(self, pool_id: str, priority: str, state: str, code: str | None) -> None:
+        labels = (self.pool(pool_id), self._in(priority, PRIORITIES))
         if state == "canceled":
-            self.tasks_canceled.labels(pool_id, "client").inc()
-        elif state == "failed" and code is not None:
-            self.tasks_rejected.labels(pool_id, code).inc()
+            self.canceled.labels(*labels).inc()
+        elif state == "succeeded":
+            self.succeeded.labels(*labels).inc()
+        elif state == "failed":
+            self.failed.labels(*labels, self._in(code, REASONS)).inc()
 
-    def latencies(self, pool_id: str, engine: str, first_token_s: float | None, decode_s: float) -> None:
+    def latencies(
+        self, pool_id: str, priority: str, first_token_s: float | None, decode_s: float | None
+    ) -> None:
+        labels = (self.pool(pool_id), self._in(priority, PRIORITIES))
         if first_token_s is not None:
-            self.first_token.labels(pool_id, engine).observe(first_token_s)
-        self.decode.labels(pool_id, engine).observe(decode_s)
+            self.first_token.labels(*labels).observe(max(first_token_s, 0.0))
+        if decode_s is not None:
+            self.decode.labels(*labels).observe(max(decode_s, 0.0))
 
     def tokens(self, pool_id: str, engine: str, tokens_in: int, tokens_out: int) -> None:
-        self.tokens_in.labels(pool_id, engine).inc(tokens_in)
-        self.tokens_out.labels(pool_id, engine).inc(tokens_out)
+        labels = (self.pool(pool_id), self._in(engine, ENGINES))
+        self.input_tokens.labels(*labels).inc(tokens_in)
+        self.output_tokens.labels(*labels).inc(tokens_out)
 
-    def set_queue_depth(self, pool_id: str, priority: str, depth: int) -> None:
-        self.queue_depth.labels(pool_id, priority).set(depth)
+    # --- gauges set at scrape time ---
 
-    def set_slots(self, replica_id: str, total: int, busy: int) -> None:
-        self.slots_total.labels(replica_id).set(total)
-        self.slots_busy.labels(replica_id).set(busy)
+    def set_queue(self, pool_id: str, capacity: int, depth_by_priority: dict[str, int]) -> None:
+        pool = self.pool(pool_id)
+        self.queue_capacity.labels(pool).set(capacity)
+        for priority, depth in depth_by_priority.items():
+            self.queue_depth.labels(pool, self._in(priority, PRIORITIES)).set(depth)
+
+    def set_running(self, pool_id: str, running: int) -> None:
+        self.tasks_running.labels(self.pool(pool_id)).set(running)
+
+    def set_replica(self, pool_id: str, replica_id: str, slots: int, free: int, ready: bool) -> None:
+        labels = (self.pool(pool_id), self._replica(replica_id))
+        self.replica_slots.labels(*labels).set(slots)
+        self.replica_slots_free.labels(*labels).set(free)
+        self.replica_ready.labels(*labels).set(1 if ready else 0)
+
+    def forget_replica(self, pool_id: str, replica_id: str) -> None:
+        labels = (self.pool(pool_id), self._replica(replica_id))
+        for gauge in (self.replica_slots, self.replica_slots_free, self.replica_ready):
+            try:
+                gauge.remove(*labels)
+            except KeyError:
+                pass
+
+    def stream_opened(self) -> None:
+        self.sse_streams.inc()
+
+    def stream_closed(self) -> None:
+        self.sse_streams.dec()
+
+    def http_request(self, route: str, status: int) -> None:
+        code = str(status) if 100 <= status <= 599 else OTHER
+        self.http_requests.labels(self._route(route), code).inc()
+
+    # --- nodes (control plane) ---
+
+    def node_registered(self, node_id: str) -> None:
+        self.node_registrations.labels(self._node(node_id)).inc()
+
+    def node_heartbeat_missed(self, node_id: str) -> None:
+        self.heartbeat_misses.labels(self._node(node_id)).inc()
+
+    def set_nodes(self, registered: int) -> None:
+        self.nodes_registered.set(registered)

@@ -33,5 +33,6 @@ class PoolQueues:
         return sum(len(queue) for queue in self._queues.values())
 
     def publish_depth(self, queue: PoolQueue) -> None:
-        for priority in Priority:
-            self._metrics.set_queue_depth(queue.pool_id, priority.value, queue.depth(priority))
+        depths = {p.value: queue.depth(p) for p in Priority}
+        depths[Priority.INTERACTIVE.value] += queue.requeued_depth()
+        self._metrics.set_queue(queue.pool_id, queue.config.capacity, depths)

@@ -167,7 +167,3 @@ class TaskRunner:
             decode_ms=decode_ms,
             first_token_ms=first_token_ms,
         )
-        engine = replica.spec.engine
-        admitted_to_first = (first - record.admitted_at) if first is not None else None
-        self._metrics.latencies(replica.pool_id, engine, admitted_to_first, decode_ms / 1000)
-        self._metrics.tokens(replica.pool_id, engine, record.tokens_in or 0, record.tokens_out)

@@ -153,6 +153,11 @@ class SessionStore:
         remaining = self.limits.ttl_s - (self._clock() - session.last_used_at)
         return max(0, int(remaining * 1000))
 
+    def expire_and_count(self) -> int:
+        """Live sessions after expiring the stale ones."""
+        self.expire()
+        return len(self._sessions)
+
     def expire(self) -> int:
         now = self._clock()
         stale = [sid for sid, s in self._sessions.items() if now - s.last_used_at >= self.limits.ttl_s]

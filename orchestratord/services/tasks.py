@@ -14,6 +14,7 @@ from orchestrator_core.errors import NotFound
 from .admission import AdmissionService
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
+from .metrics import DaemonMetrics
 from .queues import PoolQueues
 from .task_registry import Admission, TaskRecord, TaskRegistry
 from .task_spec import TaskSpec, TaskState
@@ -30,8 +31,10 @@ class TaskService:
         queues: PoolQueues,
         lifecycle: TaskLifecycle,
         log: EventLog,
+        metrics: DaemonMetrics,
         disconnect_grace_s: float,
     ) -> None:
+        self._metrics = metrics
         self._admission = admission
         self._registry = registry
         self._queues = queues
@@ -76,10 +79,12 @@ class TaskService:
     ) -> AsyncIterator[bytes]:
         """SSE frames of the task; when the last reader leaves early the grace timer starts."""
         self._attach(record)
+        self._metrics.stream_opened()
         try:
             async for chunk in record.transcript.follow(last_index, verbose=verbose):
                 yield chunk
         finally:
+            self._metrics.stream_closed()
             self._detach(record)
 
     def _attach(self, record: TaskRecord) -> None:
