@@ -65,10 +65,15 @@ def parse_generate(body: dict[str, Any]) -> MockJob:
 
 
 class GenerateStream:
-    """Renders one job as TGI's /generate_stream; holds back one token to mark it as the last."""
+    """Renders one job as TGI's /generate_stream.
 
-    def __init__(self, job: MockJob) -> None:
+    The token that reaches the length limit is held back until the end so it can carry the details;
+    every other token is sent as soon as the engine produces it.
+    """
+
+    def __init__(self, job: MockJob, limit: int) -> None:
         self._job = job
+        self._limit = limit
         self._index = 0
         self._text: list[str] = []
         self._held: MockToken | None = None
@@ -79,8 +84,7 @@ class GenerateStream:
             async for step in self._job.run(engine):
                 yield self._final(step) if isinstance(step, MockEnd) else self._tokens(step)
         except InjectedError as exc:
-            held = self._event(self._held) if self._held else b""
-            yield held + sse({"error": str(exc), "error_type": "generation"}, space=False)
+            yield sse({"error": str(exc), "error_type": "generation"}, space=False)
 
     def _event(self, token: MockToken, last: dict[str, Any] | None = None) -> bytes:
         self._index += 1
@@ -96,10 +100,9 @@ class GenerateStream:
         return sse(payload, space=False)
 
     def _tokens(self, tokens: list[MockToken]) -> bytes:
-        out = [self._event(self._held)] if self._held else []
-        out += [self._event(token) for token in tokens[:-1]]
-        self._held = tokens[-1]
-        return b"".join(out)
+        if self._index + len(tokens) >= self._limit:
+            tokens, self._held = tokens[:-1], tokens[-1]
+        return b"".join(self._event(token) for token in tokens)
 
     def _final(self, end: MockEnd) -> bytes:
         last = end.stop_token if end.stop_reason == "stop" else EOS if end.stop_reason == "eos" else None
@@ -156,7 +159,8 @@ def tgi_routes(engine: MockEngine) -> list[Route]:
         except BadBody as exc:
             return tgi_error(422, str(exc))
         refused = refusal(engine, job, tgi_error, invalid_status=422)
-        return refused or ClosingStream(GenerateStream(job).render(engine))
+        limit = min(job.max_tokens, engine.faults.eos_at or job.max_tokens)
+        return refused or ClosingStream(GenerateStream(job, limit).render(engine))
 
     return [
         Route("/health", health),
