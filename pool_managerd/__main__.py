@@ -22,6 +22,7 @@ import uvicorn
 from contracts.config_schema.pool_managerd import PoolManagerdConfig
 from orchestrator_core.errors import OrchError
 from pool_managerd.api import create_app
+from pool_managerd.backoff import Backoff
 from pool_managerd.config import engine_environment, load_settings, node_spec
 from pool_managerd.registration import NodeIdentity, RegistrationClient
 from pool_managerd.supervisor import Supervisor, build_context
@@ -53,16 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     # One line per engine probe would drown the supervisor's own messages.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    return asyncio.run(serve(config))
+    return asyncio.run(serve(config, args.config.parent.resolve() if args.config else None))
 
 
-async def serve(config: PoolManagerdConfig) -> int:
+async def serve(config: PoolManagerdConfig, config_dir: Path | None = None) -> int:
     """Run until SIGTERM/SIGINT (exit 0) or until the API server stops on its own (exit 1)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    node = node_spec(config)
+    node = node_spec(config, config_dir)
     supervisor = Supervisor(node, build_context(node, engine_environment(), create_adapter))
     log.info("devices: %s", supervisor.inventory.describe())
     async with httpx.AsyncClient(base_url=config.orchestratord_url, timeout=5.0, trust_env=False) as http:
@@ -93,8 +94,10 @@ async def _run(
         pools=supervisor.status,
         inventory=lambda: supervisor.inventory,
         load=supervisor.busy_slots,
+        retry=Backoff(*node.registration_backoff_ms, full_jitter=True),
     )
-    app = create_app(supervisor, config.node_token.get_secret_value(), lambda: registration.state)
+    opened = {name for name, is_open in config.open_endpoints.model_dump().items() if is_open}
+    app = create_app(supervisor, config.node_token.get_secret_value(), lambda: registration.state, opened)
     server = _Server(
         uvicorn.Config(
             app,

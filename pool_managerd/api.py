@@ -1,24 +1,40 @@
-"""pool_managerd's own HTTP API (ORCH-6014): health, pools, drain, reload, reset, /metrics.
+"""pool_managerd's own HTTP API, as `contracts/openapi/pool.yaml` describes it (ORCH-6014).
 
-Every route needs the node token as `Authorization: Bearer <token>` (compared in constant time). Errors are
-the contract's envelope; `X-Correlation-Id` is echoed or generated on every response. orchestratord's
+Routes: GET /v1/health, GET /v1/pools, GET /v1/pools/{id}/health, POST /v1/pools/{id}/drain,
+POST /v1/pools/{id}/reload, GET /metrics. Each needs the node token as `Authorization: Bearer <token>`
+(compared in constant time) unless configured open (/v1/health and /metrics by default). Errors are the
+contract's envelope; `X-Correlation-Id` is echoed or generated on every response. orchestratord's
 control-plane pool endpoints forward here.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator_core.errors import InvalidParams, NotFound, OrchError, Unauthorized
+from contracts.api_types.pool import (
+    Device,
+    DrainAccepted,
+    DrainRequest,
+    NodeHealth,
+    PoolHealth,
+    PoolStatusList,
+    ReloadRequest,
+    ReloadResult,
+    ReplicaHealth,
+)
+from contracts.api_types.pool import PoolStatus as PoolStatusBody
+from orchestrator_core.errors import InvalidParams, NotFound, OrchError, PayloadTooLarge, Unauthorized
+from pool_managerd.devices import wire_devices
+from pool_managerd.digest import wire_digest
 from pool_managerd.metrics import metrics_registry, render
 from pool_managerd.registration import RegistrationState
 from pool_managerd.status import PoolStatus
@@ -26,106 +42,115 @@ from pool_managerd.supervisor import Supervisor
 
 CORRELATION_HEADER = "X-Correlation-Id"
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-
-
-class DrainRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    deadline_ms: int | None = Field(default=None, ge=0)
-
-
-class ReloadRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    new_model_ref: str = Field(min_length=1)
+MAX_BODY_BYTES = 65_536
+OPEN_BY_DEFAULT = frozenset({"health", "metrics"})
+_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def create_app(
     supervisor: Supervisor,
     node_token: str,
     registration: Callable[[], RegistrationState | None] = lambda: None,
+    open_endpoints: Collection[str] = OPEN_BY_DEFAULT,
 ) -> FastAPI:
-    """The API of one node; `registration` reports the standing with orchestratord for /health."""
+    """The API of one node; `registration` reports the standing with orchestratord for /v1/health."""
     app = FastAPI(title="pool_managerd", docs_url=None, redoc_url=None, openapi_url=None)
     _install_errors(app)
-    app.middleware("http")(_correlation_id)
-    registry = metrics_registry(supervisor.status, lambda: supervisor.inventory)
-    authorized = Depends(_token_check(node_token))
+    app.middleware("http")(_correlation_and_size)
+    registry = metrics_registry(supervisor, registration)
+    token = Depends(_token_check(node_token))
+    health_auth = [] if "health" in open_endpoints else [token]
+    metrics_auth = [] if "metrics" in open_endpoints else [token]
 
-    @app.get("/v1/health", dependencies=[authorized])
-    async def node_health() -> dict[str, Any]:
-        pools = supervisor.status()
+    @app.get("/v1/health", dependencies=health_auth)
+    async def node_health() -> NodeHealth:
         state = registration()
-        return {
-            "node_id": supervisor.node.host_id,
-            "live": True,
-            "ready": any(p.ready for p in pools),
-            "cpu_only": supervisor.inventory.cpu_only,
-            "devices": supervisor.inventory.describe(),
-            "registered": state.registered if state else None,
-            "registration_error": state.last_error if state else None,
-        }
+        return NodeHealth(
+            node_id=supervisor.node.host_id,
+            live=True,
+            ready=any(p.ready for p in supervisor.status()),
+            registered=state.registered if state else None,
+            registration_error=state.last_error if state else None,
+            cpu_only=supervisor.inventory.cpu_only,
+            devices=[Device.model_validate(d) for d in wire_devices(supervisor.inventory)],
+        )
 
-    @app.get("/v1/pools", dependencies=[authorized])
-    async def list_pools() -> dict[str, Any]:
-        return {"pools": [pool_body(p) for p in supervisor.status()]}
+    @app.get("/v1/pools", dependencies=[token])
+    async def list_pools() -> PoolStatusList:
+        return PoolStatusList(pools=[pool_status_body(p) for p in supervisor.status()])
 
-    @app.get("/v1/pools/{pool_id}/health", dependencies=[authorized])
-    async def pool_health(pool_id: str) -> dict[str, Any]:
-        return pool_body(supervisor.pool(pool_id).status())
+    @app.get("/v1/pools/{id}/health", dependencies=[token])
+    async def pool_health(id: str) -> PoolHealth:
+        status = supervisor.pool(id).status()
+        return PoolHealth(
+            pool_id=status.pool_id,
+            live=status.live,
+            ready=status.ready,
+            draining=status.draining,
+            last_error=status.last_error,
+            replicas=replica_bodies(status),
+        )
 
-    @app.post("/v1/pools/{pool_id}/drain", status_code=202, dependencies=[authorized])
-    async def drain(pool_id: str, body: DrainRequest | None = None) -> dict[str, Any]:
-        pool = supervisor.pool(pool_id)
-        pool.drain(body.deadline_ms if body else None)
-        return pool_body(pool.status())
+    @app.post("/v1/pools/{id}/drain", status_code=202, dependencies=[token])
+    async def drain(id: str, body: DrainRequest | None = None) -> DrainAccepted:
+        pool = supervisor.pool(id)
+        given = body.deadline_ms if body is not None else None
+        requested = given if isinstance(given, int) else None
+        deadline = pool.drain(requested)
+        return DrainAccepted(pool_id=pool.pool_id, draining=True, deadline_ms=deadline)
 
-    @app.post("/v1/pools/{pool_id}/reload", dependencies=[authorized])
-    async def reload(pool_id: str, body: ReloadRequest) -> dict[str, Any]:
-        return pool_body(await supervisor.pool(pool_id).reload(body.new_model_ref))
+    @app.post("/v1/pools/{id}/reload", dependencies=[token])
+    async def reload(id: str, body: ReloadRequest) -> ReloadResult:
+        status = await supervisor.pool(id).reload(body.new_model_ref)
+        return ReloadResult(
+            pool_id=status.pool_id,
+            model_ref=status.model_ref,
+            model_digest=wire_digest(status.model_digest) or "",
+            engine_version=status.engine_version or "",
+            replicas_ready=sum(1 for r in status.replicas if r.ready),
+        )
 
-    @app.post("/v1/pools/{pool_id}/reset", dependencies=[authorized])
-    async def reset(pool_id: str) -> dict[str, Any]:
-        return pool_body(await supervisor.pool(pool_id).reset())
-
-    @app.get("/metrics", dependencies=[authorized])
+    @app.get("/metrics", dependencies=metrics_auth)
     async def metrics() -> Response:
         return Response(render(registry), media_type=PROMETHEUS_TEXT)
 
     return app
 
 
-def pool_body(status: PoolStatus) -> dict[str, Any]:
-    return {
-        "pool_id": status.pool_id,
-        "engine": status.engine,
-        "model_ref": status.model_ref,
-        "model_digest": status.model_digest,
-        "engine_version": status.engine_version,
-        "replica_set": status.replica_set,
-        "live": status.live,
-        "ready": status.ready,
-        "draining": status.draining,
-        "breaker_open": status.breaker_open,
-        "last_error": status.last_error,
-        "slots_total": status.slots_total,
-        "replicas": [
-            {
-                "replica_id": r.replica_id,
-                "endpoint": r.endpoint,
-                "state": r.state,
-                "ready": r.ready,
-                "device": r.device,
-                "slots": r.slots,
-                "ctx_max": r.ctx_max,
-                "engine_version": r.engine_version,
-                "restarts": r.restarts,
-                "crashes": r.crashes,
-                "last_error": r.last_error,
-            }
-            for r in status.replicas
-        ],
-    }
+def replica_bodies(status: PoolStatus) -> list[ReplicaHealth]:
+    return [
+        ReplicaHealth(
+            replica_id=r.replica_id,
+            state=r.state,  # type: ignore[arg-type]
+            ready=r.ready,
+            endpoint=r.endpoint,
+            engine=status.engine,  # type: ignore[arg-type]
+            engine_version=r.engine_version,
+            model_digest=wire_digest(status.model_digest),
+            slots_total=r.slots,
+            restarts=r.restarts,
+            last_error=r.last_error,
+        )
+        for r in status.replicas
+    ]
+
+
+def pool_status_body(status: PoolStatus) -> PoolStatusBody:
+    return PoolStatusBody(
+        pool_id=status.pool_id,
+        engine=status.engine,  # type: ignore[arg-type]
+        model_ref=status.model_ref,
+        model_digest=wire_digest(status.model_digest),
+        engine_version=status.engine_version,
+        replica_set=status.replica_set,
+        slots_total=status.slots_total,
+        live=status.live,
+        ready=status.ready,
+        draining=status.draining,
+        breaker_open=status.breaker_open,
+        last_error=status.last_error,
+        replicas=replica_bodies(status),
+    )
 
 
 def _token_check(node_token: str) -> Callable[[Request], Awaitable[None]]:
@@ -134,30 +159,45 @@ def _token_check(node_token: str) -> Callable[[Request], Awaitable[None]]:
     async def check(request: Request) -> None:
         given = request.headers.get("Authorization")
         if given is None:
-            raise Unauthorized("missing Authorization: Bearer <node token>")
+            raise Unauthorized("missing node token: send Authorization: Bearer <node token>")
         if not hmac.compare_digest(given.encode(), expected):
-            raise Unauthorized("invalid node token")
+            raise Unauthorized("wrong node token")
 
     return check
 
 
-async def _correlation_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    correlation_id = _valid_correlation_id(request.headers.get(CORRELATION_HEADER))
+async def _correlation_and_size(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    correlation_id = correlation_of(request)
     request.scope.setdefault("state", {})["correlation_id"] = correlation_id
-    response = await call_next(request)
+    length = request.headers.get("content-length", "0")
+    if not length.isdigit():
+        response: Response = envelope(InvalidParams("Content-Length is not a number"), correlation_id)
+    elif int(length) > MAX_BODY_BYTES:
+        response = envelope(
+            PayloadTooLarge(f"body is {length} bytes; the limit is {MAX_BODY_BYTES}"), correlation_id
+        )
+    else:
+        response = await call_next(request)
     response.headers[CORRELATION_HEADER] = correlation_id
     return response
 
 
-def _valid_correlation_id(given: str | None) -> str:
-    if given and len(given) <= 128 and given.isascii() and given.isprintable():
-        return given
-    return str(uuid.uuid4())
+def correlation_of(request: Request) -> str:
+    """The request's correlation id when it is 1..128 of [A-Za-z0-9._:-], else a new UUIDv4 (ORCH-1202)."""
+    state = request.scope.get("state") or {}
+    if "correlation_id" in state:
+        return str(state["correlation_id"])
+    given = request.headers.get(CORRELATION_HEADER)
+    return given if given is not None and _CORRELATION.match(given) else str(uuid.uuid4())
 
 
-def envelope(error: OrchError, correlation_id: str) -> JSONResponse:
+def envelope(
+    error: OrchError, correlation_id: str, code: str | None = None, status: int | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {
-        "code": error.code,
+        "code": code or error.code,
         "message": error.message,
         "retriable": error.retriable,
         "correlation_id": correlation_id,
@@ -166,33 +206,37 @@ def envelope(error: OrchError, correlation_id: str) -> JSONResponse:
         value = getattr(error, key)
         if value is not None:
             body[key] = value
-    return JSONResponse(body, status_code=error.http_status, headers={CORRELATION_HEADER: correlation_id})
-
-
-def _correlation_of(request: Request) -> str:
-    state = request.scope.get("state") or {}
-    return str(state.get("correlation_id") or _valid_correlation_id(request.headers.get(CORRELATION_HEADER)))
+    return JSONResponse(
+        body, status_code=status or error.http_status, headers={CORRELATION_HEADER: correlation_id}
+    )
 
 
 def _install_errors(app: FastAPI) -> None:
     async def orch_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OrchError)
-        return envelope(exc, _correlation_of(request))
+        return envelope(exc, correlation_of(request))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-        return envelope(InvalidParams(f"{field}: {first['msg']}"), _correlation_of(request))
+        return envelope(InvalidParams(f"{field}: {first['msg']}"), correlation_of(request))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        error: OrchError = (
-            NotFound(f"no route {request.method} {request.url.path}")
-            if exc.status_code in (404, 405)
-            else InvalidParams(str(exc.detail))
-        )
-        return envelope(error, _correlation_of(request))
+        if exc.status_code == 405:
+            # The spec's METHOD_NOT_ALLOWED: a known path that does not serve this method.
+            response = envelope(
+                InvalidParams(f"{request.method} is not allowed on {request.url.path}"),
+                correlation_of(request),
+                code="METHOD_NOT_ALLOWED",
+                status=405,
+            )
+            if exc.headers and "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
+        return envelope(NotFound(f"no route {request.method} {request.url.path}"), correlation_of(request))
 
     app.add_exception_handler(OrchError, orch_error)
     app.add_exception_handler(RequestValidationError, validation_error)

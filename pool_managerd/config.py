@@ -21,8 +21,8 @@ def load_settings(config_path: Path | None) -> PoolManagerdConfig:
     return settings.resolve()
 
 
-def node_spec(config: PoolManagerdConfig) -> NodeSpec:
-    """The supervisor's plan for `config`."""
+def node_spec(config: PoolManagerdConfig, config_dir: Path | None = None) -> NodeSpec:
+    """The supervisor's plan for `config`; relative model paths are taken from `config_dir`."""
     return NodeSpec(
         host_id=config.host_id,
         pools=tuple(pool_spec(pool) for pool in config.pools),
@@ -30,9 +30,9 @@ def node_spec(config: PoolManagerdConfig) -> NodeSpec:
         orchestratord_url=config.orchestratord_url,
         node_token=config.node_token.get_secret_value(),
         heartbeat_interval_ms=config.heartbeat_interval_ms,
-        engine_host=config.engine_host,
+        registration_backoff_ms=(config.registration_backoff.initial_ms, config.registration_backoff.max_ms),
         model_cache_dir=config.model_cache_dir,
-        ready_timeout_s=config.ready_timeout_ms / 1000,
+        config_dir=config_dir,
         stop_grace_s=config.stop_grace_ms / 1000,
     )
 
@@ -42,6 +42,7 @@ def pool_spec(pool: Pool) -> PoolSpec:
         pool_id=pool.id,
         engine=pool.engine,
         model_ref=pool.model_ref,
+        model_id=pool.model_id,
         replicas=pool.replicas,
         devices=pool.devices if isinstance(pool.devices, str) else tuple(pool.devices),
         slots=pool.slots,
@@ -51,10 +52,14 @@ def pool_spec(pool: Pool) -> PoolSpec:
         port_range=pool.port_range,
         command_template=tuple(pool.command_template) if pool.command_template is not None else None,
         binary=pool.binary,
-        vram_required_mb=pool.vram_required_mb,
+        vram_bytes_per_replica=pool.vram_bytes_per_replica,
+        advertise_host=pool.advertise_host or "127.0.0.1",
+        start_timeout_s=pool.start_timeout_ms / 1000,
+        reload_timeout_s=pool.reload_timeout_ms / 1000,
         restart=RestartPolicy(
             backoff_initial_ms=pool.restart.backoff_initial_ms,
             backoff_max_ms=pool.restart.backoff_max_ms,
+            backoff_reset_after_ms=pool.restart.backoff_reset_after_ms,
             breaker_crashes=pool.restart.breaker_crashes,
             breaker_window_ms=pool.restart.breaker_window_ms,
         ),

@@ -20,7 +20,7 @@ from orchestrator_core.errors import InvalidParams
 
 CPU = "cpu"
 NVIDIA_SMI_QUERY = (
-    "--query-gpu=index,name,memory.total,memory.free,utilization.gpu",
+    "--query-gpu=index,uuid,name,memory.total,memory.free,utilization.gpu",
     "--format=csv,noheader,nounits",
 )
 _MIB = 1 << 20
@@ -33,6 +33,7 @@ class GpuDevice:
     """One NVIDIA GPU as nvidia-smi reports it."""
 
     index: int
+    uuid: str
     name: str
     memory_total_mb: int
     memory_free_mb: int
@@ -97,17 +98,18 @@ def discover_devices(
 
 
 def parse_nvidia_smi(output: str) -> tuple[GpuDevice, ...]:
-    """Parse `index, name, memory.total, memory.free, utilization.gpu` CSV rows (MiB, percent)."""
+    """Parse `index, uuid, name, memory.total, memory.free, utilization.gpu` CSV rows (MiB, percent)."""
     gpus: list[GpuDevice] = []
     for row in csv.reader(io.StringIO(output), skipinitialspace=True):
         if not row or not row[0].strip():
             continue
-        if len(row) != 5:
+        if len(row) != 6 or not row[0].strip().isdigit():
             raise InvalidParams(f"nvidia-smi printed an unexpected row: {row!r}")
-        index, name, total, free, util = (cell.strip() for cell in row)
+        index, uuid, name, total, free, util = (cell.strip() for cell in row)
         gpus.append(
             GpuDevice(
                 index=int(index),
+                uuid=uuid,
                 name=name,
                 memory_total_mb=_number(total),
                 memory_free_mb=_number(free),
@@ -123,6 +125,21 @@ def _number(cell: str) -> int:
         return int(float(cell))
     except ValueError:
         return 0
+
+
+def wire_devices(inventory: DeviceInventory) -> list[dict[str, object]]:
+    """The host's devices as the contracts' `Device` objects (ORCH-6021)."""
+    return [
+        {
+            "device_id": str(g.index),
+            "kind": "gpu",
+            "name": g.name,
+            "vram_total_bytes": g.memory_total_mb * _MIB,
+            "vram_free_bytes": g.memory_free_mb * _MIB,
+            "utilization_pct": min(100.0, max(0.0, g.utilization_pct)),
+        }
+        for g in inventory.gpus
+    ]
 
 
 def plan_replica_devices(
@@ -163,7 +180,7 @@ def _gpu_index(where: str, index: int) -> int:
 
 
 def vram_estimate_mb(model_bytes: int) -> int:
-    """VRAM a replica needs at least: its weights (a pool may state more with vram_required_mb)."""
+    """VRAM in MiB for `model_bytes`: a replica needs at least its weights (or vram_bytes_per_replica)."""
     return math.ceil(model_bytes / _MIB)
 
 

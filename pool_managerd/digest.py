@@ -1,7 +1,8 @@
-"""Model digests: sha256 of the model file, cached by (path, size, mtime) (ORCH-6010).
+"""Model digests: `sha256:<hex>` of the model file, cached by (path, size, mtime) (ORCH-6010).
 
-Hashing a multi-hundred-megabyte model takes seconds, and every replica restart and every heartbeat needs
-the digest, so a file is hashed again only when its size or modification time changes.
+Hashing a multi-hundred-megabyte model takes seconds and every replica restart checks the digest, so a
+file is hashed again only when its size or modification time changes. A model directory (a Triton model
+repository) digests the lines `<sha256>  <relative path>\n` of its files sorted by path.
 """
 
 from __future__ import annotations
@@ -31,8 +32,17 @@ class DigestCache:
         self.files_hashed = 0
 
     def digest(self, path: Path) -> str:
-        """The digest of the file at `path`; raises InvalidParams when it cannot be read."""
+        """The digest of the file or directory at `path`; raises InvalidParams when it cannot be read."""
         resolved = path.resolve()
+        if resolved.is_dir():
+            listing = "".join(
+                f"{self._file_hex(f)}  {f.relative_to(resolved).as_posix()}\n"
+                for f in sorted(p for p in resolved.rglob("*") if p.is_file())
+            )
+            return DIGEST_PREFIX + hashlib.sha256(listing.encode()).hexdigest()
+        return DIGEST_PREFIX + self._file_hex(resolved)
+
+    def _file_hex(self, resolved: Path) -> str:
         try:
             stat = resolved.stat()
         except OSError as exc:
@@ -41,11 +51,16 @@ class DigestCache:
         cached = self._known.get(stamp)
         if cached is not None:
             return cached
-        value = DIGEST_PREFIX + _sha256_of(resolved)
+        value = _sha256_of(resolved)
         self._known = {k: v for k, v in self._known.items() if k.path != resolved}
         self._known[stamp] = value
         self.files_hashed += 1
         return value
+
+
+def wire_digest(digest: str | None) -> str | None:
+    """The digest as the OpenAPI contracts carry it: bare lowercase hex."""
+    return digest.removeprefix(DIGEST_PREFIX) if digest is not None else None
 
 
 def _sha256_of(path: Path) -> str:

@@ -3,8 +3,10 @@
 A template is a list of argv words (a string is split like a shell line); each word is formatted with the
 replica's values, so a model path with spaces stays one argument. A word that formats to nothing is
 dropped. Placeholders:
-{binary} {python} {model} {host} {port} {slots} {ctx} {threads} {pool_id} {replica_id} {determinism_flags}.
-Strict determinism on llama.cpp forces one slot and turns continuous batching off.
+{binary} {python} {model} {model_id} {host} {port} {slots} {ctx} {ctx_total} {threads} {pool_id} {replica_id}
+{determinism_flags}. `{ctx}` is the context per slot and `{ctx_total}` = ctx x slots, what llama.cpp's
+`-c` takes so that each slot gets `ctx` tokens (ORCH-6019). Strict determinism on llama.cpp forces one slot
+and turns continuous batching off (ORCH-6015).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ TRITON = "triton"
 STRICT = "strict"
 
 DEFAULT_TEMPLATES: Mapping[str, str] = {
-    LLAMACPP: "{binary} -m {model} --host {host} --port {port} --metrics -np {slots} -c {ctx} -t {threads}"
+    LLAMACPP: "{binary} -m {model} --host {host} --port {port} --metrics -np {slots} -c {ctx_total}"
+    " -t {threads} -a {model_id}"
     " {determinism_flags}",
     VLLM: "{binary} serve {model} --host {host} --port {port} --max-num-seqs {slots} --max-model-len {ctx}",
     TGI: "{binary} --model-id {model} --hostname {host} --port {port} --max-concurrent-requests {slots}"
@@ -43,10 +46,12 @@ PLACEHOLDERS = frozenset(
         "binary",
         "python",
         "model",
+        "model_id",
         "host",
         "port",
         "slots",
         "ctx",
+        "ctx_total",
         "threads",
         "pool_id",
         "replica_id",
@@ -70,6 +75,7 @@ class CommandValues:
     replica_id: str
     determinism: str
     engine_flags: tuple[str, ...] = ()
+    model_id: str | None = None
 
 
 def effective_slots(engine: str, determinism: str, slots: int) -> int:
@@ -110,14 +116,17 @@ def build_command(
     words = _split(chosen) if isinstance(chosen, str) else list(chosen)
     _check_placeholders(words, " ".join(words))
     needs_binary = any("{binary}" in w for w in words)
+    slots = effective_slots(values.engine, values.determinism, values.slots)
     fields = {
         "binary": (binary or engine_binary(values.engine)) if needs_binary else "",
         "python": sys.executable,
         "model": str(values.model),
         "host": values.host,
         "port": str(values.port),
-        "slots": str(effective_slots(values.engine, values.determinism, values.slots)),
+        "model_id": values.model_id or values.model.stem,
+        "slots": str(slots),
         "ctx": str(values.ctx),
+        "ctx_total": str(values.ctx * slots),
         "threads": str(values.threads),
         "pool_id": values.pool_id,
         "replica_id": values.replica_id,

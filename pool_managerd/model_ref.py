@@ -2,7 +2,7 @@
 
 Two forms are accepted:
 
-* a local file path (absolute, or relative to the working directory);
+* a local file path (absolute, or relative to the configuration file's directory), or a model directory;
 * `pkg:<distribution>[/<relative file>]`: a model shipped by an installed Python distribution. The file is
   located from the distribution's metadata without importing the package, because model packages often
   import heavy runtimes in their `__init__`. A distribution that ships its model in parts and exposes an
@@ -27,8 +27,11 @@ MODEL_SUFFIXES = (".gguf", ".safetensors", ".bin", ".onnx", ".plan", ".engine")
 _SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*):")
 
 
-def resolve_model_ref(model_ref: str, cache_dir: Path) -> Path:
-    """The absolute path of the model file `model_ref` names; raises InvalidParams when it cannot be found."""
+def resolve_model_ref(model_ref: str, cache_dir: Path, base_dir: Path | None = None) -> Path:
+    """The absolute path of the model `model_ref` names; raises InvalidParams when it cannot be found.
+
+    A relative local path is taken relative to `base_dir` (the configuration file's directory).
+    """
     if not model_ref.strip():
         raise InvalidParams("model_ref is empty")
     if model_ref.startswith(PKG_SCHEME):
@@ -39,14 +42,19 @@ def resolve_model_ref(model_ref: str, cache_dir: Path) -> Path:
             f"model_ref {model_ref!r}: scheme {scheme['scheme']!r} is not supported; "
             "use a local file path or pkg:<distribution>[/<relative file>]"
         )
-    path = Path(model_ref.removeprefix("file://") if model_ref.startswith("file://") else model_ref)
-    return _existing_file(path.expanduser().resolve(), model_ref)
+    path = Path(model_ref.removeprefix("file://")).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return _existing_file(path.resolve(), model_ref, directory_ok=True)
 
 
-def _existing_file(path: Path, model_ref: str) -> Path:
+def _existing_file(path: Path, model_ref: str, directory_ok: bool = False) -> Path:
     if not path.exists():
-        raise InvalidParams(f"model_ref {model_ref!r}: no such file {str(path)!r}")
-    if not path.is_file():
+        raise InvalidParams(
+            f"model_ref {model_ref!r}: no such file {str(path)!r}; give an existing model file path "
+            "or pkg:<distribution>[/<relative file>]"
+        )
+    if not (path.is_file() or (directory_ok and path.is_dir())):
         raise InvalidParams(f"model_ref {model_ref!r}: {str(path)!r} is not a regular file")
     return path
 
@@ -60,7 +68,8 @@ def _resolve_package_model(model_ref: str, cache_dir: Path) -> Path:
         distribution = importlib.metadata.distribution(distribution_name)
     except importlib.metadata.PackageNotFoundError:
         raise InvalidParams(
-            f"model_ref {model_ref!r}: distribution {distribution_name!r} is not installed"
+            f"model_ref {model_ref!r}: distribution {distribution_name!r} is not installed "
+            f"(install it with pip install {distribution_name})"
         ) from None
     if relative:
         return _distribution_file(distribution, relative, model_ref)

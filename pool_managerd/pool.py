@@ -25,7 +25,7 @@ from pool_managerd.readiness import AdapterFactory
 from pool_managerd.replica import Replica, ReplicaLaunch, ReplicaTimings
 from pool_managerd.replica_set import ReplicaSet, SetIdentity
 from pool_managerd.spec import PoolSpec
-from pool_managerd.status import PoolStatus
+from pool_managerd.status import LoadTimes, PoolStatus
 
 
 @dataclass
@@ -38,9 +38,19 @@ class PoolContext:
     log_dir: Path
     model_cache_dir: Path
     base_env: Mapping[str, str]
-    engine_host: str = "127.0.0.1"
-    timings: ReplicaTimings = field(default_factory=ReplicaTimings)
+    config_dir: Path | None = None
+    stop_grace_s: float = 10.0
     clock_ms: Callable[[], float] = field(default=lambda: time.monotonic() * 1000)
+
+
+@dataclass
+class PoolCounters:
+    """Totals the metrics report (ORCH-8001)."""
+
+    reloads_ok: int = 0
+    reloads_conflict: int = 0
+    drains: int = 0
+    load_times: LoadTimes = field(default_factory=LoadTimes)
 
 
 class Pool:
@@ -50,13 +60,20 @@ class Pool:
         self.spec = spec
         self.pool_id = spec.pool_id
         self._ctx = context
-        self._ports = PortAllocator(*spec.port_range, host=context.engine_host)
+        self._ports = PortAllocator(*spec.port_range, host=spec.advertise_host)
+        self._timings = ReplicaTimings(
+            ready_timeout_s=spec.start_timeout_s,
+            stop_grace_s=context.stop_grace_s,
+            backoff_reset_after_s=spec.restart.backoff_reset_after_ms / 1000,
+        )
         self.breaker = CrashBreaker(spec.restart.breaker_crashes, spec.restart.breaker_window_ms)
         self.active: ReplicaSet | None = None
         self.generation = 0
         self.draining = False
         self.drained = False
         self.last_error: str | None = None
+        self.drain_deadline_ms: int | None = None
+        self.counters = PoolCounters()
         self._lock = asyncio.Lock()
         self._retiring: set[ReplicaSet] = set()
         self._background: set[asyncio.Task[Any]] = set()
@@ -82,55 +99,53 @@ class Pool:
             if replica_set is not None:
                 replica_set.kill_now()
 
-    def drain(self, deadline_ms: int | None = None) -> None:
-        """Stop taking new work; in-flight requests finish until the deadline, then replicas stop."""
-        if self.draining or self.active is None:
-            self.draining = True
-            return
-        self.draining = True
-        deadline_s = (deadline_ms if deadline_ms is not None else self.spec.drain_deadline_ms) / 1000
-        self._spawn(self._drain_active(self.active, deadline_s))
+    def drain(self, deadline_ms: int | None = None) -> int:
+        """Stop taking new work; in-flight requests finish until the deadline, then replicas stop.
 
-    async def reload(self, model_ref: str) -> PoolStatus:
-        """Switch to a new replica set serving `model_ref`; raises Conflict (old set kept) on failure."""
+        Returns the deadline in force: a second drain keeps the first one's (ORCH-1103). Raises Conflict
+        while a reload runs (ORCH-6020).
+        """
+        if self.draining and self.drain_deadline_ms is not None:
+            return self.drain_deadline_ms
         if self._lock.locked():
             raise Conflict(
-                f"pool {self.pool_id!r}: a reload or reset is already running", pool_id=self.pool_id
+                f"pool {self.pool_id!r}: a reload is running; drain after it", pool_id=self.pool_id
             )
+        deadline = deadline_ms if deadline_ms is not None else self.spec.drain_deadline_ms
+        self.draining = True
+        self.drain_deadline_ms = deadline
+        self.counters.drains += 1
+        if self.active is not None:
+            self._spawn(self._drain_active(self.active, deadline / 1000))
+        else:
+            self.drained = True
+        return deadline
+
+    async def reload(self, model_ref: str) -> PoolStatus:
+        """Switch to a new replica set serving `model_ref`; raises Conflict (old set kept) on failure.
+
+        A reload to the current model_ref restarts the replicas and closes an open breaker (ORCH-6008).
+        """
+        if self._lock.locked():
+            self.counters.reloads_conflict += 1
+            raise Conflict(f"pool {self.pool_id!r}: a reload is already running", pool_id=self.pool_id)
+        if self.draining and not self.drained:
+            self.counters.reloads_conflict += 1
+            raise Conflict(f"pool {self.pool_id!r} is draining; reload after the drain", pool_id=self.pool_id)
         async with self._lock:
-            if self.draining and not self.drained:
-                raise Conflict(
-                    f"pool {self.pool_id!r} is draining; reload after the drain", pool_id=self.pool_id
-                )
             try:
                 candidate = await self._plan_set(model_ref)
             except OrchError as exc:
                 raise self._reload_failed(model_ref, exc.message) from exc
             candidate.start()
             try:
-                await candidate.wait_ready(self._ctx.timings.ready_timeout_s)
+                await candidate.wait_ready(self.spec.reload_timeout_s)
             except OrchError as exc:
                 await candidate.stop()
                 self._release(candidate)
                 raise self._reload_failed(model_ref, exc.message) from exc
             self._switch_to(candidate)
-        return self.status()
-
-    async def reset(self) -> PoolStatus:
-        """Close the breaker and start a fresh replica set of the current model."""
-        async with self._lock:
-            model_ref = self.active.identity.model_ref if self.active else self.spec.model_ref
-            old = self.active
-            self.active = None
-            if old is not None:
-                await old.stop()
-                self._release(old)
-            self.breaker.reset()
-            self.last_error = None
-            self.draining = self.drained = False
-            replica_set = await self._plan_set(model_ref)
-            self.active = replica_set
-            replica_set.start()
+            self.counters.reloads_ok += 1
         return self.status()
 
     def status(self) -> PoolStatus:
@@ -141,6 +156,7 @@ class Pool:
         return PoolStatus(
             pool_id=self.pool_id,
             engine=self.spec.engine,
+            determinism=self.spec.determinism,
             model_ref=identity.model_ref if identity else self.spec.model_ref,
             model_digest=identity.model_digest if identity else None,
             engine_version=active.engine_version if active else None,
@@ -160,7 +176,8 @@ class Pool:
         sets = [s for s in (self.active, *self._retiring) if s is not None]
         return [pid for s in sets for r in s.replicas for pid in r.counters.pids]
 
-    def _crash_policy(self, replica_set: ReplicaSet, replica: Replica, error: str) -> bool:
+    def crashed(self, replica_set: ReplicaSet, replica: Replica, error: str) -> bool:
+        """A replica crashed: count it against the breaker; True when it may restart."""
         if replica_set is not self.active:
             return False  # a reload candidate or a retired set never restarts
         self.last_error = f"replica {replica.replica_id}: {error}"
@@ -169,11 +186,20 @@ class Pool:
             if opened:
                 self.breaker.last_error = (
                     f"circuit breaker open: {self.breaker.recent_crashes} crashes within "
-                    f"{self.breaker.window_ms} ms; last: {self.last_error}"
+                    f"{self.breaker.window_ms} ms; last: {self.last_error}; reload the pool to reset it"
                 )
                 self._spawn(replica_set.stop())
             return False
         return True
+
+    def loaded(self, replica_set: ReplicaSet, seconds: float) -> None:
+        self.counters.load_times.observe(seconds)
+
+    def relaunch(self, launch: ReplicaLaunch) -> ReplicaLaunch:
+        """The same replica on the next free port; the taken port is not counted as a crash."""
+        fresh = self._launch(launch.index, launch.model, launch.device)
+        self._ports.release(launch.port)
+        return fresh
 
     def _switch_to(self, candidate: ReplicaSet) -> None:
         old = self.active
@@ -181,6 +207,7 @@ class Pool:
         self.breaker.reset()
         self.last_error = None
         self.draining = self.drained = False
+        self.drain_deadline_ms = None
         if old is not None:
             self._retiring.add(old)
             self._spawn(self._retire(old))
@@ -198,6 +225,7 @@ class Pool:
             self.drained = True
 
     def _reload_failed(self, model_ref: str, reason: str) -> Conflict:
+        self.counters.reloads_conflict += 1
         return Conflict(
             f"reload of pool {self.pool_id!r} to {model_ref!r} failed: {reason}; "
             "the old replica set keeps serving",
@@ -216,40 +244,42 @@ class Pool:
 
     async def _plan_set(self, model_ref: str) -> ReplicaSet:
         spec, ctx = self.spec, self._ctx
-        path = await asyncio.to_thread(resolve_model_ref, model_ref, ctx.model_cache_dir)
+        path = await asyncio.to_thread(resolve_model_ref, model_ref, ctx.model_cache_dir, ctx.config_dir)
         digest = await asyncio.to_thread(ctx.digests.digest, path)
-        vram_mb = spec.vram_required_mb or vram_estimate_mb(path.stat().st_size)
+        vram_mb = vram_estimate_mb(spec.vram_bytes_per_replica or _size_of(path))
         devices = plan_replica_devices(spec.pool_id, spec.devices, spec.replicas, ctx.inventory, vram_mb)
         self.generation += 1
-        set_id = f"{spec.pool_id}-g{self.generation}"
+        # Two index blocks alternate, so a reload's new replicas never reuse the serving ones' ids.
+        first_index = (1 - self.generation % 2) * spec.replicas
         launches: list[ReplicaLaunch] = []
         try:
-            for index, device in enumerate(devices):
-                launches.append(self._launch(f"{set_id}-r{index}", path, device))
+            for offset, device in enumerate(devices):
+                launches.append(self._launch(first_index + offset, path, device))
         except OrchError:
             for launch in launches:
                 self._ports.release(launch.port)
             raise
         return ReplicaSet(
-            set_id,
+            f"{spec.pool_id}-g{self.generation}",
             SetIdentity(spec.engine, model_ref, path, digest),
             launches,
             ctx.adapters,
             spec.restart,
-            ctx.timings,
+            self._timings,
             ctx.digests,
-            self._crash_policy,
+            self,
         )
 
-    def _launch(self, replica_id: str, model: Path, device: DevicePlan) -> ReplicaLaunch:
+    def _launch(self, index: int, model: Path, device: DevicePlan) -> ReplicaLaunch:
         spec, ctx = self.spec, self._ctx
+        replica_id = f"{spec.pool_id}-r{index}"
         port = self._ports.allocate()
         try:
             argv = build_command(
                 CommandValues(
                     engine=spec.engine,
                     model=model,
-                    host=ctx.engine_host,
+                    host=spec.advertise_host,
                     port=port,
                     slots=spec.slots,
                     ctx=spec.ctx,
@@ -258,6 +288,7 @@ class Pool:
                     replica_id=replica_id,
                     determinism=spec.determinism,
                     engine_flags=spec.engine_flags,
+                    model_id=spec.model_id,
                 ),
                 spec.command_template,
                 spec.binary,
@@ -267,13 +298,21 @@ class Pool:
             raise
         return ReplicaLaunch(
             replica_id=replica_id,
+            index=index,
             engine=spec.engine,
-            host=ctx.engine_host,
+            host=spec.advertise_host,
             port=port,
             argv=tuple(argv),
             env={**ctx.base_env, **device.env},
-            log_path=ctx.log_dir / f"{replica_id}.log",
+            log_path=ctx.log_dir / f"{spec.pool_id}-{index}.log",
             device=device,
+            model=model,
             slots=effective_slots(spec.engine, spec.determinism, spec.slots),
             ctx=spec.ctx,
         )
+
+
+def _size_of(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size

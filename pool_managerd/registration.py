@@ -15,10 +15,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import BaseModel
 
+from contracts.api_types.control import (
+    Device,
+    Heartbeat,
+    NodeRegistration,
+    PoolHeartbeat,
+    PoolRegistration,
+    ReplicaHeartbeat,
+    ReplicaRegistration,
+)
 from pool_managerd.backoff import Backoff
-from pool_managerd.devices import DeviceInventory
-from pool_managerd.status import PoolStatus
+from pool_managerd.devices import DeviceInventory, wire_devices
+from pool_managerd.digest import wire_digest
+from pool_managerd.status import PoolStatus, ReplicaStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +50,13 @@ class NodeIdentity:
 
 @dataclass
 class RegistrationState:
-    """What the client knows about its standing with orchestratord (reported by /health)."""
+    """What the client knows about its standing with orchestratord (reported by /v1/health and metrics)."""
 
     registered: bool = False
-    registrations: int = 0
-    heartbeats: int = 0
     last_error: str | None = None
     fingerprint: tuple[object, ...] = field(default_factory=tuple)
+    registrations: dict[str, int] = field(default_factory=lambda: {"ok": 0, "error": 0})
+    heartbeats: dict[str, int] = field(default_factory=lambda: {"ok": 0, "not_found": 0, "error": 0})
 
 
 class _Rejected(Exception):
@@ -54,6 +65,10 @@ class _Rejected(Exception):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"HTTP {status}: {body[:200]}")
         self.status = status
+
+
+# A heartbeat naming replicas orchestratord does not have (409) is answered like an unknown node.
+_REGISTER_AGAIN = frozenset({404, 409})
 
 
 class RegistrationClient:
@@ -74,8 +89,9 @@ class RegistrationClient:
         self._pools = pools
         self._inventory = inventory
         self._load = load
-        self._retry = retry or Backoff(initial_ms=250, max_ms=10_000)
+        self._retry = retry or Backoff(initial_ms=500, max_ms=10_000, full_jitter=True)
         self._sleep = sleep
+        self.interval_s = identity.heartbeat_interval_s
         self.state = RegistrationState()
 
     async def run(self) -> None:
@@ -91,10 +107,10 @@ class RegistrationClient:
                 await self._sleep(delay)
                 continue
             self._retry.reset()
-            await self._sleep(self._identity.heartbeat_interval_s)
+            await self._sleep(self.interval_s)
 
     async def step(self) -> None:
-        """One round: register when needed, else heartbeat (re-registering on 404)."""
+        """One round: register when needed, else heartbeat (registering again on 404 or 409)."""
         pools = self._pools()
         if not self.state.registered or self.state.fingerprint != fingerprint(pools):
             await self.register(pools)
@@ -102,24 +118,41 @@ class RegistrationClient:
         try:
             await self.heartbeat(pools)
         except _Rejected as exc:
-            if exc.status != 404:
+            if exc.status not in _REGISTER_AGAIN:
                 raise
-            log.info("orchestratord does not know node %s; registering again", self._identity.node_id)
+            log.info(
+                "orchestratord does not know node %s (%d); registering again",
+                self._identity.node_id,
+                exc.status,
+            )
             await self.register(pools)
 
     async def register(self, pools: list[PoolStatus]) -> None:
         body = registration_body(self._identity, pools, self._inventory())
-        await self._call("POST", "/v1/nodes/register", body)
+        try:
+            lease = await self._call("POST", "/v1/nodes/register", body)
+        except (httpx.HTTPError, _Rejected):
+            self.state.registrations["error"] += 1
+            raise
+        self.state.registrations["ok"] += 1
         self.state.registered = True
-        self.state.registrations += 1
         self.state.fingerprint = fingerprint(pools)
         self.state.last_error = None
+        self._adopt(lease)
 
     async def heartbeat(self, pools: list[PoolStatus]) -> None:
         body = heartbeat_body(pools, await self._load())
-        await self._call("POST", f"/v1/nodes/{self._identity.node_id}/heartbeat", body)
-        self.state.heartbeats += 1
+        try:
+            lease = await self._call("POST", f"/v1/nodes/{self._identity.node_id}/heartbeat", body)
+        except _Rejected as exc:
+            self.state.heartbeats["not_found" if exc.status in _REGISTER_AGAIN else "error"] += 1
+            raise
+        except httpx.HTTPError:
+            self.state.heartbeats["error"] += 1
+            raise
+        self.state.heartbeats["ok"] += 1
         self.state.last_error = None
+        self._adopt(lease)
 
     async def deregister(self) -> None:
         """Tell orchestratord this node is leaving; best effort."""
@@ -129,16 +162,29 @@ class RegistrationClient:
             log.info("deregistration failed: %s", exc)
         self.state.registered = False
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+    def _adopt(self, lease: dict[str, Any]) -> None:
+        """Heartbeat at the interval orchestratord asks for, so the lease it grants never lapses."""
+        interval = lease.get("heartbeat_interval_ms")
+        if isinstance(interval, int) and not isinstance(interval, bool) and interval > 0:
+            self.interval_s = interval / 1000
+
+    async def _call(self, method: str, path: str, body: BaseModel | None) -> dict[str, Any]:
         response = await self._http.request(
             method,
             path,
-            json=body,
-            headers={"Authorization": f"Bearer {self._identity.node_token}"},
+            content=body.model_dump_json() if body is not None else None,
+            headers={
+                "Authorization": f"Bearer {self._identity.node_token}",
+                "Content-Type": "application/json",
+            },
         )
-        if response.is_success:
-            return
-        raise _Rejected(response.status_code, response.text)
+        if not response.is_success:
+            raise _Rejected(response.status_code, response.text)
+        try:
+            answer = response.json() if response.content else {}
+        except ValueError:
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
 
 def fingerprint(pools: list[PoolStatus]) -> tuple[object, ...]:
@@ -157,66 +203,66 @@ def fingerprint(pools: list[PoolStatus]) -> tuple[object, ...]:
 
 def registration_body(
     identity: NodeIdentity, pools: list[PoolStatus], inventory: DeviceInventory
-) -> dict[str, Any]:
-    return {
-        "node_id": identity.node_id,
-        "api_url": identity.api_url,
-        "heartbeat_interval_ms": round(identity.heartbeat_interval_s * 1000),
-        "cpu_only": inventory.cpu_only,
-        "devices": [
-            {
-                "index": g.index,
-                "name": g.name,
-                "vram_total_mb": g.memory_total_mb,
-                "vram_free_mb": g.memory_free_mb,
-                "utilization_pct": g.utilization_pct,
-            }
-            for g in inventory.gpus
-        ],
-        "pools": [
-            {
-                "pool_id": p.pool_id,
-                "engine": p.engine,
-                "model_ref": p.model_ref,
-                "model_digest": p.model_digest,
-                "engine_version": p.engine_version,
-                "ready": p.ready,
-                "draining": p.draining,
-                "last_error": p.last_error,
-                "replicas": [
-                    {
-                        "replica_id": r.replica_id,
-                        "replica_set": r.replica_set,
-                        "endpoint": r.endpoint,
-                        "engine": p.engine,
-                        "engine_version": r.engine_version,
-                        "model_digest": p.model_digest,
-                        "slots": r.slots,
-                        "ctx_max": r.ctx_max,
-                        "device": r.device,
-                        "ready": r.ready,
-                    }
-                    for r in p.replicas
+) -> NodeRegistration:
+    """The contract's NodeRegistration; replicas whose engine was never read yet are left out."""
+    return NodeRegistration(
+        node_id=identity.node_id,
+        api_url=identity.api_url,
+        heartbeat_interval_ms=round(identity.heartbeat_interval_s * 1000),
+        cpu_only=inventory.cpu_only,
+        devices=[Device.model_validate(d) for d in wire_devices(inventory)],
+        pools=[
+            PoolRegistration(
+                pool_id=p.pool_id,
+                engine=p.engine,  # type: ignore[arg-type]
+                model_ref=p.model_ref,
+                ready=p.ready,
+                draining=p.draining,
+                last_error=_clip(p.last_error),
+                replicas=[
+                    ReplicaRegistration(
+                        replica_id=r.replica_id,
+                        endpoint=r.endpoint,
+                        engine_version=r.engine_version or "",
+                        model_digest=wire_digest(p.model_digest) or "",
+                        slots_total=r.slots,
+                        ctx_max=r.ctx_max,
+                        ready=r.ready,
+                        devices=[r.device],
+                    )
+                    for r in registrable(p)
                 ],
-            }
+            )
             for p in pools
         ],
-    }
+    )
 
 
-def heartbeat_body(pools: list[PoolStatus], busy: dict[str, int | None]) -> dict[str, Any]:
-    return {
-        "pools": [
-            {
-                "pool_id": p.pool_id,
-                "ready": p.ready,
-                "draining": p.draining,
-                "last_error": p.last_error,
-                "replicas": [
-                    {"replica_id": r.replica_id, "ready": r.ready, "slots_busy": busy.get(r.replica_id)}
-                    for r in p.replicas
+def heartbeat_body(pools: list[PoolStatus], busy: dict[str, int | None]) -> Heartbeat:
+    """The contract's Heartbeat: readiness and busy slots of the registered replicas."""
+    return Heartbeat(
+        pools=[
+            PoolHeartbeat(
+                pool_id=p.pool_id,
+                ready=p.ready,
+                draining=p.draining,
+                last_error=_clip(p.last_error),
+                replicas=[
+                    ReplicaHeartbeat(
+                        replica_id=r.replica_id, ready=r.ready, slots_busy=busy.get(r.replica_id)
+                    )
+                    for r in registrable(p)
                 ],
-            }
+            )
             for p in pools
         ]
-    }
+    )
+
+
+def registrable(pool: PoolStatus) -> list[ReplicaStatus]:
+    """Replicas orchestratord can be told about: their engine_version was read from the engine."""
+    return [r for r in pool.replicas if r.engine_version is not None and pool.model_digest is not None]
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:4096] if text is not None else None

@@ -1,8 +1,9 @@
 """One supervised engine replica: start, prove ready, watch, and restart after a crash (ORCH-6005..6007).
 
 A replica loops: start the engine process, poll readiness until it passes or the process exits or the
-ready timeout passes, then watch health until the process exits. Every exit that was not asked for is a
-crash: the owner decides (breaker, reload trial) whether the replica restarts after its backoff delay.
+start timeout passes, then probe health until the process exits. Every exit nobody asked for, and every
+start timeout, is a crash: the owner decides (breaker, reload trial) whether the replica restarts after its
+backoff delay. A port found taken is swapped for the next free one without counting a crash (ORCH-6016).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Protocol
 from orchestrator_core.errors import OrchError, PoolUnready
 from pool_managerd.backoff import Backoff
 from pool_managerd.devices import DevicePlan
+from pool_managerd.ports import port_is_free
 from pool_managerd.process import EngineProcess
 from pool_managerd.readiness import AdapterFactory, ReadyReport, check_ready, in_flight
 from worker_adapters.protocol import EngineAdapter
@@ -29,13 +31,14 @@ _LOG_TAIL_BYTES = 4096
 
 
 class ReplicaState(enum.StrEnum):
+    """The contract's replica states (pool.yaml ReplicaState)."""
+
     STARTING = "starting"
     READY = "ready"
-    UNREADY = "unready"
     BACKOFF = "backoff"
-    FAILED = "failed"
-    STOPPING = "stopping"
+    DRAINING = "draining"
     STOPPED = "stopped"
+    FAILED = "failed"
 
 
 class ReplicaOwner(Protocol):
@@ -50,12 +53,16 @@ class ReplicaOwner(Protocol):
     def crashed(self, replica: Replica, error: str) -> bool:
         """Record a crash; True when the replica should restart after its backoff delay."""
 
+    def relaunch(self, launch: ReplicaLaunch) -> ReplicaLaunch:
+        """The same replica on another free port."""
+
 
 @dataclass(frozen=True)
 class ReplicaLaunch:
     """Everything needed to start one replica's engine."""
 
     replica_id: str
+    index: int
     engine: str
     host: str
     port: int
@@ -63,6 +70,7 @@ class ReplicaLaunch:
     env: Mapping[str, str]
     log_path: Path
     device: DevicePlan
+    model: Path
     slots: int
     ctx: int
 
@@ -73,9 +81,13 @@ class ReplicaLaunch:
 
 @dataclass
 class ReplicaTimings:
-    ready_timeout_s: float = 120.0
-    stop_grace_s: float = 5.0
-    health_interval_s: float = 1.0
+    """Start timeout (ORCH-6017), stop grace (ORCH-6009) and health probing (ORCH-6006, ORCH-6007)."""
+
+    ready_timeout_s: float = 600.0
+    stop_grace_s: float = 10.0
+    health_interval_s: float = 2.0
+    unhealthy_after: int = 3
+    backoff_reset_after_s: float = 60.0
 
 
 @dataclass
@@ -83,7 +95,13 @@ class ReplicaCounters:
     starts: int = 0
     restarts: int = 0
     crashes: int = 0
+    last_exit_code: int | None = None
+    load_seconds: float | None = None
     pids: list[int] = field(default_factory=list)
+
+
+class _PortTaken(Exception):
+    """The engine could not bind its port because another process holds it."""
 
 
 class Replica:
@@ -125,11 +143,13 @@ class Replica:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"replica {self.replica_id}")
 
+    def mark_draining(self) -> None:
+        if self.state is not ReplicaState.STOPPED:
+            self.state = ReplicaState.DRAINING
+
     async def stop(self) -> None:
         """Stop the engine (SIGTERM, then SIGKILL after the grace period) and the supervision loop."""
         self._stopping.set()
-        if self.state is not ReplicaState.STOPPED:
-            self.state = ReplicaState.STOPPING
         if self.process is not None:
             await self.process.stop(self._timings.stop_grace_s)
         if self._task is not None:
@@ -149,7 +169,11 @@ class Replica:
     async def _run(self) -> None:
         try:
             while not self._stopping.is_set():
-                error = await self._one_life()
+                try:
+                    error = await self._one_life()
+                except _PortTaken:
+                    self.launch = self._owner.relaunch(self.launch)
+                    continue
                 if self._stopping.is_set():
                     break
                 self.counters.crashes += 1
@@ -172,6 +196,8 @@ class Replica:
         """Run one engine process until it exits; returns why it ended."""
         self.state = ReplicaState.STARTING
         self.report = None
+        if not port_is_free(self.launch.host, self.launch.port):
+            raise _PortTaken
         try:
             await self._owner.before_start(self)
             self.process = await EngineProcess.start(self.launch.argv, self.launch.env, self.launch.log_path)
@@ -189,22 +215,29 @@ class Replica:
             await adapter.aclose()
             if not exited.done():
                 await self.process.stop(self._timings.stop_grace_s)
-            await exited
+            self.counters.last_exit_code = await exited
 
     async def _serve(self, adapter: EngineAdapter, exited: asyncio.Task[int]) -> str:
+        started = time.monotonic()
         try:
             report = await self._become_ready(adapter, exited)
+            self.counters.load_seconds = time.monotonic() - started
             self._owner.admit(self, report)
         except PoolUnready as exc:
+            if exited.done() and not self._stopping.is_set() and not port_is_free(*self._address):
+                raise _PortTaken from exc
             return exc.message
         if exited.done():
             return self._exit_reason(exited.result())
         self.report = report
         self.last_error = None
         self.state = ReplicaState.READY
-        self._backoff.reset()
         await self._watch(adapter, exited)
         return self._exit_reason(exited.result())
+
+    @property
+    def _address(self) -> tuple[str, int]:
+        return self.launch.host, self.launch.port
 
     async def _become_ready(self, adapter: EngineAdapter, exited: asyncio.Task[int]) -> ReadyReport:
         deadline = time.monotonic() + self._timings.ready_timeout_s
@@ -215,38 +248,50 @@ class Replica:
             except PoolUnready as exc:
                 last = exc.message
             if time.monotonic() >= deadline:
-                raise PoolUnready(f"not ready after {self._timings.ready_timeout_s:g} s: {last}")
+                limit = self._timings.ready_timeout_s
+                raise PoolUnready(f"not ready within the start timeout of {limit:g} s: {last}")
             await asyncio.wait({exited}, timeout=_READY_POLL_S)
         if exited.done():
             raise PoolUnready(self._exit_reason(exited.result()))
         raise PoolUnready("stopped before ready")
 
     async def _watch(self, adapter: EngineAdapter, exited: asyncio.Task[int]) -> None:
-        """Follow health until the process exits; an unhealthy engine is unready until it passes again."""
+        """Probe health until the process exits; consecutive failures make the replica unready."""
+        ready_since = time.monotonic()
+        failures = 0
         while not exited.done():
             await asyncio.wait({exited}, timeout=self._timings.health_interval_s)
             if exited.done() or self._stopping.is_set():
                 return
+            stayed = time.monotonic() - ready_since
+            if self.state is ReplicaState.READY and stayed >= self._timings.backoff_reset_after_s:
+                self._backoff.reset()
             health = await adapter.health()
-            if health.ready and self.state is ReplicaState.READY:
+            if health.ready:
+                failures = 0
+                if self.state is ReplicaState.STARTING:
+                    await self._prove_ready_again(adapter)
+                    ready_since = time.monotonic()
                 continue
-            if not health.ready:
-                self.state = ReplicaState.UNREADY
-                self.last_error = f"engine health is {health.state}: {health.reason or 'not ready'}"
-                continue
-            with contextlib.suppress(PoolUnready):
-                self.report = await check_ready(adapter)
-                self.state = ReplicaState.READY
-                self.last_error = None
+            failures += 1
+            if failures >= self._timings.unhealthy_after and self.state is ReplicaState.READY:
+                self.state = ReplicaState.STARTING
+                self.last_error = f"{failures} failed health probes: {health.reason or health.state}"
+
+    async def _prove_ready_again(self, adapter: EngineAdapter) -> None:
+        with contextlib.suppress(PoolUnready):
+            self.report = await check_ready(adapter)
+            self.state = ReplicaState.READY
+            self.last_error = None
 
     def _exit_reason(self, code: int) -> str:
         if code < 0:
             try:
-                how = f"killed by {signal.Signals(-code).name}"
+                how = f"killed by {signal.Signals(-code).name} (exit code {code})"
             except ValueError:
-                how = f"killed by signal {-code}"
+                how = f"exit code {code}"
         else:
-            how = f"exited with status {code}"
+            how = f"exit code {code}"
         tail = _log_tail(self.launch.log_path)
         return f"engine {how}" + (f"; log: {tail}" if tail else "")
 

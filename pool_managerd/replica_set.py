@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from orchestrator_core.errors import PoolUnavailable, PoolUnready
 from pool_managerd.backoff import Backoff
@@ -23,8 +24,18 @@ from pool_managerd.status import ReplicaStatus
 
 _DRAIN_POLL_S = 0.25
 
-CrashPolicy = Callable[["ReplicaSet", Replica, str], bool]
-"""Decides whether a crashed replica of a set restarts."""
+
+class SetHooks(Protocol):
+    """What a replica set asks of its pool."""
+
+    def crashed(self, replica_set: ReplicaSet, replica: Replica, error: str) -> bool:
+        """Record a crash; True when the replica should restart."""
+
+    def loaded(self, replica_set: ReplicaSet, seconds: float) -> None:
+        """A replica became ready `seconds` after its engine was spawned."""
+
+    def relaunch(self, launch: ReplicaLaunch) -> ReplicaLaunch:
+        """The same replica on another free port of the pool's range."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +60,13 @@ class ReplicaSet:
         restart: RestartPolicy,
         timings: ReplicaTimings,
         digests: DigestCache,
-        crash_policy: CrashPolicy,
+        hooks: SetHooks,
     ) -> None:
         self.set_id = set_id
         self.identity = identity
         self.engine_version: str | None = None
         self._digests = digests
-        self._crash_policy = crash_policy
+        self._hooks = hooks
         self.replicas = tuple(
             Replica(
                 launch,
@@ -91,9 +102,14 @@ class ReplicaSet:
                 f"engine_version {report.engine_version!r} differs from the replica set's "
                 f"{self.engine_version!r}; replicas of different versions never share a set"
             )
+        if replica.counters.load_seconds is not None:
+            self._hooks.loaded(self, replica.counters.load_seconds)
 
     def crashed(self, replica: Replica, error: str) -> bool:
-        return self._crash_policy(self, replica, error)
+        return self._hooks.crashed(self, replica, error)
+
+    def relaunch(self, launch: ReplicaLaunch) -> ReplicaLaunch:
+        return self._hooks.relaunch(launch)
 
     def start(self) -> None:
         for replica in self.replicas:
@@ -123,6 +139,8 @@ class ReplicaSet:
     async def drain(self, deadline_s: float) -> None:
         """Let in-flight requests finish until the deadline, then stop every replica (ORCH-6011)."""
         deadline = time.monotonic() + deadline_s
+        for replica in self.replicas:
+            replica.mark_draining()
         while time.monotonic() < deadline:
             busy = await asyncio.gather(*(r.in_flight() for r in self.replicas), return_exceptions=True)
             # An engine that cannot answer is not serving anything worth waiting for.
@@ -141,6 +159,7 @@ class ReplicaSet:
                 ready=r.ready,
                 pid=r.pid,
                 port=r.launch.port,
+                last_exit_code=r.counters.last_exit_code,
                 device=r.launch.device.label,
                 slots=r.report.slots_total if r.report else r.launch.slots,
                 ctx_max=r.report.ctx_max if r.report else r.launch.ctx,

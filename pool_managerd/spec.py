@@ -12,6 +12,7 @@ class RestartPolicy:
 
     backoff_initial_ms: int = 500
     backoff_max_ms: int = 30_000
+    backoff_reset_after_ms: int = 60_000
     breaker_crashes: int = 5
     breaker_window_ms: int = 60_000
 
@@ -23,6 +24,7 @@ class PoolSpec:
     pool_id: str
     engine: str
     model_ref: str
+    model_id: str | None = None
     replicas: int = 1
     devices: tuple[int, ...] | str = "cpu"
     slots: int = 1
@@ -32,7 +34,10 @@ class PoolSpec:
     port_range: tuple[int, int] = (9100, 9199)
     command_template: tuple[str, ...] | None = None
     binary: str | None = None
-    vram_required_mb: int | None = None
+    vram_bytes_per_replica: int | None = None
+    advertise_host: str = "127.0.0.1"
+    start_timeout_s: float = 600.0
+    reload_timeout_s: float = 600.0
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     drain_deadline_ms: int = 30_000
     threads: int = 1
@@ -48,7 +53,7 @@ class NodeSpec:
     orchestratord_url: str | None = None
     node_token: str | None = None
     heartbeat_interval_ms: int = 2_000
-    engine_host: str = "127.0.0.1"
+    registration_backoff_ms: tuple[int, int] = (500, 10_000)
     model_cache_dir: Path = Path(".cache/models")
-    ready_timeout_s: float = 120.0
-    stop_grace_s: float = 5.0
+    config_dir: Path | None = None
+    stop_grace_s: float = 10.0

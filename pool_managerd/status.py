@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+MODEL_LOAD_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+
+
+@dataclass
+class LoadTimes:
+    """Seconds from spawning a replica to it becoming ready, bucketed as poolmgr_model_load_seconds."""
+
+    buckets: tuple[float, ...] = MODEL_LOAD_BUCKETS_S
+    counts: list[int] = field(default_factory=lambda: [0] * len(MODEL_LOAD_BUCKETS_S))
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, seconds: float) -> None:
+        for i, bound in enumerate(self.buckets):
+            if seconds <= bound:
+                self.counts[i] += 1
+        self.total += seconds
+        self.count += 1
 
 
 @dataclass(frozen=True)
@@ -16,6 +35,7 @@ class ReplicaStatus:
     ready: bool
     pid: int | None
     port: int
+    last_exit_code: int | None
     device: str
     slots: int
     ctx_max: int
@@ -33,6 +53,7 @@ class PoolStatus:
     pool_id: str
     engine: str
     model_ref: str
+    determinism: str
     model_digest: str | None
     engine_version: str | None
     replica_set: str | None

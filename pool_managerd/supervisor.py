@@ -14,7 +14,6 @@ from pool_managerd.devices import DeviceInventory, discover_devices
 from pool_managerd.digest import DigestCache
 from pool_managerd.pool import Pool, PoolContext
 from pool_managerd.readiness import AdapterFactory
-from pool_managerd.replica import ReplicaTimings
 from pool_managerd.spec import NodeSpec
 from pool_managerd.status import PoolStatus
 
@@ -96,6 +95,6 @@ def build_context(
         log_dir=node.log_dir,
         model_cache_dir=node.model_cache_dir,
         base_env=dict(base_env),
-        engine_host=node.engine_host,
-        timings=ReplicaTimings(ready_timeout_s=node.ready_timeout_s, stop_grace_s=node.stop_grace_s),
+        config_dir=node.config_dir,
+        stop_grace_s=node.stop_grace_s,
     )

