@@ -29,6 +29,8 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
         message = "unknown field" if kind == "extra_forbidden" else error.get("msg", "invalid")
         if kind == "json_invalid":
             field, message = "body", "malformed JSON"
+        elif "required property group" in str(message):
+            field, message = "prompt/messages", "exactly one of prompt and messages is required"
         parts.append(f"{field}: {message}")
     return "; ".join(parts)
 

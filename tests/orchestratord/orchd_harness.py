@@ -65,7 +65,7 @@ class Daemon:
 
 
 def make_config(**overrides: Any) -> OrchestratordConfig:
-    data: dict[str, Any] = {"streaming": {"heartbeat_ms": 10_000}, **overrides}
+    data: dict[str, Any] = {"streaming": {"heartbeat_ms": 10_000}, "shutdown_grace_ms": 200, **overrides}
     return OrchestratordConfig.model_validate(data)
 
 
@@ -104,5 +104,3 @@ async def running_daemon(
         httpx.AsyncClient(transport=transport, base_url="http://orchd", headers=headers or {}) as client,
     ):
         yield Daemon(services, client, engines)
-
-
