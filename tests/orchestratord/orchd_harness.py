@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from contracts.config_schema.orchestratord import OrchestratordConfig
 
+from contracts.config_schema.orchestratord import OrchestratordConfig
 from orchestratord.app import create_app
 from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.wiring import Services, build_services
