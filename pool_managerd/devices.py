@@ -74,7 +74,8 @@ class DevicePlan:
 
     @property
     def label(self) -> str:
-        return CPU if self.gpu_index is None else f"gpu:{self.gpu_index}"
+        """The contract's device id: `cpu` or the GPU index."""
+        return CPU if self.gpu_index is None else str(self.gpu_index)
 
 
 def _run_command(argv: Sequence[str]) -> str:
