@@ -104,3 +104,29 @@ async def running_daemon(
         httpx.AsyncClient(transport=transport, base_url="http://orchd", headers=headers or {}) as client,
     ):
         yield Daemon(services, client, engines)
+
+
+@dataclass(frozen=True)
+class Sse:
+    """One parsed SSE event."""
+
+    event: str
+    data: dict[str, Any]
+    id: str
+
+
+async def read_stream(
+    client: httpx.AsyncClient, task_id: str, *, verbose: bool = False, last_event_id: str | None = None
+) -> tuple[httpx.Response, list[Sse]]:
+    """The whole event stream of a task (httpx-sse parses the frames)."""
+    from httpx_sse import aconnect_sse
+
+    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    params = {"verbose": "true"} if verbose else {}
+    events: list[Sse] = []
+    async with aconnect_sse(
+        client, "GET", f"/v1/tasks/{task_id}/stream", headers=headers, params=params
+    ) as source:
+        async for sse in source.aiter_sse():
+            events.append(Sse(sse.event, sse.json(), sse.id))
+        return source.response, events
