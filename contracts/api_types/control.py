@@ -61,8 +61,8 @@ ModelDigest = TypeAliasType(
     Annotated[
         StrictStr,
         Field(
-            description="Lowercase hex SHA-256 of the model file.",
-            pattern="^[0-9a-f]{64}$",
+            description="`sha256:` and the lowercase hex SHA-256 of the model file (ORCH-6010).",
+            pattern="^sha256:[0-9a-f]{64}$",
         ),
     ],
 )
@@ -113,9 +113,9 @@ class PoolList(BaseModel):
 ReplicaState = TypeAliasType(
     "ReplicaState",
     Annotated[
-        Literal["starting", "ready", "backoff", "draining", "stopped", "failed"],
+        Literal["starting", "ready", "unready", "restarting", "stopping", "stopped", "failed"],
         Field(
-            description="`starting` until ready (health, props and a one-token self-test), `ready`, `backoff` waiting to\nrestart after a crash, `draining`, `stopped`, or `failed` (circuit breaker tripped).\n"
+            description="`starting` until ready (health, props and a one-token self-test), `ready`, `unready` (health probes\nfailing), `restarting` (waiting for its backoff after a crash), `stopping`, `stopped`, or `failed`\n(circuit breaker open, or the start timed out) (ORCH-6018).\n"
         ),
     ],
 )
@@ -132,7 +132,18 @@ class ReplicaHealth(BaseModel):
     ]
     model_digest: ModelDigest | None
     slots_total: Annotated[StrictInt, Field(ge=0)]
+    pid: Annotated[
+        StrictInt | None,
+        Field(description="Process id of the engine; null while not running.", ge=1),
+    ]
+    port: Annotated[StrictInt, Field(ge=1, le=65535)]
     restarts: Annotated[StrictInt, Field(ge=0)]
+    last_exit_code: Annotated[
+        StrictInt | None,
+        Field(
+            description="Exit status of the last engine process (negative for a signal); null before any exit."
+        ),
+    ]
     last_error: StrictStr | None
 
 
@@ -157,9 +168,9 @@ class DrainRequest(BaseModel):
     deadline_ms: Annotated[
         StrictInt | MISSING,
         Field(
-            description="How long in-flight work may continue before the replicas stop; absent (or no body at all): the\nconfigured default drain deadline.\n",
-            ge=0,
-            le=86400000,
+            description="How long in-flight work may continue before the replicas stop; absent (or no body at all): the\nconfigured drain deadline (default 30000).\n",
+            ge=1,
+            le=600000,
         ),
     ] = MISSING
 
@@ -167,7 +178,13 @@ class DrainRequest(BaseModel):
 class DrainAccepted(BaseModel):
     pool_id: Identifier
     draining: Literal[True]
-    deadline_ms: Annotated[StrictInt, Field(ge=0)]
+    deadline_ms: Annotated[
+        StrictInt,
+        Field(
+            description="The effective deadline (the sooner one when a drain was already running).",
+            ge=1,
+        ),
+    ]
 
 
 class ReloadRequest(BaseModel):
@@ -210,8 +227,9 @@ class Device(BaseModel):
     device_id: DeviceId
     kind: Literal["gpu", "cpu"]
     name: Annotated[StrictStr, Field(max_length=256)]
+    uuid: Annotated[StrictStr | None, Field(max_length=128)]
     vram_total_bytes: Annotated[StrictInt | None, Field(ge=0)]
-    vram_free_bytes: Annotated[StrictInt | None, Field(ge=0)]
+    vram_used_bytes: Annotated[StrictInt | None, Field(ge=0)]
     utilization_pct: Annotated[StrictFloat | None, Field(ge=0.0, le=100.0)]
 
 
@@ -274,7 +292,7 @@ class NodeRegistration(BaseModel):
     heartbeat_interval_ms: Annotated[
         StrictInt | MISSING,
         Field(
-            description="The node's heartbeat interval; the lease is 3 intervals (ORCH-1114). Absent: orchestratord's\nconfigured interval.\n",
+            description="The node's heartbeat interval; the lease is 3 intervals (ORCH-1114). Absent: orchestratord's\nconfigured interval (default 2000).\n",
             ge=100,
             le=600000,
         ),
@@ -292,10 +310,10 @@ class ReplicaHeartbeat(BaseModel):
     )
     replica_id: Identifier
     ready: StrictBool
-    slots_busy: Annotated[
+    slots_free: Annotated[
         StrictInt | None | MISSING,
         Field(
-            description="Slots the engine reports busy; null when it cannot tell. Informational (orchestratord leases slots itself).",
+            description="Free slots as the engine reports them; null when it cannot tell. Informational, since orchestratord leases slots itself.",
             ge=0,
         ),
     ] = MISSING
@@ -324,6 +342,13 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
+    devices: Annotated[
+        list[Device] | MISSING,
+        Field(
+            description="Current device telemetry (ORCH-6021); absent keeps the registered values.",
+            max_length=256,
+        ),
+    ] = MISSING
     pools: Annotated[list[PoolHeartbeat], Field(max_length=256)]
 
 

@@ -96,6 +96,18 @@ Engine = TypeAliasType("Engine", Literal["llamacpp", "vllm", "tgi", "triton"])
 Priority = TypeAliasType("Priority", Literal["interactive", "batch"])
 
 
+ModelDigest = TypeAliasType(
+    "ModelDigest",
+    Annotated[
+        StrictStr,
+        Field(
+            description="`sha256:` and the lowercase hex SHA-256 of the model file (ORCH-6010).",
+            pattern="^sha256:[0-9a-f]{64}$",
+        ),
+    ],
+)
+
+
 Identifier = TypeAliasType(
     "Identifier",
     Annotated[
@@ -170,7 +182,13 @@ class TaskRequest(_JsonSchemaRuntimeValidationBase):
             description="Completion prompt; default limit 65536 UTF-8 bytes (413 above it)."
         ),
     ] = MISSING
-    messages: Annotated[list[ChatMessage] | MISSING, Field(min_length=1)] = MISSING
+    messages: Annotated[
+        list[ChatMessage] | MISSING,
+        Field(
+            description="Chat turns; default limits 256 messages and 65536 UTF-8 bytes of content in all.",
+            min_length=1,
+        ),
+    ] = MISSING
     max_tokens: Annotated[
         StrictInt,
         Field(
@@ -237,12 +255,12 @@ class TaskRequest(_JsonSchemaRuntimeValidationBase):
     expected_tokens: Annotated[
         StrictInt | MISSING,
         Field(
-            description="Hint for predictions and fairness; max_tokens is used when absent.",
+            description="Hint for predictions and fairness, at most max_tokens; max_tokens is used when absent.",
             ge=1,
             le=1048576,
         ),
     ] = MISSING
-    kv_hint: Literal["reuse", "cold"] | MISSING = MISSING
+    kv_hint: Literal["reuse", "cold"] = "reuse"
     placement: Placement | MISSING = MISSING
 
 
@@ -278,13 +296,7 @@ class StartedEvent(BaseModel):
     replica_id: Identifier
     engine: Engine
     engine_version: StrictStr
-    model_digest: Annotated[
-        StrictStr,
-        Field(
-            description="Lowercase hex SHA-256 of the model file.",
-            pattern="^[0-9a-f]{64}$",
-        ),
-    ]
+    model_digest: ModelDigest
     seed: Annotated[StrictInt, Field(ge=0, le=4294967295)]
     sampler_profile_version: StrictStr
 
@@ -328,9 +340,9 @@ class EndEvent(BaseModel):
 class ErrorEvent(BaseModel):
     code: ErrorCode
     message: StrictStr
-    engine: Engine | MISSING = MISSING
+    engine: Engine | None
     retriable: StrictBool
-    retry_after_ms: Annotated[StrictInt | MISSING, Field(ge=0)] = MISSING
+    retry_after_ms: Annotated[StrictInt | None, Field(ge=0)]
 
 
 TaskState = TypeAliasType("TaskState", Literal["queued", "running", "succeeded", "failed", "canceled"])
@@ -350,7 +362,7 @@ class ReplayIdentity(BaseModel):
     sampler_profile_version: StrictStr
     engine: Engine
     engine_version: StrictStr
-    model_digest: Annotated[StrictStr, Field(pattern="^[0-9a-f]{64}$")]
+    model_digest: ModelDigest
     pool_id: Identifier
     replica_id: Identifier
 
@@ -412,6 +424,8 @@ class RequestLimits(BaseModel):
     max_tokens_max: Annotated[StrictInt, Field(ge=1)]
     stop_max_count: Annotated[StrictInt, Field(ge=0, le=4)]
     stop_max_chars: Annotated[StrictInt, Field(ge=1)]
+    messages_max_count: Annotated[StrictInt, Field(ge=1)]
+    header_value_max_bytes: Annotated[StrictInt, Field(ge=1)]
 
 
 class Capabilities(BaseModel):

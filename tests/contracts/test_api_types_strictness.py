@@ -151,3 +151,24 @@ def test_response_models_build_from_python_values_and_ignore_unknown_fields() ->
         "tokens_budget_remaining": None,
         "extra": "kept",
     }
+
+
+@pytest.mark.req("ORCH-1206")
+def test_error_event_always_carries_engine_and_retry_after_possibly_null() -> None:
+    event = data.ErrorEvent(
+        code="DEADLINE_UNMET",
+        message="expired while queued",
+        engine=None,
+        retriable=False,
+        retry_after_ms=None,
+    )
+
+    assert event.model_dump(mode="json") == {
+        "code": "DEADLINE_UNMET",
+        "message": "expired while queued",
+        "engine": None,
+        "retriable": False,
+        "retry_after_ms": None,
+    }
+    with pytest.raises(ValidationError):
+        data.ErrorEvent.model_validate({"code": "WORKER_RESET", "message": "m", "retriable": True})

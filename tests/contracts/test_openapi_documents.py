@@ -194,5 +194,25 @@ def test_security_schemes_separate_admin_keys_and_node_tokens() -> None:
 
     assert control["security"] == [{"adminKey": []}]
     assert node_ops == {"/v1/nodes/register", "/v1/nodes/{id}/heartbeat", "/v1/nodes/{id}"}
-    assert load("pool")["security"] == [{"nodeToken": []}]
-    assert all("security" not in op for _, _, op in operations(load("pool")))
+    pool = load("pool")
+    optional = {path for _, path, op in operations(pool) if op.get("security") == [{}, {"nodeToken": []}]}
+    assert pool["security"] == [{"nodeToken": []}]
+    assert optional == {"/v1/health", "/metrics"}
+    assert all("security" not in op for _, path, op in operations(pool) if path not in optional)
+
+
+@pytest.mark.req("ORCH-1080", "ORCH-1081", "ORCH-5002", "ORCH-1207")
+@pytest.mark.parametrize(("name", "always"), [("data", {"400", "401", "403", "500"}),
+                                              ("control", {"400", "401", "403", "500"}),
+                                              ("pool", {"400", "401", "500"})])  # fmt: skip
+def test_every_operation_documents_the_statuses_any_request_can_get(name: str, always: set[str]) -> None:
+    document = load(name)
+    missing = {
+        f"{method} {path}": sorted(always - set(op["responses"]))
+        for method, path, op in operations(document)
+        if not always <= set(op["responses"])
+    }
+    unauthorized = resolve(document, document["components"]["responses"]["Unauthorized"])
+
+    assert missing == {}
+    assert unauthorized["headers"]["WWW-Authenticate"]["schema"] == {"type": "string", "const": "Bearer"}
