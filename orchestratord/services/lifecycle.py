@@ -127,7 +127,8 @@ class TaskLifecycle:
             "message": error.message,
             "retriable": error.retriable,
         }
-        engine = error.engine or (record.identity.engine if record.identity else None)
+        # The replica's configured engine names it; adapters may report an emulator's own name.
+        engine = record.identity.engine if record.identity else None
         if engine is not None:
             payload["engine"] = engine
         if error.retry_after_ms is not None:

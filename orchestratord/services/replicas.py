@@ -55,6 +55,9 @@ class Replica:
     draining: bool = False
     last_error: str | None = None
     warm_sessions: set[str] = field(default_factory=set)
+    # What the replica's node last said (lease live and replica ready); a health probe never overrides a
+    # node that calls its replica unready (ORCH-1114). Static replicas have no node and keep it True.
+    node_ready: bool = True
 
     @property
     def replica_id(self) -> str:
@@ -148,8 +151,17 @@ class ReplicaRegistry:
         """Turns every replica of `node_id` unready (its heartbeats stopped); returns their ids."""
         changed = [r.replica_id for r in self._replicas.values() if r.spec.node_id == node_id]
         for replica_id in changed:
-            self.update(replica_id, ready=False, last_error=reason)
+            self.report(replica_id, ready=False, last_error=reason)
         return changed
+
+    def report(self, replica_id: str, *, ready: bool, last_error: str | None = None) -> Replica:
+        """Records the readiness a replica's node reports; probes cannot make it ready while this is False."""
+        replica = self.get(replica_id)
+        replica.node_ready = ready
+        replica.ready = ready
+        replica.last_error = last_error
+        self._wakeup.notify()
+        return replica
 
     # --- views ---
 
@@ -243,5 +255,8 @@ class ReplicaRegistry:
         if props is not None:
             replica.props = props
             self._ledger.set_total(replica.replica_id, replica.slots_total)
-        replica.ready = health.ready
-        replica.last_error = None if health.ready else health.reason
+        replica.ready = health.ready and replica.node_ready
+        if health.ready and replica.node_ready:
+            replica.last_error = None
+        elif not health.ready:
+            replica.last_error = health.reason

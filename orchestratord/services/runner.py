@@ -145,13 +145,6 @@ class TaskRunner:
         if not delivered and error.retriable and not isinstance(error, InvalidParams):
             if self._requeue(record, replica.replica_id, error):
                 return
-        if delivered and isinstance(error, WorkerReset | Internal) and error.engine is None:
-            error = WorkerReset(
-                f"engine connection lost after token {record.transcript.tokens - 1}: {error.message}",
-                engine=replica.spec.engine,
-                pool_id=replica.pool_id,
-                retry_after_ms=error.retry_after_ms,
-            )
         self._lifecycle.failed(record, error)
 
     def _observe(self, record: TaskRecord, replica: Replica) -> None:

@@ -123,10 +123,17 @@ async def read_stream(
 
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
     params = {"verbose": "true"} if verbose else {}
-    events: list[Sse] = []
     async with aconnect_sse(
         client, "GET", f"/v1/tasks/{task_id}/stream", headers=headers, params=params
     ) as source:
-        async for sse in source.aiter_sse():
-            events.append(Sse(sse.event, sse.json(), sse.id))
+        events = [Sse(sse.event, sse.json(), sse.id) async for sse in source.aiter_sse()]
         return source.response, events
+
+
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Waits until `predicate()` holds; for state that offers nothing to await."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            if predicate():
+                return
+            await asyncio.sleep(0.005)
