@@ -34,7 +34,6 @@ from contracts.api_types.pool import (
 from contracts.api_types.pool import PoolStatus as PoolStatusBody
 from orchestrator_core.errors import InvalidParams, NotFound, OrchError, PayloadTooLarge, Unauthorized
 from pool_managerd.devices import wire_devices
-from pool_managerd.digest import wire_digest
 from pool_managerd.metrics import metrics_registry, render
 from pool_managerd.registration import RegistrationState
 from pool_managerd.status import PoolStatus
@@ -105,7 +104,7 @@ def create_app(
         return ReloadResult(
             pool_id=status.pool_id,
             model_ref=status.model_ref,
-            model_digest=wire_digest(status.model_digest) or "",
+            model_digest=status.model_digest or "",
             engine_version=status.engine_version or "",
             replicas_ready=sum(1 for r in status.replicas if r.ready),
         )
@@ -126,9 +125,12 @@ def replica_bodies(status: PoolStatus) -> list[ReplicaHealth]:
             endpoint=r.endpoint,
             engine=status.engine,  # type: ignore[arg-type]
             engine_version=r.engine_version,
-            model_digest=wire_digest(status.model_digest),
+            model_digest=status.model_digest,
             slots_total=r.slots,
+            pid=r.pid,
+            port=r.port,
             restarts=r.restarts,
+            last_exit_code=r.last_exit_code,
             last_error=r.last_error,
         )
         for r in status.replicas
@@ -140,7 +142,7 @@ def pool_status_body(status: PoolStatus) -> PoolStatusBody:
         pool_id=status.pool_id,
         engine=status.engine,  # type: ignore[arg-type]
         model_ref=status.model_ref,
-        model_digest=wire_digest(status.model_digest),
+        model_digest=status.model_digest,
         engine_version=status.engine_version,
         replica_set=status.replica_set,
         slots_total=status.slots_total,

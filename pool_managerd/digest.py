@@ -58,11 +58,6 @@ class DigestCache:
         return value
 
 
-def wire_digest(digest: str | None) -> str | None:
-    """The digest as the OpenAPI contracts carry it: bare lowercase hex."""
-    return digest.removeprefix(DIGEST_PREFIX) if digest is not None else None
-
-
 def _sha256_of(path: Path) -> str:
     hasher = hashlib.sha256()
     try:

@@ -28,7 +28,6 @@ from contracts.api_types.control import (
 )
 from pool_managerd.backoff import Backoff
 from pool_managerd.devices import DeviceInventory, wire_devices
-from pool_managerd.digest import wire_digest
 from pool_managerd.status import PoolStatus, ReplicaStatus
 
 log = logging.getLogger(__name__)
@@ -224,7 +223,7 @@ def registration_body(
                         replica_id=r.replica_id,
                         endpoint=r.endpoint,
                         engine_version=r.engine_version or "",
-                        model_digest=wire_digest(p.model_digest) or "",
+                        model_digest=p.model_digest or "",
                         slots_total=r.slots,
                         ctx_max=r.ctx_max,
                         ready=r.ready,
@@ -239,7 +238,7 @@ def registration_body(
 
 
 def heartbeat_body(pools: list[PoolStatus], busy: dict[str, int | None]) -> Heartbeat:
-    """The contract's Heartbeat: readiness and busy slots of the registered replicas."""
+    """The contract's Heartbeat: readiness and free slots of the registered replicas."""
     return Heartbeat(
         pools=[
             PoolHeartbeat(
@@ -248,9 +247,7 @@ def heartbeat_body(pools: list[PoolStatus], busy: dict[str, int | None]) -> Hear
                 draining=p.draining,
                 last_error=_clip(p.last_error),
                 replicas=[
-                    ReplicaHeartbeat(
-                        replica_id=r.replica_id, ready=r.ready, slots_busy=busy.get(r.replica_id)
-                    )
+                    ReplicaHeartbeat(replica_id=r.replica_id, ready=r.ready, slots_free=_free(r, busy))
                     for r in registrable(p)
                 ],
             )
@@ -262,6 +259,11 @@ def heartbeat_body(pools: list[PoolStatus], busy: dict[str, int | None]) -> Hear
 def registrable(pool: PoolStatus) -> list[ReplicaStatus]:
     """Replicas orchestratord can be told about: their engine_version was read from the engine."""
     return [r for r in pool.replicas if r.engine_version is not None and pool.model_digest is not None]
+
+
+def _free(replica: ReplicaStatus, busy: dict[str, int | None]) -> int | None:
+    taken = busy.get(replica.replica_id)
+    return None if taken is None else max(0, replica.slots - taken)
 
 
 def _clip(text: str | None) -> str | None:

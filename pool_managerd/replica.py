@@ -31,12 +31,13 @@ _LOG_TAIL_BYTES = 4096
 
 
 class ReplicaState(enum.StrEnum):
-    """The contract's replica states (pool.yaml ReplicaState)."""
+    """The replica states of ORCH-6018 (pool.yaml ReplicaState)."""
 
     STARTING = "starting"
     READY = "ready"
-    BACKOFF = "backoff"
-    DRAINING = "draining"
+    UNREADY = "unready"
+    RESTARTING = "restarting"
+    STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
 
@@ -143,9 +144,9 @@ class Replica:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"replica {self.replica_id}")
 
-    def mark_draining(self) -> None:
+    def mark_stopping(self) -> None:
         if self.state is not ReplicaState.STOPPED:
-            self.state = ReplicaState.DRAINING
+            self.state = ReplicaState.STOPPING
 
     async def stop(self) -> None:
         """Stop the engine (SIGTERM, then SIGKILL after the grace period) and the supervision loop."""
@@ -181,7 +182,7 @@ class Replica:
                 self.state = ReplicaState.FAILED
                 if not self._owner.crashed(self, error):
                     return
-                self.state = ReplicaState.BACKOFF
+                self.state = ReplicaState.RESTARTING
                 delay_s = self._backoff.next_delay_ms() / 1000
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay_s)
@@ -269,13 +270,13 @@ class Replica:
             health = await adapter.health()
             if health.ready:
                 failures = 0
-                if self.state is ReplicaState.STARTING:
+                if self.state is ReplicaState.UNREADY:
                     await self._prove_ready_again(adapter)
                     ready_since = time.monotonic()
                 continue
             failures += 1
             if failures >= self._timings.unhealthy_after and self.state is ReplicaState.READY:
-                self.state = ReplicaState.STARTING
+                self.state = ReplicaState.UNREADY
                 self.last_error = f"{failures} failed health probes: {health.reason or health.state}"
 
     async def _prove_ready_again(self, adapter: EngineAdapter) -> None:

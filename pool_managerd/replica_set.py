@@ -140,7 +140,7 @@ class ReplicaSet:
         """Let in-flight requests finish until the deadline, then stop every replica (ORCH-6011)."""
         deadline = time.monotonic() + deadline_s
         for replica in self.replicas:
-            replica.mark_draining()
+            replica.mark_stopping()
         while time.monotonic() < deadline:
             busy = await asyncio.gather(*(r.in_flight() for r in self.replicas), return_exceptions=True)
             # An engine that cannot answer is not serving anything worth waiting for.

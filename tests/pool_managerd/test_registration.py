@@ -140,7 +140,7 @@ async def test_first_round_registers_node_with_replicas_and_identity() -> None:
     assert node["cpu_only"] is True
     replica = node["pools"][0]["replicas"][0]  # type: ignore[index]
     assert replica["endpoint"] == "http://127.0.0.1:9101"
-    assert replica["model_digest"] == "ab" * 32
+    assert replica["model_digest"] == "sha256:" + "ab" * 32
     assert replica["engine_version"] == "b0-unknown"
     assert (replica["slots_total"], replica["ctx_max"], replica["devices"]) == (1, 2048, ["cpu"])
     NodeRegistration.model_validate(node)
@@ -157,7 +157,7 @@ async def test_later_rounds_heartbeat_with_readiness_and_load() -> None:
         ("POST", "/v1/nodes/host-a/heartbeat"),
     ]
     replica = plane.heartbeats[-1]["pools"][0]["replicas"][0]  # type: ignore[index]
-    assert replica == {"replica_id": "p1-r0", "ready": True, "slots_busy": 1}
+    assert replica == {"replica_id": "p1-r0", "ready": True, "slots_free": 0}
     Heartbeat.model_validate(plane.heartbeats[-1])
 
 
