@@ -7,6 +7,7 @@
     ├── Forbidden                FORBIDDEN             403
     ├── NotFound                 NOT_FOUND             404
     ├── Conflict                 CONFLICT              409
+    ├── MethodNotAllowed         METHOD_NOT_ALLOWED    405 (with an `Allow` header)
     ├── PayloadTooLarge          PAYLOAD_TOO_LARGE     413
     ├── Backpressure                                   429 (Retry-After, X-Backoff-Ms, policy_label)
     │   ├── AdmissionReject      ADMISSION_REJECT
@@ -42,6 +43,7 @@ class OrchError(Exception):
         pool_id: str | None = None,
         retry_after_ms: int | None = None,
         policy_label: str | None = None,
+        retriable: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -49,6 +51,9 @@ class OrchError(Exception):
         self.pool_id = pool_id
         self.retry_after_ms = retry_after_ms
         self.policy_label = policy_label
+        # A class sets the usual answer; one instance may differ (an exhausted session budget is a 429
+        # that retrying will not fix).
+        self.is_retriable = type(self).retriable if retriable is None else retriable
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code}: {self.message!r})"
@@ -94,6 +99,13 @@ class Conflict(OrchError):
 
     code = "CONFLICT"
     http_status = 409
+
+
+class MethodNotAllowed(OrchError):
+    """Raised when a known path does not serve the request's method."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
 
 
 class PayloadTooLarge(OrchError):
