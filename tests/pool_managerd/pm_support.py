@@ -77,3 +77,12 @@ async def wait_for(predicate: Callable[[], bool], within_s: float, what: str) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within_s} s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def proc_fields(pid: int, name: str) -> list[bytes]:
+    """The NUL-separated fields of /proc/<pid>/<name> (cmdline, environ)."""
+    return Path(f"/proc/{pid}/{name}").read_bytes().split(b"\0")
+
+
+def file_size(path: str | Path) -> int:
+    return Path(path).stat().st_size
