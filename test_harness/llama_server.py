@@ -95,7 +95,9 @@ class LlamaServer:
         with httpx.Client(timeout=httpx.Timeout(1.0), trust_env=False) as client:
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
-                    raise EngineFailedToStart(f"llama-server exited with {self.process.returncode}:\n{self.log_tail()}")
+                    raise EngineFailedToStart(
+                        f"llama-server exited with {self.process.returncode}:\n{self.log_tail()}"
+                    )
                 try:
                     if client.get(f"{self.base_url}/health").status_code == 200:
                         return

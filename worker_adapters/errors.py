@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import httpx
 import orjson
+from httpx_sse import SSEError
 
 from orchestrator_core.errors import (
     DecodeTimeout,
@@ -87,6 +88,8 @@ def error_from_event(payload: object, engine: str) -> OrchError:
 def error_from_transport(exc: httpx.HTTPError, engine: str, *, streaming: bool) -> OrchError:
     """The typed error for a transport failure; `streaming` is True once the response headers arrived."""
     name = type(exc).__name__
+    if isinstance(exc, SSEError):  # httpx-sse's error is a TransportError: check it first
+        return Internal(f"{engine} did not answer with an event stream: {exc}", engine=engine)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return PoolUnavailable(f"{engine} unreachable: {name}: {exc}", engine=engine)
     if isinstance(exc, httpx.ReadTimeout):

@@ -14,9 +14,8 @@ from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 
 import httpx
-from httpx_sse import SSEError
 
-from orchestrator_core.errors import DecodeTimeout, Internal, PoolUnavailable
+from orchestrator_core.errors import DecodeTimeout, PoolUnavailable
 from worker_adapters.errors import error_from_response, transport_errors
 from worker_adapters.options import AdapterOptions
 from worker_adapters.sse import iter_sse_data
@@ -108,10 +107,6 @@ class StreamDriver:
             waited = "the first token" if progress.tokens == 0 else "the next token"
             raise DecodeTimeout(
                 f"{self._engine} sent no token in time for {waited}", engine=self._engine
-            ) from exc
-        except SSEError as exc:
-            raise Internal(
-                f"{self._engine} did not answer with an event stream: {exc}", engine=self._engine
             ) from exc
 
     def _token(self, text: str, progress: _Progress) -> TokenEvent:

@@ -9,8 +9,7 @@ from contextlib import aclosing
 import pytest
 
 from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, PoolUnavailable, WorkerReset
-from tests.adapters.conftest import TargetFactory, fast_options
-from tests.adapters.helpers import PROMPT, collect, expected_words, request
+from tests.adapters.helpers import PROMPT, TargetFactory, collect, expected_words, fast_options, request
 from worker_adapters.mock import Faults, MockConfig
 from worker_adapters.retry import RetryPolicy
 from worker_adapters.types import TokenEvent
@@ -32,7 +31,9 @@ async def test_tokens_arrive_in_order_with_gapless_indices_then_one_final(make_t
 
 
 @pytest.mark.req("ORCH-7014", "ORCH-3501")
-async def test_same_request_gives_the_same_stream_and_another_seed_another(make_target: TargetFactory) -> None:
+async def test_same_request_gives_the_same_stream_and_another_seed_another(
+    make_target: TargetFactory,
+) -> None:
     async with make_target() as target:
         first, _ = await collect(target.adapter, request(max_tokens=20, seed=1))
         again, _ = await collect(target.adapter, request(max_tokens=20, seed=1))
@@ -83,7 +84,9 @@ async def test_chat_workload_streams_tokens_and_usage(make_target: TargetFactory
 
 
 @pytest.mark.req("ORCH-7003", "ORCH-1031")
-async def test_closing_the_stream_ends_the_request_on_the_engine_within_1s(make_target: TargetFactory) -> None:
+async def test_closing_the_stream_ends_the_request_on_the_engine_within_1s(
+    make_target: TargetFactory,
+) -> None:
     async with make_target(faults=Faults(token_delay_ms=20)) as target:
         seen = []
         async with aclosing(target.adapter.stream(request(max_tokens=10_000))) as events:
@@ -244,7 +247,9 @@ async def test_metrics_count_tokens_and_requests(make_target: TargetFactory) -> 
 @pytest.mark.req("ORCH-7007", "ORCH-7014")
 async def test_requests_beyond_the_slots_wait_and_show_as_queued(make_target: TargetFactory) -> None:
     options = fast_options(slots_total=1)
-    async with make_target(config=MockConfig(slots=1), faults=Faults(token_delay_ms=10), options=options) as target:
+    async with make_target(
+        config=MockConfig(slots=1), faults=Faults(token_delay_ms=10), options=options
+    ) as target:
         first = asyncio.create_task(collect(target.adapter, request(max_tokens=30)))
         second = asyncio.create_task(collect(target.adapter, request(max_tokens=30, seed=9)))
         for _ in range(100):

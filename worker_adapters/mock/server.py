@@ -168,14 +168,18 @@ async def serve_mock(
             await _wait_started(server, task)
         yield MockServer(wire, f"http://{bound_host}:{bound_port}", engine)
     finally:
-        server.should_exit = True
-        try:
-            async with asyncio.timeout(5):
-                await task
-        except TimeoutError:
-            task.cancel()
-        finally:
-            sock.close()
+        await _stop(server, task)
+        sock.close()
+
+
+async def _stop(server: EmbeddedServer, task: asyncio.Task[None]) -> None:
+    """Ask uvicorn to exit (open streams get its graceful timeout); cancel a server not started yet."""
+    server.should_exit = True
+    if not server.started:
+        task.cancel()
+    _, pending = await asyncio.wait({task}, timeout=5)
+    for straggler in pending:
+        straggler.cancel()
 
 
 async def _wait_started(server: EmbeddedServer, task: asyncio.Task[None]) -> None:
