@@ -110,10 +110,12 @@ class SupervisorCollector(Collector):
         count = GaugeMetricFamily("poolmgr_gpu_devices", "GPUs discovered on the host; 0 on a CPU-only host.")
         count.add_metric([], float(len(inventory.gpus)))
         util = GaugeMetricFamily(
-            "poolmgr_gpu_utilization_ratio", "GPU utilisation from nvidia-smi, 0 to 1.", labels=["device"]
+            "poolmgr_gpu_utilization_ratio",
+            "GPU utilisation from nvidia-smi (utilization.gpu / 100), 0 to 1.",
+            labels=["gpu"],
         )
-        used = GaugeMetricFamily("poolmgr_vram_used_bytes", "VRAM in use on the device.", labels=["device"])
-        total = GaugeMetricFamily("poolmgr_vram_total_bytes", "Total VRAM of the device.", labels=["device"])
+        used = GaugeMetricFamily("poolmgr_gpu_vram_used_bytes", "VRAM in use on the GPU.", labels=["gpu"])
+        total = GaugeMetricFamily("poolmgr_gpu_vram_total_bytes", "Total VRAM of the GPU.", labels=["gpu"])
         for gpu in inventory.gpus:
             key = [str(gpu.index)]
             util.add_metric(key, min(1.0, max(0.0, gpu.utilization_pct / 100)))

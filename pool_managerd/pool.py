@@ -22,7 +22,7 @@ from pool_managerd.engine_command import CommandValues, build_command, effective
 from pool_managerd.model_ref import resolve_model_ref
 from pool_managerd.ports import PortAllocator
 from pool_managerd.readiness import AdapterFactory
-from pool_managerd.replica import Replica, ReplicaLaunch, ReplicaTimings
+from pool_managerd.replica import Replica, ReplicaLaunch, ReplicaState, ReplicaTimings
 from pool_managerd.replica_set import ReplicaSet, SetIdentity
 from pool_managerd.spec import PoolSpec
 from pool_managerd.status import LoadTimes, PoolStatus
@@ -188,7 +188,7 @@ class Pool:
                     f"circuit breaker open: {self.breaker.recent_crashes} crashes within "
                     f"{self.breaker.window_ms} ms; last: {self.last_error}; reload the pool to reset it"
                 )
-                self._spawn(replica_set.stop())
+                self._spawn(replica_set.stop(ReplicaState.FAILED))
             return False
         return True
 

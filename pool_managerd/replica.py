@@ -148,14 +148,17 @@ class Replica:
         if self.state is not ReplicaState.STOPPED:
             self.state = ReplicaState.STOPPING
 
-    async def stop(self) -> None:
-        """Stop the engine (SIGTERM, then SIGKILL after the grace period) and the supervision loop."""
+    async def stop(self, final: ReplicaState = ReplicaState.STOPPED) -> None:
+        """Stop the engine (SIGTERM, then SIGKILL after the grace period) and the supervision loop.
+
+        `final` is the state reported afterwards: `failed` when the pool's breaker stopped it.
+        """
         self._stopping.set()
         if self.process is not None:
             await self.process.stop(self._timings.stop_grace_s)
         if self._task is not None:
             await self._task
-        self.state = ReplicaState.STOPPED
+        self.state = final
 
     def kill_now(self) -> None:
         if self.process is not None:

@@ -115,8 +115,8 @@ class ReplicaSet:
         for replica in self.replicas:
             replica.start()
 
-    async def stop(self) -> None:
-        await asyncio.gather(*(r.stop() for r in self.replicas))
+    async def stop(self, final: ReplicaState = ReplicaState.STOPPED) -> None:
+        await asyncio.gather(*(r.stop(final) for r in self.replicas))
 
     def kill_now(self) -> None:
         for replica in self.replicas:
