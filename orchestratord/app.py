@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from contracts.config_schema.orchestratord import OrchestratordConfig
 
 from .api.capabilities import capabilities_router
+from .api.control import PoolDirectory, nodes_router, pools_router
 from .api.health import GaugeSnapshot, health_router
+from .api.openai import FacadeSettings, OpenAIFacade, openai_router
 from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
@@ -53,11 +55,15 @@ async def run_background(services: Services) -> AsyncIterator[None]:
         group.create_task(services.dispatcher.run(group), name="dispatcher")
         group.create_task(_every(REPLICA_POLL_S, stop, services.replicas.refresh), name="replica-poll")
         group.create_task(_every(REAPER_INTERVAL_S, stop, lambda: _reap(services)), name="reaper")
+        lease_check_s = services.nodes.lease.check_interval_s
+        group.create_task(_every(lease_check_s, stop, services.nodes.check_leases), name="node-leases")
         try:
             yield
         finally:
             await services.shutdown.shutdown()
             stop.set()
+    await services.pool_client.aclose()
+    await services.nodes.aclose()
 
 
 def create_app(config: OrchestratordConfig, *, services: Services | None = None) -> FastAPI:
@@ -95,4 +101,13 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
     snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
     app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot))
+    facade = OpenAIFacade(
+        built.tasks,
+        built.queues,
+        FacadeSettings(config.openai.default_max_tokens, config.streaming.heartbeat_ms / 1000),
+    )
+    app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
+    pools = PoolDirectory(built.nodes, built.replicas, config.replicas)
+    app.include_router(pools_router(built.auth, pools, built.pool_client))
+    app.include_router(nodes_router(built.auth, built.nodes, built.replicas))
     return app

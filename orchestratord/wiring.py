@@ -24,6 +24,8 @@ from .services.dispatcher import Dispatcher
 from .services.lifecycle import TaskLifecycle
 from .services.logs import EventLog
 from .services.metrics import DaemonMetrics
+from .services.nodes import LeaseSettings, NodeRegistry, http_node_adapters
+from .services.pool_client import PoolClient, pool_client_for
 from .services.queues import PoolQueues
 from .services.replicas import ReplicaRegistry, ReplicaSpec
 from .services.runner import RunSettings, TaskRunner
@@ -58,6 +60,8 @@ class Services:
     dispatcher: Dispatcher
     tasks: TaskService
     shutdown: ShutdownCoordinator
+    nodes: NodeRegistry
+    pool_client: PoolClient
 
 
 def http_adapter(replica: StaticReplica, config: OrchestratordConfig) -> EngineAdapter:
@@ -219,6 +223,14 @@ def build_services(
         log=log,
         grace_s=config.shutdown_grace_ms / 1000,
     )
+    nodes = NodeRegistry(
+        clock=clock,
+        replicas=replicas,
+        adapters=http_node_adapters(config.timeouts),
+        lease=LeaseSettings(config.node_lease.heartbeat_interval_ms, config.node_lease.lease_intervals),
+        metrics=metrics,
+        log=log,
+    )
     return Services(
         config=config,
         clock=clock,
@@ -236,4 +248,6 @@ def build_services(
         dispatcher=dispatcher,
         tasks=tasks,
         shutdown=shutdown,
+        nodes=nodes,
+        pool_client=pool_client_for(config.timeouts),
     )

@@ -1,0 +1,125 @@
+"""OpenAI-compatible requests turned into the daemon's TaskSpec (ORCH-1060, ORCH-1061, ORCH-1063).
+
+The facade builds the same TaskSpec as `POST /v1/tasks`, so validation limits, quotas, sessions, the queue,
+fairness and placement apply unchanged. The priority class and the session come from headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import orjson
+from pydantic import MISSING, BaseModel
+
+from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
+from orchestrator_core.errors import InvalidParams
+from worker_adapters.types import ChatMessage
+
+from ..services.task_spec import Priority, TaskSpec, new_task_id
+
+T = TypeVar("T")
+PRIORITY_HEADER = "X-Orch-Priority"
+SESSION_HEADER = "X-Orch-Session-Id"
+_PRIORITIES: dict[str, Priority] = {"interactive": "interactive", "batch": "batch"}
+_ROLES: dict[str, Literal["system", "user", "assistant"]] = {
+    "system": "system",
+    "developer": "system",
+    "user": "user",
+    "assistant": "assistant",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FacadeContext:
+    """What a facade request carries besides its body: tenant, headers and the configured default."""
+
+    tenant: str
+    priority: Priority
+    session_id: str | None
+    default_max_tokens: int
+
+
+def _given(value: T | MISSING | None) -> T | None:
+    """None for a field left out or sent as null (OpenAI's "use the default")."""
+    return None if value is MISSING or value is None else value
+
+
+def parse_priority(value: str | None) -> Priority:
+    if value is None:
+        return "interactive"
+    priority = _PRIORITIES.get(value.strip().lower())
+    if priority is None:
+        raise InvalidParams(f"{PRIORITY_HEADER}: must be interactive or batch")
+    return priority
+
+
+def parse_session_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidParams(f"{SESSION_HEADER}: must be a UUID") from None
+
+
+def _fingerprint(body: BaseModel) -> str:
+    dumped = body.model_dump(mode="json", exclude_defaults=True)
+    return hashlib.sha256(orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec:
+    """The `completion` task of a /v1/completions request; max_tokens defaults to the configured value."""
+    max_tokens = body.max_tokens if "max_tokens" in body.model_fields_set else None
+    return TaskSpec(
+        task_id=new_task_id(),
+        tenant=context.tenant,
+        model_ref=body.model,
+        max_tokens=max_tokens or context.default_max_tokens,
+        fingerprint=_fingerprint(body),
+        prompt=body.prompt,
+        workload="completion",
+        session_id=context.session_id,
+        priority=context.priority,
+        seed=_given(body.seed),
+        temperature=_given(body.temperature),
+        top_p=_given(body.top_p),
+        top_k=_given(body.top_k),
+        stop=_stop(_given(body.stop)),
+    )
+
+
+def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
+    """The `chat` task of a /v1/chat/completions request; `developer` messages count as `system`."""
+    max_tokens = _given(body.max_completion_tokens) or _given(body.max_tokens)
+    messages = tuple(ChatMessage(_ROLES[m.role], m.content) for m in body.messages)
+    return TaskSpec(
+        task_id=new_task_id(),
+        tenant=context.tenant,
+        model_ref=body.model,
+        max_tokens=max_tokens or context.default_max_tokens,
+        fingerprint=_fingerprint(body),
+        messages=messages,
+        workload="chat",
+        session_id=context.session_id,
+        priority=context.priority,
+        seed=_given(body.seed),
+        temperature=_given(body.temperature),
+        top_p=_given(body.top_p),
+        top_k=_given(body.top_k),
+        stop=_stop(_given(body.stop)),
+    )
+
+
+def include_usage(body: CompletionRequest | ChatCompletionRequest) -> bool:
+    options = _given(body.stream_options)
+    return options is not None and _given(options.include_usage) is True
