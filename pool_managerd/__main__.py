@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"pool_managerd: {exc.message}\n")
         return EXIT_CONFIG
     logging.basicConfig(
-        level=config.logging.level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+        level=config.logging.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
     )
     # One line per engine probe would drown the supervisor's own messages.
     logging.getLogger("httpx").setLevel(logging.WARNING)
