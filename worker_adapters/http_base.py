@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import orjson
 
-from orchestrator_core.errors import Internal, PoolUnavailable
+from orchestrator_core.errors import Internal, OrchError
 from worker_adapters.errors import error_from_response, transport_errors
 from worker_adapters.http_stream import StreamDriver
 from worker_adapters.options import AdapterOptions
@@ -55,9 +55,7 @@ class HttpEngine:
         """GET for a health probe; None when the engine cannot be reached."""
         try:
             return await self.get(url)
-        except PoolUnavailable:
-            return None
-        except Internal:
+        except OrchError:  # refused, timed out or dropped: the caller decides starting vs dead
             return None
 
     def ready(self) -> Health:

@@ -101,6 +101,17 @@ async def test_closing_the_stream_ends_the_request_on_the_engine_within_1s(
 
 
 @pytest.mark.req("ORCH-7003")
+async def test_breaking_out_of_the_loop_ends_the_request_within_1s(make_target: TargetFactory) -> None:
+    async with make_target(faults=Faults(token_delay_ms=20)) as target:
+        async for event in target.adapter.stream(request(max_tokens=10_000)):
+            if isinstance(event, TokenEvent) and event.index == 2:
+                break
+        # No aclose: the dropped generator is finalized by the event loop, which closes the upstream.
+        assert await target.engine.wait_idle(1.0)
+        assert target.engine.stats.ended_early == 1
+
+
+@pytest.mark.req("ORCH-7003")
 async def test_cancelling_the_consuming_task_ends_the_request_within_1s(make_target: TargetFactory) -> None:
     async with make_target(faults=Faults(token_delay_ms=20)) as target:
         got_token = asyncio.Event()
