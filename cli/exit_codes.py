@@ -63,7 +63,7 @@ _HINTS: dict[str, str] = {
     "METHOD_NOT_ALLOWED": "this server does not serve that operation; check the llorch and server versions",
     "UNAUTHORIZED": "pass a valid key with --api-key or set ORCH_API_KEY",
     "FORBIDDEN": "this operation needs a key with the admin role",
-    "NOT_FOUND": "check the id; tasks are forgotten about a minute after they end",
+    "NOT_FOUND": "check the id; tasks are forgotten a minute after they end, sessions when they expire",
     "CONFLICT": "the message says what conflicts; resolve it (or use a new id) and try again",
     "ADMISSION_REJECT": "the queue is full; try again later or use --priority batch for background work",
     "QUEUE_FULL_DROP_LRU": "the task was evicted from a full queue; submit it again later",

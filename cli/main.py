@@ -65,12 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _pool_parsers(pools: argparse.ArgumentParser) -> None:
     actions = pools.add_subparsers(dest="pool_action", parser_class=_Parser)
-    actions.add_parser("health", help="a pool's replicas and readiness").add_argument("pool_id")
+    health = actions.add_parser("health", help="a pool's replicas and readiness")
     drain = actions.add_parser("drain", help="stop new work on a pool and let running work finish")
-    drain.add_argument("pool_id")
-    drain.add_argument("--deadline-ms", type=int, help="how long running work may continue")
     reload = actions.add_parser("reload", help="switch a pool to another model, keeping it serving")
-    reload.add_argument("pool_id")
+    for action in (health, drain, reload):
+        _add_common(action)
+        action.add_argument("pool_id")
+    drain.add_argument("--deadline-ms", type=int, help="how long running work may continue")
     reload.add_argument("model_ref", help="local model path or pkg:<distribution>[/<file>]")
 
 

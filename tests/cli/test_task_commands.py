@@ -1,0 +1,97 @@
+"""Snapshots of `llorch submit`, `status`, `cancel` and `session` transcripts against a live
+orchestratord with the mock engine, human and `--json` (ORCH-9104, ORCH-9105, ORCH-9107, ORCH-9109)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from live_orchd import LiveOrchestratord
+from llorch_runner import Runner, Transcript
+from syrupy.assertion import SnapshotAssertion
+
+SESSION = "7b0c5c7e-3f0a-4c1e-9d55-2f1d8a6b9c01"
+SUBMIT = ("submit", "Tell me about rivers", "--seed", "42", "--max-tokens", "12", "--temperature", "0.5")
+
+
+def _task_id(transcript: Transcript) -> str:
+    admitted = json.loads(transcript.stdout.splitlines()[0])
+    assert admitted["event"] == "admitted"
+    return str(admitted["task_id"])
+
+
+@pytest.mark.req("ORCH-9104", "ORCH-9109")
+def test_submit_streams_the_text_to_stdout(llorch: Runner, snapshot: SnapshotAssertion) -> None:
+    result = llorch(*SUBMIT)
+    assert result.exit_code == 0
+    assert result.stderr == ""  # no status line when stderr is not a terminal
+    assert result.normalised() == snapshot
+
+
+@pytest.mark.req("ORCH-9104", "ORCH-9107", "ORCH-9109")
+def test_submit_json_prints_one_object_per_event(llorch: Runner, snapshot: SnapshotAssertion) -> None:
+    result = llorch(*SUBMIT, "--json")
+    assert result.exit_code == 0
+    events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
+    assert events[:2] == ["admitted", "started"] and events[-1] == "end"
+    assert events.count("token") == 12
+    assert result.normalised() == snapshot
+
+
+@pytest.mark.req("ORCH-9104")
+def test_the_same_seed_gives_the_same_text(llorch: Runner) -> None:
+    first, second = llorch(*SUBMIT), llorch(*SUBMIT)
+    assert first.stdout == second.stdout and first.stdout.strip()
+
+
+@pytest.mark.req("ORCH-9104")
+def test_a_terminal_gets_queue_replica_and_rate_on_the_status_line(
+    llorch: Runner, orchd: LiveOrchestratord
+) -> None:
+    orchd.set_faults(token_delay_ms=25)
+    result = llorch("submit", "status line", "--seed", "3", "--max-tokens", "12", err_tty=True)
+    assert result.exit_code == 0
+    err = result.stderr
+    queued, started, rate = (
+        err.find("queued at position 0"),
+        err.find("started on pool-a-r0"),
+        err.find("tok/s"),
+    )
+    assert -1 < queued < started < rate, err
+    assert "12 tokens" in err.splitlines()[-1] and "stop: max_tokens" in err
+
+
+@pytest.mark.req("ORCH-9105", "ORCH-9107", "ORCH-9109")
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["human", "json"])
+def test_status_shows_state_and_replay_identity(
+    llorch: Runner, snapshot: SnapshotAssertion, json_flag: tuple[str, ...]
+) -> None:
+    task_id = _task_id(llorch(*SUBMIT, "--json"))
+    result = llorch("status", task_id, *json_flag)
+    assert result.exit_code == 0
+    assert result.normalised() == snapshot
+
+
+@pytest.mark.req("ORCH-9105", "ORCH-9107", "ORCH-9109")
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["human", "json"])
+def test_cancel_confirms_and_is_idempotent(
+    llorch: Runner, snapshot: SnapshotAssertion, json_flag: tuple[str, ...]
+) -> None:
+    task_id = _task_id(llorch(*SUBMIT, "--json"))
+    first, again = llorch("cancel", task_id, *json_flag), llorch("cancel", task_id, *json_flag)
+    assert first.exit_code == again.exit_code == 0
+    assert first.stdout == again.stdout
+    assert first.normalised() == snapshot
+
+
+@pytest.mark.req("ORCH-9105", "ORCH-9107", "ORCH-9109")
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["human", "json"])
+def test_session_get_then_delete(
+    llorch: Runner, snapshot: SnapshotAssertion, json_flag: tuple[str, ...]
+) -> None:
+    assert llorch(*SUBMIT, "--session", SESSION).exit_code == 0
+    shown = llorch("session", "get", SESSION, *json_flag)
+    deleted = llorch("session", "delete", SESSION, *json_flag)
+    gone = llorch("session", "get", SESSION, *json_flag)
+    assert (shown.exit_code, deleted.exit_code, gone.exit_code) == (0, 0, 5)
+    assert [shown.normalised(), deleted.normalised(), gone.normalised()] == snapshot
