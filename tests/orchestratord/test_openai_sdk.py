@@ -1,0 +1,271 @@
+"""The unmodified `openai` package against a live orchestratord on 127.0.0.1 with a mock llama.cpp engine
+server: completions and chat, streaming and not, models, 429 as RateLimitError, in-stream errors, and a
+streaming client that leaves cancels its task at once."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from orchestratord.app import create_app
+from worker_adapters.mock.faults import MockConfig
+from worker_adapters.mock.server import EmbeddedServer, reserve_socket, serve_mock
+
+from orchd_harness import MODEL, make_config
+
+STARTUP_TIMEOUT_S = 20.0
+
+
+class LiveStack:
+    """A mock engine server and orchestratord (uvicorn) on free loopback ports, in a thread of their own."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.engine_url = ""
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="live-orchestratord", daemon=True)
+
+    def __enter__(self) -> LiveStack:
+        self._thread.start()
+        if not self._ready.wait(STARTUP_TIMEOUT_S) or self._error is not None:
+            self.__exit__()
+            raise RuntimeError(f"live stack did not start: {self._error!r}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+        assert not self._thread.is_alive(), "live orchestratord did not stop"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to the test thread by __enter__
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with serve_mock("llamacpp", MockConfig(slots=1, ctx_max=4096)) as engine:
+            self.engine_url = engine.base_url
+            config = make_config(
+                replicas=[
+                    {
+                        "id": "r0",
+                        "pool_id": "pool-a",
+                        "engine": "llamacpp",
+                        "base_url": engine.base_url,
+                        "model_ref": MODEL,
+                        "slots": 1,
+                    }
+                ],
+                queues={"defaults": {"capacity": 1, "policy": "reject"}},
+            )
+            server = EmbeddedServer(
+                uvicorn.Config(
+                    create_app(config),
+                    log_level="warning",
+                    access_log=False,
+                    timeout_graceful_shutdown=2,
+                )
+            )
+            sock = reserve_socket("127.0.0.1", 0)
+            host, port = sock.getsockname()[:2]
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+            try:
+                async with asyncio.timeout(STARTUP_TIMEOUT_S):
+                    while not server.started:
+                        await asyncio.sleep(0.01)
+                self.url = f"http://{host}:{port}"
+                self._ready.set()
+                await self._stop.wait()
+            finally:
+                server.should_exit = True
+                await serving
+                sock.close()
+
+    def set_faults(self, **faults: Any) -> None:
+        httpx.post(f"{self.engine_url}/admin/faults", json=faults, timeout=5).raise_for_status()
+
+    def reset_faults(self) -> None:
+        httpx.post(f"{self.engine_url}/admin/faults/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LiveStack]:
+    with LiveStack() as live:
+        yield live
+
+
+@pytest.fixture
+def sdk(stack: LiveStack) -> Iterator[openai.OpenAI]:
+    stack.reset_faults()
+    client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key="local", max_retries=0, timeout=15)
+    try:
+        yield client
+    finally:
+        client.close()
+        stack.reset_faults()
+
+
+def task_state(stack: LiveStack, task_id: str) -> str:
+    state = httpx.get(f"{stack.url}/v1/tasks/{task_id}", timeout=5).json()["state"]
+    return str(state)
+
+
+def wait_for_state(stack: LiveStack, task_id: str, *states: str, timeout_s: float = 5.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = task_state(stack, task_id)
+        if state in states or time.monotonic() > deadline:
+            return state
+        time.sleep(0.02)
+
+
+@pytest.mark.req("ORCH-1060", "ORCH-1065")
+def test_sdk_completion_returns_text_usage_and_the_task_id(stack: LiveStack, sdk: openai.OpenAI) -> None:
+    raw = sdk.completions.with_raw_response.create(model=MODEL, prompt="Once upon a time", max_tokens=6, seed=7)
+    completion = raw.parse()
+    task_id = raw.headers["x-orch-task-id"]
+    assert completion.id == f"cmpl-{task_id}"
+    assert completion.object == "text_completion"
+    assert completion.model == MODEL
+    assert completion.choices[0].text.strip()
+    assert completion.choices[0].finish_reason == "length"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == 6
+    assert completion.usage.prompt_tokens > 0
+    assert completion.system_fingerprint is not None
+    assert completion.system_fingerprint.startswith("llamacpp-")
+    assert task_state(stack, task_id) == "succeeded"
+
+
+@pytest.mark.req("ORCH-1060", "ORCH-1065")
+def test_sdk_completion_stream_concatenates_to_the_same_text(sdk: openai.OpenAI) -> None:
+    whole = sdk.completions.create(model=MODEL, prompt="Tell me", max_tokens=8, seed=11)
+    stream = sdk.completions.create(model=MODEL, prompt="Tell me", max_tokens=8, seed=11, stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == whole.choices[0].text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+
+
+@pytest.mark.req("ORCH-1061", "ORCH-1065")
+def test_sdk_chat_completion_returns_an_assistant_message(sdk: openai.OpenAI) -> None:
+    chat = sdk.chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "developer", "content": "You are terse."},
+            {"role": "user", "content": "Name a fair queueing algorithm."},
+        ],
+        max_completion_tokens=5,
+        seed=3,
+    )
+    assert chat.id.startswith("chatcmpl-")
+    assert chat.object == "chat.completion"
+    assert chat.choices[0].message.role == "assistant"
+    assert chat.choices[0].message.content
+    assert chat.choices[0].finish_reason == "length"
+    assert chat.usage is not None
+    assert chat.usage.completion_tokens == 5
+
+
+@pytest.mark.req("ORCH-1061", "ORCH-1065")
+def test_sdk_chat_stream_starts_with_the_role_and_ends_with_usage(sdk: openai.OpenAI) -> None:
+    messages: list[Any] = [{"role": "user", "content": "Say something."}]
+    whole = sdk.chat.completions.create(model=MODEL, messages=messages, max_tokens=7, seed=5)
+    chunks = list(
+        sdk.chat.completions.create(
+            model=MODEL,
+            messages=messages,
+            max_tokens=7,
+            seed=5,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    with_choices = [c for c in chunks if c.choices]
+    assert with_choices[0].choices[0].delta.role == "assistant"
+    assert "".join(c.choices[0].delta.content or "" for c in with_choices) == whole.choices[0].message.content
+    assert with_choices[-1].choices[0].finish_reason == "length"
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage is not None
+    assert last.usage.completion_tokens == 7
+    assert {c.object for c in chunks} == {"chat.completion.chunk"}
+
+
+@pytest.mark.req("ORCH-1062")
+def test_sdk_lists_the_served_model(sdk: openai.OpenAI) -> None:
+    models = list(sdk.models.list())
+    assert [m.id for m in models] == [MODEL]
+    assert models[0].owned_by == "orchqueue"
+
+
+@pytest.mark.req("ORCH-1060", "ORCH-1204", "ORCH-2003")
+def test_a_full_queue_surfaces_as_rate_limit_error(stack: LiveStack, sdk: openai.OpenAI) -> None:
+    stack.set_faults(token_delay_ms=40)
+    with httpx.Client(base_url=stack.url, timeout=15) as http:
+        running = http.post("/v1/tasks", json={"model_ref": MODEL, "prompt": "a", "max_tokens": 200})
+        running_id = running.json()["task_id"]
+        assert wait_for_state(stack, running_id, "running") == "running"
+        queued = http.post("/v1/tasks", json={"model_ref": MODEL, "prompt": "b", "max_tokens": 200})
+        assert queued.status_code == 202
+        try:
+            with pytest.raises(openai.RateLimitError) as refused:
+                sdk.completions.create(model=MODEL, prompt="c", max_tokens=4)
+        finally:
+            for task_id in (running_id, queued.json()["task_id"]):
+                http.post(f"/v1/tasks/{task_id}/cancel")
+    error = refused.value
+    assert error.status_code == 429
+    assert int(error.response.headers["retry-after"]) >= 1
+    assert error.body is not None
+    assert isinstance(error.body, dict)
+    assert error.body["code"] == "ADMISSION_REJECT"
+    assert error.body["policy_label"] == "reject"
+
+
+@pytest.mark.req("ORCH-1064", "ORCH-1206")
+def test_a_failure_after_the_stream_started_raises_an_api_error(sdk: openai.OpenAI, stack: LiveStack) -> None:
+    stack.set_faults(error_at=2)
+    stream = sdk.completions.create(model=MODEL, prompt="fail soon", max_tokens=20, stream=True)
+    texts: list[str] = []
+    with pytest.raises(openai.APIError) as failed:
+        texts.extend(chunk.choices[0].text for chunk in stream if chunk.choices)
+    assert "".join(texts)
+    assert isinstance(failed.value.body, dict)
+    envelope = failed.value.body
+    assert envelope["code"] == "INTERNAL"
+    assert envelope["engine"] == "llamacpp"
+    assert "injected engine error" in envelope["message"]
+    assert envelope["correlation_id"]
+
+
+@pytest.mark.req("ORCH-1065", "ORCH-1031")
+def test_a_streaming_client_that_leaves_cancels_its_task_at_once(stack: LiveStack) -> None:
+    stack.set_faults(token_delay_ms=40)
+    body = {"model": MODEL, "prompt": "long story", "max_tokens": 500, "stream": True}
+    with (
+        httpx.Client(base_url=stack.url, timeout=15) as http,
+        http.stream("POST", "/v1/completions", json=body) as response,
+    ):
+        task_id = response.headers["x-orch-task-id"]
+        first = next(response.iter_bytes())
+        assert first.startswith(b"data: ")
+    left_at = time.monotonic()
+    # The task-stream grace period is 5 s; the facade has none (ORCH-1065).
+    assert wait_for_state(stack, task_id, "canceled", timeout_s=2.0) == "canceled"
+    assert time.monotonic() - left_at < 2.0
