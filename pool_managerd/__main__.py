@@ -30,6 +30,7 @@ from worker_adapters.factory import create_adapter
 
 log = logging.getLogger("pool_managerd")
 EXIT_CONFIG = 2
+DEVICE_POLL_S = 5.0  # ORCH-6004
 
 
 class _Server(uvicorn.Server):
@@ -113,7 +114,7 @@ async def _run(
     server_task = asyncio.create_task(server.serve(), name="api")
     background = [
         asyncio.create_task(registration.run(), name="registration"),
-        asyncio.create_task(_refresh_devices(supervisor, node.heartbeat_interval_ms / 1000), name="devices"),
+        asyncio.create_task(_refresh_devices(supervisor, DEVICE_POLL_S), name="devices"),
     ]
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({server_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
