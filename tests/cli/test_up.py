@@ -1,0 +1,102 @@
+"""`llorch up` starts the local stack with the bundled SmolLM2 on a real llama-server, prints where it
+listens and a curl example that works, and leaves no process behind after Ctrl-C (ORCH-9106)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from llorch_runner import normalise
+from syrupy.assertion import SnapshotAssertion
+
+from cli.stack import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 90
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.add(child)
+            pending.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _read_until_ready(process: subprocess.Popen[str], json_mode: bool) -> str:
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError(
+                f"llorch up ended early: {''.join(seen)} {process.stderr and process.stderr.read()}"
+            )
+        seen.append(line)
+        if (json_mode and '"event": "ready"' in line.replace('":"', '": "')) or line.startswith(
+            "Press Ctrl-C"
+        ):
+            return "".join(seen)
+    raise AssertionError(f"llorch up not ready within {READY_TIMEOUT_S} s: {''.join(seen)}")
+
+
+@pytest.mark.req("ORCH-9106", "ORCH-9107", "ORCH-9109")
+@pytest.mark.real_engine
+@pytest.mark.slow
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("json_mode", [False, True], ids=["human", "json"])
+def test_up_serves_a_working_curl_example_and_stops_everything(
+    tmp_path: Path, snapshot: SnapshotAssertion, json_mode: bool
+) -> None:
+    port, pool_port = free_port("127.0.0.1"), free_port("127.0.0.1")
+    argv = [sys.executable, "-m", "cli", "up", "--stack", "static", "--port", str(port)]
+    argv += ["--pool-port", str(pool_port), "--state-dir", str(tmp_path), *(["--json"] if json_mode else [])]
+    process = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        banner = _read_until_ready(process, json_mode)
+        if json_mode:
+            curl = json.loads(banner.splitlines()[-1])["curl"]
+        else:
+            curl = next(line.strip() for line in banner.splitlines() if line.strip().startswith("curl "))
+        spawned = _descendants(process.pid)
+        answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60, check=True)
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=40)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, err
+    assert "event: started" in answer.stdout and "event: end" in answer.stdout
+    assert len(re.findall(r"event: token", answer.stdout)) >= 1
+    assert len(spawned) >= 2  # orchestratord and llama-server
+    assert [pid for pid in spawned if _alive(pid)] == []
+    assert normalise(banner.replace(str(tmp_path), "<state-dir>")) == snapshot
