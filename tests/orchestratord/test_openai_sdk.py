@@ -14,12 +14,11 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from orchd_harness import MODEL, make_config
 
 from orchestratord.app import create_app
 from worker_adapters.mock.faults import MockConfig
 from worker_adapters.mock.server import EmbeddedServer, reserve_socket, serve_mock
-
-from orchd_harness import MODEL, make_config
 
 STARTUP_TIMEOUT_S = 20.0
 
@@ -88,6 +87,9 @@ class LiveStack:
             try:
                 async with asyncio.timeout(STARTUP_TIMEOUT_S):
                     while not server.started:
+                        if serving.done():
+                            serving.result()
+                            raise RuntimeError("orchestratord stopped before it started")
                         await asyncio.sleep(0.01)
                 self.url = f"http://{host}:{port}"
                 self._ready.set()
@@ -137,7 +139,9 @@ def wait_for_state(stack: LiveStack, task_id: str, *states: str, timeout_s: floa
 
 @pytest.mark.req("ORCH-1060", "ORCH-1065")
 def test_sdk_completion_returns_text_usage_and_the_task_id(stack: LiveStack, sdk: openai.OpenAI) -> None:
-    raw = sdk.completions.with_raw_response.create(model=MODEL, prompt="Once upon a time", max_tokens=6, seed=7)
+    raw = sdk.completions.with_raw_response.create(
+        model=MODEL, prompt="Once upon a time", max_tokens=6, seed=7
+    )
     completion = raw.parse()
     task_id = raw.headers["x-orch-task-id"]
     assert completion.id == f"cmpl-{task_id}"
