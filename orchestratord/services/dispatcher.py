@@ -139,6 +139,9 @@ class Dispatcher:
         record.runner = group.create_task(
             runner.run(record, replica, lease_id), name=f"task-{record.task_id}"
         )
+        # A run canceled before its first step never enters its own `finally`: release here too
+        # (release is idempotent per lease id).
+        record.runner.add_done_callback(lambda _: self._replicas.release(lease_id))
         return True
 
     def _expire(self, expired: tuple[QueuedTask, ...]) -> None:
