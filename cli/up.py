@@ -139,7 +139,7 @@ def _wait_live(plan: stack.StackPlan, children: list[Child], timeout_s: float = 
         while time.monotonic() < deadline:
             _check_children(children)
             try:
-                client.capabilities()
+                client.liveness()
                 return
             except OrchestratordUnreachable:
                 time.sleep(POLL_S)

@@ -70,12 +70,16 @@ def _read_until_ready(process: subprocess.Popen[str], json_mode: bool) -> str:
 @pytest.mark.real_engine
 @pytest.mark.slow
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize("json_mode", [False, True], ids=["human", "json"])
+@pytest.mark.parametrize(
+    ("stack", "json_mode"),
+    [("static", False), ("static", True), ("managed", True)],
+    ids=["static-human", "static-json", "managed-json"],
+)
 def test_up_serves_a_working_curl_example_and_stops_everything(
-    tmp_path: Path, snapshot: SnapshotAssertion, json_mode: bool
+    tmp_path: Path, snapshot: SnapshotAssertion, stack: str, json_mode: bool
 ) -> None:
     port, pool_port = free_port("127.0.0.1"), free_port("127.0.0.1")
-    argv = [sys.executable, "-m", "cli", "up", "--stack", "static", "--port", str(port)]
+    argv = [sys.executable, "-m", "cli", "up", "--stack", stack, "--port", str(port)]
     argv += ["--pool-port", str(pool_port), "--state-dir", str(tmp_path), *(["--json"] if json_mode else [])]
     process = subprocess.Popen(
         argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -97,6 +101,6 @@ def test_up_serves_a_working_curl_example_and_stops_everything(
     assert process.returncode == 0, err
     assert "event: started" in answer.stdout and "event: end" in answer.stdout
     assert len(re.findall(r"event: token", answer.stdout)) >= 1
-    assert len(spawned) >= 2  # orchestratord and llama-server
+    assert len(spawned) >= 2  # orchestratord and llama-server, or orchestratord and pool_managerd
     assert [pid for pid in spawned if _alive(pid)] == []
     assert normalise(banner.replace(str(tmp_path), "<state-dir>")) == snapshot

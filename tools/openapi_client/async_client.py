@@ -19,6 +19,7 @@ from contracts.api_types.control import DrainAccepted, NodeList, PoolHealth, Poo
 from contracts.api_types.data import (
     AdmissionResponse,
     Capabilities,
+    Liveness,
     Readiness,
     SessionInfo,
     TaskRequest,
@@ -117,6 +118,10 @@ class AsyncClient:
 
     async def capabilities(self) -> Capabilities:
         return await self._call(ops.capabilities())
+
+    async def liveness(self) -> Liveness:
+        """GET /healthz: the daemon serves requests."""
+        return await self._call(ops.liveness())
 
     async def readiness(self) -> Readiness:
         """GET /readyz; raises POOL_UNREADY while no replica is ready."""

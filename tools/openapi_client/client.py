@@ -22,6 +22,7 @@ from contracts.api_types.control import DrainAccepted, NodeList, PoolHealth, Poo
 from contracts.api_types.data import (
     AdmissionResponse,
     Capabilities,
+    Liveness,
     Readiness,
     SessionInfo,
     TaskRequest,
@@ -120,6 +121,10 @@ class Client:
 
     def capabilities(self) -> Capabilities:
         return self._call(ops.capabilities())
+
+    def liveness(self) -> Liveness:
+        """GET /healthz: the daemon serves requests."""
+        return self._call(ops.liveness())
 
     def readiness(self) -> Readiness:
         """GET /readyz; raises POOL_UNREADY while no replica is ready."""

@@ -26,6 +26,7 @@ from contracts.api_types.control import (
 from contracts.api_types.data import (
     AdmissionResponse,
     Capabilities,
+    Liveness,
     Readiness,
     SessionInfo,
     TaskRequest,
@@ -125,6 +126,10 @@ def session_delete(session_id: str) -> Operation[None]:
 
 def capabilities() -> Operation[Capabilities]:
     return Operation("GET", "/v1/capabilities", _model(Capabilities))
+
+
+def liveness() -> Operation[Liveness]:
+    return Operation("GET", "/healthz", _model(Liveness))
 
 
 def readiness() -> Operation[Readiness]:
