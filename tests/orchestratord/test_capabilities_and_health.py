@@ -1,0 +1,43 @@
+"""Capabilities from live replica data, and the probes."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from orchd_harness import MockReplica, make_config, running_daemon
+
+from worker_adapters.mock.faults import Faults
+
+
+@pytest.mark.req("ORCH-1050", "ORCH-1003")
+async def test_capabilities_come_from_live_props_and_the_contract_version() -> None:
+    with open("contracts/openapi/data.yaml", encoding="utf-8") as handle:
+        version = yaml.safe_load(handle)["info"]["version"]
+    replicas = [MockReplica("r0", slots=3, ctx_max=2048), MockReplica("r1", slots=2, ctx_max=8192)]
+    config = make_config(limits={"max_tokens": 512})
+    async with running_daemon(replicas, config=config) as daemon:
+        body = (await daemon.client.get("/v1/capabilities")).json()
+        assert body["api_version"] == version
+        assert body["engines"] == [
+            {
+                "engine": "llamacpp",
+                "engine_version": "mock-1",
+                "ctx_max": 8192,
+                "workloads": ["chat", "completion"],
+                "slots_total": 5,
+                "max_tokens_out": 8192,
+            }
+        ]
+        assert body["limits"]["max_tokens_max"] == 512
+
+
+@pytest.mark.req("ORCH-1071", "ORCH-1072", "ORCH-5004")
+async def test_probes_are_open_and_readiness_follows_replicas() -> None:
+    async with running_daemon([MockReplica(faults=Faults(dead=True))]) as daemon:
+        assert (await daemon.client.get("/healthz")).json() == {"status": "ok"}
+        unready = await daemon.client.get("/readyz")
+        assert unready.status_code == 503 and unready.json()["code"] == "POOL_UNREADY"
+        daemon.engines["r0"].faults.dead = False
+        await daemon.services.replicas.refresh()
+        ready = await daemon.client.get("/readyz")
+        assert ready.json() == {"status": "ready", "replicas_ready": 1}
