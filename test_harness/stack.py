@@ -94,9 +94,34 @@ def orchestratord_config(port: int, node_token: str) -> dict[str, Any]:
 
 
 def pool_managerd_config(
-    *, port: int, orchestratord_url: str, node_token: str, model_ref: str, replicas: int, work_dir: Path
+    *,
+    port: int,
+    orchestratord_url: str,
+    node_token: str,
+    model_ref: str,
+    replicas: int,
+    work_dir: Path,
+    engine_command: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One strict llama.cpp CPU pool (single slot, no continuous batching) of `replicas` replicas."""
+    """One strict llama.cpp CPU pool (single slot, no continuous batching) of `replicas` replicas.
+
+    `engine_command` replaces the engine's command line (pool_managerd placeholders such as `{port}`),
+    for example to serve the pool from the mock engine's llama.cpp wire emulation.
+    """
+    pool: dict[str, Any] = {
+        "id": POOL_ID,
+        "engine": "llamacpp",
+        "model_ref": model_ref,
+        "replicas": replicas,
+        "devices": "cpu",
+        "determinism": "strict",
+        "slots": 1,
+        "ctx": 2048,
+        "threads": 1,
+        "port_range": list(free_port_block(2 * replicas)),
+    }
+    if engine_command is not None:
+        pool["command_template"] = engine_command
     return {
         "host_id": "local-node",
         "bind": {"host": "127.0.0.1", "port": port},
@@ -106,20 +131,7 @@ def pool_managerd_config(
         "log_dir": str(work_dir / "replicas"),
         "model_cache_dir": str(REPO_ROOT / ".cache" / "models"),
         "stop_grace_ms": 5_000,
-        "pools": [
-            {
-                "id": POOL_ID,
-                "engine": "llamacpp",
-                "model_ref": model_ref,
-                "replicas": replicas,
-                "devices": "cpu",
-                "determinism": "strict",
-                "slots": 1,
-                "ctx": 2048,
-                "threads": 1,
-                "port_range": list(free_port_block(2 * replicas)),
-            }
-        ],
+        "pools": [pool],
     }
 
 
@@ -224,6 +236,7 @@ def local_stack(
     model_ref: str = DEFAULT_MODEL_REF,
     timeout_s: float = 120.0,
     work_dir: Path | None = None,
+    engine_command: list[str] | None = None,
 ) -> Iterator[LocalStack]:
     """orchestratord + pool_managerd (+ its llama-server replicas) for the duration of the block."""
     directory = work_dir or Path(tempfile.mkdtemp(prefix="orchqueue-stack-"))
@@ -244,6 +257,7 @@ def local_stack(
         model_ref=model_ref,
         replicas=replicas,
         work_dir=directory,
+        engine_command=engine_command,
     )
     try:
         stack.processes["orchestratord"] = _spawn(
