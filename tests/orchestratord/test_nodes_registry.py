@@ -240,6 +240,7 @@ async def test_node_endpoints_need_a_node_token_and_listing_needs_admin() -> Non
         del unsigned.headers["Authorization"]
         missing = await daemon.client.send(unsigned)
         wrong = await daemon.client.post("/v1/nodes/register", json=body, headers=bearer("guess"))
+        api_key = await daemon.client.post("/v1/nodes/register", json=body, headers=ADMIN)
         await daemon.client.post("/v1/nodes/register", json=body, headers=NODE)
         foreign = await daemon.client.post(
             "/v1/nodes/host-1/heartbeat",
@@ -253,6 +254,7 @@ async def test_node_endpoints_need_a_node_token_and_listing_needs_admin() -> Non
         list_anonymous = await daemon.client.send(anonymous)
     assert (missing.status_code, missing.json()["code"]) == (401, "UNAUTHORIZED")
     assert wrong.status_code == 401
+    assert (api_key.status_code, api_key.json()["code"]) == (401, "UNAUTHORIZED")
     assert (foreign.status_code, foreign.json()["code"]) == (403, "FORBIDDEN")
     assert (list_by_client.status_code, list_by_client.json()["code"]) == (403, "FORBIDDEN")
     assert list_by_node.status_code == 403
