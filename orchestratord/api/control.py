@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import httpx
 from fastapi import APIRouter, Depends, Path, Request
 from starlette.responses import JSONResponse, Response
 
@@ -63,11 +64,17 @@ def admin_guard(auth: Authenticator) -> Callable[[Request], Awaitable[Principal]
 
 
 def node_guard(auth: Authenticator) -> Callable[[Request], Awaitable[str]]:
-    """A configured node token (ORCH-5003); returns it, since it also authenticates calls to the node."""
+    """A configured node token (ORCH-5003); returns it, since it also authenticates calls to the node.
+
+    Registration and heartbeats know only node tokens, so an API key there is unknown credentials: 401.
+    """
     node = auth.require_node()
 
     async def guard(request: Request) -> str:
-        await node(request)
+        try:
+            await node(request)
+        except Forbidden:
+            raise Unauthorized("node registration and heartbeats need a node token, not an API key") from None
         return _bearer_token(request)
 
     return guard
@@ -176,20 +183,24 @@ class PoolDirectory:
         }
 
     def _replica_health(self, replica: Replica) -> dict[str, object]:
-        state = "draining" if replica.draining else "ready" if replica.ready else "starting"
+        """A configured replica in pool_managerd's ReplicaHealth form; no process of ours, so no pid."""
         reported = replica.spec.model_digest or (replica.props.model_digest if replica.props else None)
         digest = _HEX_DIGEST.fullmatch(reported or "")
         known_version = replica.props is not None or replica.spec.engine_version is not None
+        endpoint = self._endpoints.get(replica.replica_id, IN_PROCESS_ENDPOINT)
         return {
             "replica_id": replica.replica_id,
-            "state": state,
+            "state": "ready" if replica.ready else "unready",
             "ready": replica.ready,
-            "endpoint": self._endpoints.get(replica.replica_id, IN_PROCESS_ENDPOINT),
+            "endpoint": endpoint,
             "engine": replica.spec.engine,
             "engine_version": replica.engine_version if known_version else None,
-            "model_digest": digest.group(1) if digest else None,
+            "model_digest": f"sha256:{digest.group(1)}" if digest else None,
             "slots_total": self._replicas.total_slots(replica.replica_id),
+            "pid": None,
+            "port": httpx.URL(endpoint).port or (443 if endpoint.startswith("https:") else 80),
             "restarts": 0,
+            "last_exit_code": None,
             "last_error": replica.last_error,
         }
 
