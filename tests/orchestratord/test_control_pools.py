@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
@@ -20,6 +22,7 @@ from orchestratord.http.security import sha256_hex
 from worker_adapters.mock.faults import MockConfig
 from worker_adapters.mock.server import EmbeddedServer, MockServer, reserve_socket, serve_mock
 
+CONTROL_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "control.yaml"
 NODE_TOKEN = "node-secret"
 ADMIN_KEY = "admin-key"
 CLIENT_KEY = "client-key"
@@ -337,3 +340,85 @@ async def test_the_control_plane_needs_the_admin_role(method: str, path: str, bo
     assert (as_node.status_code, as_node.json()["code"]) == (403, "FORBIDDEN")
     assert (unknown.status_code, unknown.json()["code"]) == (401, "UNAUTHORIZED")
     assert stack.fake.calls == []
+
+
+def documented_statuses() -> dict[tuple[str, str], set[int]]:
+    document = yaml.safe_load(CONTROL_CONTRACT.read_text(encoding="utf-8"))
+    return {
+        (method.upper(), path): {int(code) for code in operation["responses"]}
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "delete")
+    }
+
+
+@pytest.mark.req("ORCH-1080", "ORCH-1081")
+async def test_every_control_status_answered_is_documented() -> None:
+    contract = documented_statuses()
+    hb = {
+        "pools": [{"pool_id": "pool-n", "ready": True, "draining": False, "last_error": None, "replicas": []}]
+    }
+    stray = {"pools": [{**hb["pools"][0], "pool_id": "pool-x"}]}
+    async with control_stack() as stack:
+        body = registration(stack.fake.url, stack.engine.base_url)
+        cases: list[tuple[str, str, str, dict[str, Any]]] = [
+            ("GET", "/v1/pools", "/v1/pools", {}),
+            ("GET", "/v1/pools", "/v1/pools", {"headers": CLIENT}),
+            ("GET", "/v1/pools/{id}/health", "/v1/pools/pool-n/health", {}),
+            ("GET", "/v1/pools/{id}/health", "/v1/pools/pool-q/health", {}),
+            ("GET", "/v1/pools/{id}/health", "/v1/pools/_q/health", {}),
+            ("POST", "/v1/pools/{id}/drain", "/v1/pools/pool-n/drain", {"json": {"deadline_ms": "1"}}),
+            ("POST", "/v1/pools/{id}/drain", "/v1/pools/pool-q/drain", {}),
+            ("POST", "/v1/pools/{id}/drain", "/v1/pools/pool-n/drain", {"json": {"deadline_ms": 1000}}),
+            ("POST", "/v1/pools/{id}/drain", "/v1/pools/pool-n/drain", {"headers": NODE}),
+            ("POST", "/v1/pools/{id}/reload", "/v1/pools/pool-n/reload", {"json": {}}),
+            (
+                "POST",
+                "/v1/pools/{id}/reload",
+                "/v1/pools/pool-n/reload",
+                {"json": {"new_model_ref": "/missing"}},
+            ),
+            (
+                "POST",
+                "/v1/pools/{id}/reload",
+                "/v1/pools/pool-n/reload",
+                {"json": {"new_model_ref": "pkg:m"}},
+            ),
+            ("POST", "/v1/nodes/register", "/v1/nodes/register", {"json": body, "headers": NODE}),
+            (
+                "POST",
+                "/v1/nodes/register",
+                "/v1/nodes/register",
+                {"json": {**body, "node_id": "host-2"}, "headers": NODE},
+            ),
+            (
+                "POST",
+                "/v1/nodes/register",
+                "/v1/nodes/register",
+                {"json": {**body, "extra": 1}, "headers": NODE},
+            ),
+            ("POST", "/v1/nodes/register", "/v1/nodes/register", {"json": body, "headers": CLIENT}),
+            ("POST", "/v1/nodes/{id}/heartbeat", "/v1/nodes/host-1/heartbeat", {"json": hb, "headers": NODE}),
+            (
+                "POST",
+                "/v1/nodes/{id}/heartbeat",
+                "/v1/nodes/host-1/heartbeat",
+                {"json": stray, "headers": NODE},
+            ),
+            ("POST", "/v1/nodes/{id}/heartbeat", "/v1/nodes/host-7/heartbeat", {"json": hb, "headers": NODE}),
+            ("POST", "/v1/nodes/{id}/heartbeat", "/v1/nodes/host-1/heartbeat", {"json": [], "headers": NODE}),
+            ("GET", "/v1/nodes", "/v1/nodes", {}),
+            ("GET", "/v1/nodes", "/v1/nodes", {"headers": {"Authorization": "Bearer nope"}}),
+            ("DELETE", "/v1/nodes/{id}", "/v1/nodes/host-7", {}),
+            ("DELETE", "/v1/nodes/{id}", "/v1/nodes/-x", {}),
+            ("DELETE", "/v1/nodes/{id}", "/v1/nodes/host-1", {"headers": CLIENT}),
+            ("DELETE", "/v1/nodes/{id}", "/v1/nodes/host-1", {"headers": NODE}),
+        ]
+        seen: dict[tuple[str, str], set[int]] = {}
+        for method, template, concrete, kwargs in cases:
+            status = (await stack.daemon.client.request(method, concrete, **kwargs)).status_code
+            assert status in contract[(method, template)], (method, concrete, status)
+            seen.setdefault((method, template), set()).add(status)
+    assert set(seen) == set(contract)
+    assert {min(codes) for codes in seen.values()} <= {200, 202, 204}
+    assert {409} <= seen[("POST", "/v1/nodes/register")] & seen[("POST", "/v1/pools/{id}/reload")]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import yaml
 from orchd_harness import MODEL, Daemon, MockReplica, eventually, make_config, running_daemon
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +21,7 @@ from contracts.api_types.data import (
     CompletionResponse,
     ModelList,
 )
+from orchestratord.http.security import sha256_hex
 from worker_adapters.mock.faults import Faults
 
 SLOW = Faults(token_delay_ms=30)
@@ -202,3 +205,55 @@ async def test_stream_chunks_fit_the_contract_and_end_with_done(
     task_id = answer.headers["x-orch-task-id"]
     prefix = "cmpl" if path == "/v1/completions" else "chatcmpl"
     assert {chunk.id for chunk in chunks} == {f"{prefix}-{task_id}"}
+
+
+def documented_statuses() -> dict[tuple[str, str], set[int]]:
+    contract = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "data.yaml"
+    paths = yaml.safe_load(contract.read_text(encoding="utf-8"))["paths"]
+    return {
+        (method.upper(), path): {int(code) for code in operation["responses"]}
+        for path in ("/v1/completions", "/v1/chat/completions", "/v1/models")
+        for method, operation in paths[path].items()
+        if method in ("get", "post")
+    }
+
+
+@pytest.mark.req("ORCH-1080", "ORCH-1081")
+async def test_every_facade_status_answered_is_documented() -> None:
+    contract = documented_statuses()
+    key = "facade-key"
+    config = make_config(
+        api_keys=[{"sha256": sha256_hex(key), "tenant": "t"}],
+        limits={"max_body_bytes": 4096},
+        queues={"defaults": {"capacity": 1}},
+    )
+    chat = {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": 2}
+    completion = {"model": MODEL, "prompt": "x", "max_tokens": 2}
+    no_auth = {"authorization": ""}
+    async with running_daemon(
+        [MockReplica(slots=1, faults=SLOW)], config=config, headers={"authorization": f"Bearer {key}"}
+    ) as daemon:
+        cases: list[tuple[str, str, dict[str, Any]]] = []
+        for path, body in (("/v1/completions", completion), ("/v1/chat/completions", chat)):
+            cases += [
+                (path, "POST", {"json": body}),
+                (path, "POST", {"json": {**body, "model": "pkg:none"}}),
+                (path, "POST", {"json": {**body, "stream": "yes"}}),
+                (path, "POST", {"content": b"{" * 5000}),
+                (path, "POST", {"content": b"{nope"}),
+                (path, "POST", {"json": body, "headers": no_auth}),
+            ]
+        cases += [("/v1/models", "GET", {}), ("/v1/models", "GET", {"headers": no_auth})]
+        seen: dict[tuple[str, str], set[int]] = {}
+        for path, method, kwargs in cases:
+            status = (await daemon.client.request(method, path, **kwargs)).status_code
+            assert status in contract[(method, path)], (method, path, kwargs, status)
+            seen.setdefault((method, path), set()).add(status)
+        busy = await occupy_the_only_slot(daemon)
+        await daemon.submit(max_tokens=2)
+        full = await daemon.client.post("/v1/completions", json=completion)
+        await daemon.client.post(f"/v1/tasks/{busy}/cancel")
+    assert full.status_code in contract[("POST", "/v1/completions")]
+    assert full.status_code == 429
+    assert set(seen) == set(contract)
+    assert all(200 in codes for codes in seen.values())
