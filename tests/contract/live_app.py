@@ -104,7 +104,9 @@ async def _serve(
     )
     holder["server"] = server
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not (server.started or task.done()):  # uvicorn offers a flag, not an event
+    for _ in range(1500):  # uvicorn offers a flag to poll, not an event to await
+        if server.started or task.done():
+            break
         await asyncio.sleep(0.01)
     ready.set()
     await task
