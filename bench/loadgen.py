@@ -1,0 +1,161 @@
+"""The load generator process: `python -m bench.loadgen` reads one JSON command per line on stdin and answers
+one JSON line on stdout, so the driver can keep it (and its CPU) apart from the processes it measures.
+
+Commands:
+- `{"op": "stream", "target": {...}, "concurrency": C, "duration_s": D}`: C workers, each on its own
+  keep-alive connection, send requests back to back until D seconds have passed; answers counts, tokens,
+  elapsed time, every time to first token and the inter-token gaps.
+- `{"op": "post", "target": {...}, "concurrency": C, "count": N | "duration_s": D}`: POST /v1/tasks as fast as
+  C connections allow, N times or for D seconds; answers the statuses and every latency.
+- `{"op": "quit"}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import orjson
+
+from bench.arms import Target, run_one, task_body
+from bench.rawhttp import Connection, HttpError, build_request
+from bench.stats import GapSamples
+
+Command = dict[str, Any]
+
+
+def target_of(command: Command) -> Target:
+    spec = command["target"]
+    return Target(
+        arm=spec["arm"],
+        host=spec["host"],
+        port=int(spec["port"]),
+        max_tokens=int(spec["max_tokens"]),
+        model=spec["model"],
+        wire=spec.get("wire", "llamacpp"),
+    )
+
+
+async def _open_all(target: Target, concurrency: int) -> list[Connection]:
+    """Connections opened before the clock starts, so connection set-up is not counted as latency."""
+    conns = [Connection(target.host, target.port) for _ in range(concurrency)]
+    await asyncio.gather(*(conn.connect() for conn in conns))
+    return conns
+
+
+async def stream_load(command: Command) -> dict[str, Any]:
+    target = target_of(command)
+    concurrency = int(command["concurrency"])
+    conns = await _open_all(target, concurrency)
+    seeds = itertools.count(1)
+    ttfts: list[float] = []
+    gaps = GapSamples()
+    errors: Counter[str] = Counter()
+    totals = {"requests": 0, "failed": 0, "tokens": 0}
+    started = time.perf_counter()
+    deadline = started + float(command["duration_s"])
+
+    async def worker(conn: Connection) -> None:
+        while time.perf_counter() < deadline:
+            result = await run_one(conn, target, next(seeds))
+            totals["requests"] += 1
+            totals["tokens"] += result.tokens
+            gaps.merge(result.gaps)
+            if result.ttft_ms is not None:
+                ttfts.append(result.ttft_ms)
+            if not result.ok:
+                totals["failed"] += 1
+                errors[result.error or "unknown"] += 1
+                await asyncio.sleep(0.01)  # a failing server must not turn the client into a busy loop
+
+    await asyncio.gather(*(worker(conn) for conn in conns))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(conn.close() for conn in conns))
+    return {
+        **totals,
+        "elapsed_s": elapsed,
+        "errors": dict(errors.most_common(5)),
+        "ttft_ms": [round(t, 3) for t in ttfts],
+        "gaps_us": gaps.to_json(),
+    }
+
+
+async def post_load(command: Command) -> dict[str, Any]:
+    """POST /v1/tasks from C connections, `count` times or for `duration_s` seconds."""
+    target = target_of(command)
+    concurrency = int(command["concurrency"])
+    conns = await _open_all(target, concurrency)
+    host = f"{target.host}:{target.port}"
+    count = command.get("count")
+    remaining = itertools.count() if count is None else iter(range(int(count)))
+    statuses: Counter[int] = Counter()
+    latencies: dict[int, list[float]] = {}
+    started = time.perf_counter()
+    deadline = started + float(command.get("duration_s") or 1e9)
+    body = build_request("POST", host, "/v1/tasks", task_body(target, 1))
+
+    async def worker(conn: Connection) -> None:
+        for _ in remaining:
+            if time.perf_counter() >= deadline:
+                return
+            sent = time.perf_counter()
+            try:
+                head = await conn.send(body)
+                await conn.body(head)
+                status = head.status
+            except HttpError:
+                status = 0
+            latencies.setdefault(status, []).append((time.perf_counter() - sent) * 1000.0)
+            statuses[status] += 1
+
+    await asyncio.gather(*(worker(conn) for conn in conns))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(conn.close() for conn in conns))
+    return {
+        "elapsed_s": elapsed,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "latency_ms": {str(k): [round(t, 4) for t in v] for k, v in latencies.items()},
+    }
+
+
+HANDLERS: dict[str, Callable[[Command], Coroutine[Any, Any, dict[str, Any]]]] = {
+    "stream": stream_load,
+    "post": post_load,
+}
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (it is, as uvicorn's extra): the cheaper the client, the fairer the figures."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def main() -> int:
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        sys.stdout.write(orjson.dumps({"ready": True}).decode() + "\n")
+        sys.stdout.flush()
+        for line in sys.stdin:
+            command: Command = orjson.loads(line)
+            op = command.get("op")
+            if op == "quit":
+                return 0
+            handler = HANDLERS.get(str(op))
+            if handler is None:
+                answer: dict[str, Any] = {"error": f"unknown op {op!r}"}
+            else:
+                answer = runner.run(handler(command))
+            sys.stdout.write(orjson.dumps(answer).decode() + "\n")
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""Targets met or missed, and the performance table of bench/README.md, both read from a results file.
+
+`python -m bench.report bench/results/<date>.json` rewrites the generated part of bench/README.md (between
+the two markers) from that file, so the README's figures are always the file's figures.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+README = Path(__file__).parent / "README.md"
+START = "<!-- bench:generated:start -->"
+END = "<!-- bench:generated:end -->"
+ORCHESTRATED = ("v1", "openai")
+ARM_NAMES = {
+    "direct": "direct to engine",
+    "v1": "OrchQueue v1 (POST + SSE)",
+    "openai": "OpenAI /v1/completions",
+}
+
+
+def _get(data: Any, *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of ORCH-9203..9208 with the measured figure and whether it holds."""
+    arms = results.get("arms", {})
+    rows: list[dict[str, Any]] = []
+    for arm in ORCHESTRATED:
+        if arm not in arms:
+            continue
+        rate = _get(arms, arm, "64", "tokens_per_s")
+        rows.append(_row("ORCH-9203", f"relay at 64 streams ({arm})", rate, ">=", 25_000, "tokens/s"))
+        added = _get(arms, arm, "1", "added_ttft_ms", "p50")
+        rows.append(_row("ORCH-9204", f"added TTFT p50 at concurrency 1 ({arm})", added, "<=", 2.0, "ms"))
+    phase = results.get("admission", {})
+    rows.append(
+        _row("ORCH-9205", "admission", _get(phase, "admission", "tasks_per_s"), ">=", 1_500, "tasks/s")
+    )
+    rows.append(
+        _row(
+            "ORCH-9206", "429 p99 under flood", _get(phase, "flood", "latency_429_ms", "p99"), "<=", 5.0, "ms"
+        )
+    )
+    memory = _get(phase, "memory", "bytes_per_queued_task")
+    rows.append(_row("ORCH-9207", "memory per queued task", memory, "<=", 4_096, "bytes"))
+    core = _get(results, "core", "depth_10000", "ops_per_s")
+    rows.append(_row("ORCH-9208", "core queue mix at depth 10,000", core, ">=", 200_000, "ops/s"))
+    return rows
+
+
+def _row(req: str, name: str, measured: float | None, op: str, target: float, unit: str) -> dict[str, Any]:
+    met = None if measured is None else measured >= target if op == ">=" else measured <= target
+    return {
+        "id": req,
+        "name": name,
+        "measured": measured,
+        "target": f"{op} {target:g}",
+        "unit": unit,
+        "met": met,
+    }
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float | int):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _ratio(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _failed(cell: dict[str, Any]) -> str:
+    requests, failed = int(cell.get("requests") or 0), int(cell.get("failed") or 0)
+    return f"{100 * failed / requests:.0f}%" if requests else "-"
+
+
+def relay_table(results: dict[str, Any]) -> list[str]:
+    arms = results.get("arms", {})
+    lines = [
+        "| concurrency | arm | requests/s (failed) | tokens/s | tokens/s vs direct | TTFT p50 ms "
+        "| added TTFT p50 / p99 ms | inter-token gap p99 ms | orchestratord CPU s / 1k tokens "
+        "| orchestratord RSS MiB |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    levels = sorted({int(c) for by_level in arms.values() for c in by_level})
+    for level in levels:
+        for arm in ("direct", *ORCHESTRATED):
+            cell = _get(arms, arm, str(level))
+            if cell is None:
+                continue
+            added = cell.get("added_ttft_ms") or {}
+            daemon = cell.get("orchestratord") or {}
+            ratio = _get(cell, "ratio_to_direct", "tokens_per_s")
+            lines.append(
+                f"| {level} | {ARM_NAMES[arm]} | {_num(cell['requests_per_s'], 1)} ({_failed(cell)}) "
+                f"| {_num(cell['tokens_per_s'])} "
+                f"| {'1.00x' if arm == 'direct' else _ratio(ratio)} | {_num(cell['ttft_ms']['p50'], 2)} "
+                f"| {_num(added.get('p50'), 2)} / {_num(added.get('p99'), 2)} "
+                f"| {_num(cell['inter_token_gap_ms']['p99'], 2)} "
+                f"| {_num(daemon.get('cpu_s_per_1k_tokens'), 4)} | {_num(daemon.get('rss_mib_max'), 1)} |"
+            )
+    return lines
+
+
+def targets_table(results: dict[str, Any]) -> list[str]:
+    lines = ["| requirement | target | measured | met |", "|---|---|---:|:---:|"]
+    for row in results.get("targets") or targets(results):
+        verdict = {True: "yes", False: "**no**", None: "-"}[row["met"]]
+        digits = 2 if row["unit"] == "ms" else 0
+        lines.append(
+            f"| {row['id']} {row['name']} | {row['target']} {row['unit']} "
+            f"| {_num(row['measured'], digits)} {row['unit']} | {verdict} |"
+        )
+    return lines
+
+
+def generated_section(results: dict[str, Any], source: str) -> str:
+    machine = results.get("machine", {})
+    plan = results.get("plan", {})
+    phase = results.get("admission", {})
+    pinning = machine.get("pinning")
+    pins = (
+        ", ".join(f"{name} on core {core}" for name, core in pinning.items())
+        if pinning
+        else "no pinning (taskset missing or one core)"
+    )
+    load = results.get("load_average", {})
+    core = results.get("core", {})
+    lines = [
+        START,
+        f"Latest run: `{source}` ({results.get('started_at', '?')}, {results.get('duration_s', '?')} s).",
+        "",
+        f"Machine: {machine.get('cores')} cores, {machine.get('cpu_model')}, "
+        f"{machine.get('memory_gib')} GiB, {machine.get('os')}, Python {machine.get('python')}; {pins}. "
+        "Load average before/after the run: "
+        f"{load.get('before')} / {load.get('after')} (other work on the machine lowers every figure).",
+        "",
+        f"Mock engine `{plan.get('wire')}` wire, zero TTFT and zero token delay, "
+        f"{plan.get('max_tokens')} tokens per request; {plan.get('rounds')} interleaved rounds of "
+        f"{plan.get('cell_s')} s per cell.",
+        "",
+        *relay_table(results),
+        "",
+        f"Admission ({_get(phase, 'method')}): {_num(_get(phase, 'admission', 'tasks_per_s'))} tasks/s "
+        f"from {_get(phase, 'admission', 'concurrency')} connections, POST p99 "
+        f"{_num(_get(phase, 'admission', 'latency_ms', 'p99'), 2)} ms; memory per queued task "
+        f"{_num(_get(phase, 'memory', 'bytes_per_queued_task'))} bytes over "
+        f"{_num(_get(phase, 'memory', 'queued_tasks'))} tasks; queue flood (capacity "
+        f"{_num(_get(phase, 'flood', 'queue_capacity'))}, "
+        f"{_get(phase, 'flood', 'concurrency')} connections): "
+        f"{_num(_get(phase, 'flood', 'requests_per_s'))} requests/s, 429 p50 / p99 "
+        f"{_num(_get(phase, 'flood', 'latency_429_ms', 'p50'), 2)} / "
+        f"{_num(_get(phase, 'flood', 'latency_429_ms', 'p99'), 2)} ms.",
+        "",
+        f"Core queue (`bench/core_bench.py`, one core): {_num(_get(core, 'depth_10000', 'ops_per_s'))} ops/s "
+        f"at depth 10,000, {_num(_get(core, 'depth_1000', 'ops_per_s'))} ops/s at depth 1,000.",
+        "",
+        *targets_table(results),
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(results: dict[str, Any], source: str, readme: Path = README) -> None:
+    """Replaces the generated section of `readme` (appends it when the markers are missing)."""
+    section = generated_section(results, source)
+    text = readme.read_text() if readme.exists() else ""
+    if START in text and END in text:
+        head, _, rest = text.partition(START)
+        _, _, tail = rest.partition(END)
+        text = head + section + tail
+    else:
+        text = text.rstrip() + ("\n\n" if text else "") + section + "\n"
+    readme.write_text(text)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m bench.report bench/results/<date>.json\n")
+        return 2
+    path = Path(argv[0])
+    update_readme(orjson.loads(path.read_bytes()), f"bench/results/{path.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

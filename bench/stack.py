@@ -1,0 +1,175 @@
+"""The processes of one benchmark phase: a mock engine, orchestratord in front of it, and the load generator.
+
+Core split on a 2-core machine (when `taskset` exists): orchestratord alone on core 1, the mock engine and
+the load generator together on core 0. Every arm then has the same engine and client cost on core 0, and
+the direct arm's figures are the ceiling the orchestrated arms are compared with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from bench.processes import Child, free_port, python_argv, wait_http
+
+HOST = "127.0.0.1"
+MODEL_REF = "pkg:bench-mock-model"
+ORCHESTRATORD_CORE = 1
+ENGINE_CORE = 0
+LOADGEN_CORE = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """How the mock engine behaves."""
+
+    wire: str = "llamacpp"
+    slots: int = 512
+    ttft_ms: float = 0.0
+    token_delay_ms: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonSettings:
+    """What differs between orchestratord's configurations in the benchmark."""
+
+    replica_slots: int = 512
+    queue_capacity: int = 1024
+
+
+def daemon_config(
+    port: int, engine_port: int, engine: EngineSettings, daemon: DaemonSettings
+) -> dict[str, Any]:
+    """orchestratord's configuration: loopback, no keys, one static replica on the mock engine."""
+    return {
+        "bind": {"host": HOST, "port": port},
+        "queues": {"defaults": {"capacity": daemon.queue_capacity, "policy": "reject"}},
+        "replicas": [
+            {
+                "id": "bench-r0",
+                "pool_id": "bench",
+                "engine": engine.wire,
+                "base_url": f"http://{HOST}:{engine_port}",
+                "model_ref": MODEL_REF,
+                "slots": daemon.replica_slots,
+                "ctx_max": 8192,
+            }
+        ],
+    }
+
+
+class LoadGenerator:
+    """The load generator child, driven by JSON lines over its stdin/stdout."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.child = Child(
+            "loadgen",
+            python_argv("-m", "bench.loadgen"),
+            core=LOADGEN_CORE,
+            log_path=log_dir / "loadgen.log",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        hello = self._read()
+        if not hello.get("ready"):
+            raise RuntimeError(f"load generator did not start: {hello}")
+
+    def _read(self) -> dict[str, Any]:
+        stdout = self.child.process.stdout
+        if stdout is None:
+            raise RuntimeError("load generator has no stdout")
+        line = stdout.readline()
+        if not line:
+            raise RuntimeError("load generator exited; see loadgen.log")
+        answer: dict[str, Any] = orjson.loads(line)
+        return answer
+
+    def call(self, command: dict[str, Any]) -> dict[str, Any]:
+        stdin = self.child.process.stdin
+        if stdin is None:
+            raise RuntimeError("load generator has no stdin")
+        stdin.write(orjson.dumps(command) + b"\n")
+        stdin.flush()
+        answer = self._read()
+        if "error" in answer:
+            raise RuntimeError(f"load generator: {answer['error']}")
+        return answer
+
+    def stop(self) -> None:
+        with contextlib.suppress(BrokenPipeError, ValueError, RuntimeError):
+            self.call_quit()
+        self.child.stop()
+
+    def call_quit(self) -> None:
+        stdin = self.child.process.stdin
+        if stdin is not None and not stdin.closed:
+            stdin.write(b'{"op": "quit"}\n')
+            stdin.flush()
+            stdin.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Stack:
+    """A running engine and orchestratord, with their addresses."""
+
+    engine: Child
+    engine_port: int
+    daemon: Child
+    daemon_port: int
+
+
+@contextlib.contextmanager
+def running_stack(
+    log_dir: Path, name: str, engine: EngineSettings, daemon: DaemonSettings
+) -> Iterator[Stack]:
+    """Starts the mock engine and orchestratord (pinned), waits until orchestratord is ready, stops both."""
+    engine_port, daemon_port = free_port(), free_port()
+    config_path = log_dir / f"{name}-orchestratord.yaml"
+    config_path.write_text(yaml.safe_dump(daemon_config(daemon_port, engine_port, engine, daemon)))
+    children: list[Child] = []
+    try:
+        mock = Child(
+            f"{name}-engine",
+            python_argv(
+                "-m",
+                "worker_adapters.mock",
+                "--wire",
+                engine.wire,
+                "--port",
+                str(engine_port),
+                "--slots",
+                str(engine.slots),
+                "--ctx",
+                "8192",
+                "--model-id",
+                MODEL_REF,
+                "--ttft-ms",
+                str(engine.ttft_ms),
+                "--token-delay-ms",
+                str(engine.token_delay_ms),
+            ),
+            core=ENGINE_CORE,
+            log_path=log_dir / f"{name}-engine.log",
+        )
+        children.append(mock)
+        health = "/health" if engine.wire == "llamacpp" else "/v1/models"
+        wait_http(f"http://{HOST}:{engine_port}{health}", mock)
+        orchd = Child(
+            f"{name}-orchestratord",
+            python_argv("-m", "bench.daemon_main", "--config", str(config_path)),
+            core=ORCHESTRATORD_CORE,
+            log_path=log_dir / f"{name}-orchestratord.log",
+        )
+        children.append(orchd)
+        wait_http(f"http://{HOST}:{daemon_port}/readyz", orchd)
+        yield Stack(mock, engine_port, orchd, daemon_port)
+    finally:
+        for child in reversed(children):
+            child.stop()
