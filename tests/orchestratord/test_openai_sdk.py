@@ -15,6 +15,7 @@ import openai
 import pytest
 import uvicorn
 from orchd_harness import MODEL, make_config
+from prometheus_client.parser import text_string_to_metric_families
 
 from orchestratord.app import create_app
 from worker_adapters.mock.faults import MockConfig
@@ -273,3 +274,29 @@ def test_a_streaming_client_that_leaves_cancels_its_task_at_once(stack: LiveStac
     # The task-stream grace period is 5 s; the facade has none (ORCH-1065).
     assert wait_for_state(stack, task_id, "canceled", timeout_s=2.0) == "canceled"
     assert time.monotonic() - left_at < 2.0
+
+
+def canceled_total(stack: LiveStack) -> float:
+    text = httpx.get(f"{stack.url}/metrics", timeout=5).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "orchd_tasks_canceled_total"
+    )
+
+
+@pytest.mark.req("ORCH-1065", "ORCH-1031")
+def test_a_non_streaming_client_that_leaves_cancels_its_task(stack: LiveStack) -> None:
+    stack.set_faults(token_delay_ms=40)
+    before = canceled_total(stack)
+    body = {"model": MODEL, "prompt": "long story", "max_tokens": 500}
+    with (
+        httpx.Client(base_url=stack.url, timeout=httpx.Timeout(5, read=0.5)) as http,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        http.post("/v1/completions", json=body)
+    deadline = time.monotonic() + 2.0
+    while canceled_total(stack) < before + 1:
+        assert time.monotonic() < deadline, "the abandoned task was not canceled"
+        time.sleep(0.05)
