@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
+import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def _service_monitor(doc: Doc) -> list[str]:
 
 def validate_k8s(documents: Iterable[tuple[Path, Doc]]) -> list[str]:
     """kubernetes-validate (strict) for built-in kinds; the CRD and kustomization structurally."""
-    problems = []
+    problems: list[str] = []
     for path, doc in documents:
         kind = doc.get("kind")
         if kind == "ServiceMonitor":

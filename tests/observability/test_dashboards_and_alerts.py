@@ -12,7 +12,7 @@ import promql_parser
 import pytest
 import yaml
 
-from tests.observability.conftest import REPO
+from tests.observability.support import REPO
 from tools.metrics_lint.__main__ import lint_static
 from tools.metrics_lint.references import (
     EXTERNAL_METRICS,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.observability.conftest import REPO
+from tests.observability.support import REPO
 
 
 def _lint(*args: str) -> subprocess.CompletedProcess[str]:

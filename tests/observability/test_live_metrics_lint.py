@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.observability.conftest import SPEC_PATH, LoadRun
+from tests.observability.support import SPEC_PATH, LoadRun
 from tools.metrics_lint.exposition import check_exposition, families_with_samples
 from tools.metrics_lint.panel_data import counter_total
 from tools.metrics_lint.spec import MetricsSpec, parse_metrics_spec

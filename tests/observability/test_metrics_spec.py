@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator_core.errors import InvalidParams
-from tests.observability.conftest import SPEC_PATH
+from tests.observability.support import SPEC_PATH
 from tools.metrics_lint.exposition import check_spec_rules
 from tools.metrics_lint.spec import MetricsSpec, parse_metrics_spec
 
@@ -20,7 +20,7 @@ def test_spec_tables_define_both_daemons_and_every_label_budget(metrics_spec: Me
     assert first_token.type == "histogram"
     assert first_token.labels == ("pool_id", "priority")
     assert 0.9 in first_token.buckets
-    assert metrics_spec.budgets["priority"].values == {"interactive", "batch"}
+    assert metrics_spec.budgets["priority"].values == frozenset({"interactive", "batch"})
     assert metrics_spec.budgets["reason"].budget == 18
 
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from tests.observability.conftest import ARTIFACTS, LoadRun
+from tests.observability.support import ARTIFACTS, LoadRun
 from tools.panel_render.render import queue_depth_series, render_load_panels
 from tools.panel_render.series import histogram_quantile, read_scrapes
 

@@ -36,8 +36,6 @@ class StackOptions:
 
     queue_capacity: int = 10
     token_delay_ms: int = 15
-    # How to start orchestratord: its real entry point, unless a caller substitutes a launcher.
-    orchd_module: str = "orchestratord"
 
 
 @dataclass
@@ -195,7 +193,9 @@ def _wait_ready(stack: LocalStack, deadline: float) -> None:
     while time.monotonic() < deadline:
         for process in stack.processes:
             if process.poll() is not None:
-                raise RuntimeError(f"{process.args} exited with {process.returncode}; see {stack.workdir}")
+                module = str(process.args[2]) if isinstance(process.args, list) else "daemon"
+                log = (stack.workdir / f"{module}.log").read_text(errors="replace").splitlines()[-4:]
+                raise RuntimeError(f"{module} exited with {process.returncode}: " + " | ".join(log))
         with contextlib.suppress(httpx.HTTPError):
             answer = httpx.get(f"{stack.orchd_url}/v1/pools", headers=stack.headers("admin"), timeout=2)
             last = answer.text
@@ -228,7 +228,7 @@ def local_stack(workdir: Path, options: StackOptions | None = None) -> Iterator[
         yaml.safe_dump(_poolmgr_config(poolmgr_port, stack.orchd_url, models, workdir, options))
     )
     try:
-        stack.processes.append(_spawn(options.orchd_module, orchd_yaml, workdir / "orchestratord.log"))
+        stack.processes.append(_spawn("orchestratord", orchd_yaml, workdir / "orchestratord.log"))
         stack.processes.append(_spawn("pool_managerd", poolmgr_yaml, workdir / "pool_managerd.log"))
         _wait_ready(stack, time.monotonic() + START_TIMEOUT_S)
         yield stack
