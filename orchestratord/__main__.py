@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except OrchError as error:
         sys.stderr.write(f"orchestratord: {error.message}\n")
         return 2
-    configure_json_logging(level=getattr(logging, config.logging.level))
+    configure_json_logging(level=getattr(logging, config.logging.level.upper()))
     uvicorn.run(
         create_app(config),
         host=config.bind.host,
