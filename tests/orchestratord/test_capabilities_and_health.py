@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 from orchd_harness import MockReplica, make_config, running_daemon
 
 from worker_adapters.mock.faults import Faults
 
+DATA_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "data.yaml"
+
+
+@pytest.fixture
+def contract_version() -> str:
+    return str(yaml.safe_load(DATA_CONTRACT.read_text(encoding="utf-8"))["info"]["version"])
+
 
 @pytest.mark.req("ORCH-1050", "ORCH-1003")
-async def test_capabilities_come_from_live_props_and_the_contract_version() -> None:
-    with open("contracts/openapi/data.yaml", encoding="utf-8") as handle:
-        version = yaml.safe_load(handle)["info"]["version"]
+async def test_capabilities_come_from_live_props_and_the_contract_version(contract_version: str) -> None:
+    version = contract_version
     replicas = [MockReplica("r0", slots=3, ctx_max=2048), MockReplica("r1", slots=2, ctx_max=8192)]
     config = make_config(limits={"max_tokens": 512})
     async with running_daemon(replicas, config=config) as daemon:

@@ -6,16 +6,16 @@ import io
 import logging
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 import pytest
 from orchd_harness import MockReplica, make_config, read_stream, running_daemon
-from orchestratord.http.security import sha256_hex
-from orchestratord.services.logs import JsonLineFormatter
 from prometheus_client.parser import text_string_to_metric_families
 
+from orchestratord.http.security import sha256_hex
+from orchestratord.services.logs import JsonLineFormatter
 from worker_adapters.mock.faults import Faults
-
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,6 @@ class SpecMetric:
 
 
 def orchestratord_spec() -> dict[str, SpecMetric]:
-    from pathlib import Path
-
     text = Path(__file__).resolve().parents[2].joinpath(".specs/metrics/otel-prom.md").read_text()
     section = text.split("## orchestratord", 1)[1].split("\n## ", 1)[0]
     found = {}
@@ -73,7 +71,9 @@ async def test_metrics_families_types_labels_help_and_buckets_match_the_spec() -
     }
     assert samples[("orchd_tasks_succeeded_total", (("pool_id", "pool-a"), ("priority", "interactive")))] == 1
     assert samples[("orchd_output_tokens_total", (("engine", "llamacpp"), ("pool_id", "pool-a")))] == 3
-    assert samples[("orchd_tasks_rejected_total", (("pool_id", "_none"), ("reason", "POOL_UNAVAILABLE")))] == 1
+    assert (
+        samples[("orchd_tasks_rejected_total", (("pool_id", "_none"), ("reason", "POOL_UNAVAILABLE")))] == 1
+    )
     assert samples[("orchd_replica_slots", (("pool_id", "pool-a"), ("replica_id", "r0")))] == 2
 
 
@@ -91,9 +91,13 @@ async def test_log_lines_are_json_with_context_and_never_prompts_or_keys() -> No
     config = make_config(api_keys=[{"sha256": sha256_hex(api_key), "tenant": "team-a"}])
     try:
         async with running_daemon(
-            [MockReplica(faults=Faults(fail_at=2))], config=config, headers={"authorization": f"Bearer {api_key}"}
+            [MockReplica(faults=Faults(fail_at=2))],
+            config=config,
+            headers={"authorization": f"Bearer {api_key}"},
         ) as daemon:
-            response = await daemon.submit(prompt=secret_prompt, session_id="0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a")
+            response = await daemon.submit(
+                prompt=secret_prompt, session_id="0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"
+            )
             task_id = response.json()["task_id"]
             await daemon.wait_state(task_id, "failed")
     finally:
@@ -105,7 +109,13 @@ async def test_log_lines_are_json_with_context_and_never_prompts_or_keys() -> No
     by_event = {line["event"]: line for line in lines}
     admitted = by_event["task.admitted"]
     assert admitted["task_id"] == task_id and admitted["tenant"] == "team-a"
-    assert {"correlation_id", "session_id", "pool_id", "queue_position", "predicted_start_ms"} <= admitted.keys()
+    assert {
+        "correlation_id",
+        "session_id",
+        "pool_id",
+        "queue_position",
+        "predicted_start_ms",
+    } <= admitted.keys()
     started = by_event["task.started"]
     assert {"engine", "engine_version", "replica_id", "pool_id"} <= started.keys()
     ended = by_event["task.ended"]

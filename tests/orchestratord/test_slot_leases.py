@@ -39,7 +39,9 @@ async def scenario(replica_faults: list[Faults], plan: list[tuple[int, float | N
             await asyncio.sleep(delay)
             assert (await daemon.client.post(f"/v1/tasks/{task_id}/cancel")).status_code == 204
 
-        await asyncio.gather(*(cancel_later(t, d) for t, (_, d) in zip(ids, plan, strict=True) if d is not None))
+        await asyncio.gather(
+            *(cancel_later(t, d) for t, (_, d) in zip(ids, plan, strict=True) if d is not None)
+        )
         for task_id in ids:
             await daemon.wait_state(task_id, "succeeded", "failed", "canceled")
         await eventually(lambda: daemon.free_slots() == daemon.total_slots(), 2.0)
