@@ -4,13 +4,16 @@ transport (and, for the few tests that need real sockets, uvicorn on 127.0.0.1).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import uvicorn
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
 from orchestratord.app import create_app
@@ -152,3 +155,37 @@ async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
             if predicate():
                 return
             await asyncio.sleep(0.005)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn inside the test's event loop; the process's signal handlers stay untouched."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def serve_orchestratord(config: OrchestratordConfig) -> AsyncIterator[tuple[str, Services]]:
+    """orchestratord on a free 127.0.0.1 port with real sockets; yields its base URL and services."""
+    services = build_services(config)
+    app = create_app(config, services=services)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = _QuietServer(
+        uvicorn.Config(app, log_level="warning", access_log=False, ws="none", timeout_graceful_shutdown=2)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}", services
+    finally:
+        server.should_exit = True
+        await asyncio.wait({task}, timeout=10)
+        sock.close()
