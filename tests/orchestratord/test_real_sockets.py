@@ -81,9 +81,10 @@ async def test_disconnect_cancels_after_the_grace_period_and_frees_the_engine_sl
 
 @pytest.mark.req("ORCH-1015", "ORCH-1012")
 async def test_a_reader_reconnecting_within_the_grace_period_keeps_the_task() -> None:
-    async with stack() as (client, services, _engine):
+    async with stack() as (client, _services, _engine):
         task_id = await submit(client, max_tokens=60)
         first = await read_tokens(client, task_id, 3)
+        await asyncio.sleep(GRACE_MS / 1000 / 2)
         resumed = await read_tokens(client, task_id, 5, last=str(first[-1]))
         assert resumed == [3, 4, 5, 6, 7]
         async with aconnect_sse(client, "GET", f"/v1/tasks/{task_id}/stream") as source:
