@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from orchd_harness import make_config, running_daemon
 from starlette.requests import Request
@@ -94,3 +99,20 @@ def test_non_loopback_bind_without_keys_is_refused() -> None:
         check_exposure(make_config(bind={"host": "0.0.0.0", "port": 8080}))
     check_exposure(make_config(bind={"host": "127.0.0.1", "port": 8080}))
     check_exposure(keyed_config(bind={"host": "0.0.0.0", "port": 8080}))
+
+
+@pytest.mark.req("ORCH-5005")
+def test_the_daemon_command_exits_before_serving_a_public_address_without_keys(tmp_path: Path) -> None:
+    config_file = tmp_path / "orchestratord.yaml"
+    config_file.write_text("bind:\n  host: 0.0.0.0\n  port: 18080\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHD_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestratord", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "non-loopback" in done.stderr

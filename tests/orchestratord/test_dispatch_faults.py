@@ -10,12 +10,8 @@ from worker_adapters.mock.faults import Faults
 
 @pytest.mark.req("ORCH-4002", "ORCH-4001")
 async def test_failure_before_any_token_is_requeued_once_on_another_replica() -> None:
+    # r0 has more free slots, so placement tries it first.
     replicas = [MockReplica("r0", faults=Faults(fail_at=0)), MockReplica("r1", slots=1)]
-
-    def prefer_r0(services: object) -> None:
-        # r0 has more free slots, so placement tries it first.
-        pass
-
     async with running_daemon(replicas) as daemon:
         task_id = (await daemon.submit(max_tokens=5)).json()["task_id"]
         status = await daemon.wait_state(task_id, "succeeded", "failed")
