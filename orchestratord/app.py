@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
@@ -28,15 +28,15 @@ REPLICA_POLL_S = 2.0
 REAPER_INTERVAL_S = 1.0
 
 
-async def _every(interval_s: float, stop: asyncio.Event, action: object) -> None:
-    """Calls `action` (sync or async) every `interval_s` until `stop` is set."""
+async def _every(interval_s: float, stop: asyncio.Event, action: Callable[[], object]) -> None:
+    """Calls `action` (sync, or async returning a coroutine) every `interval_s` until `stop` is set."""
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(interval_s):
                 await stop.wait()
         if stop.is_set():
             return
-        result = action() if callable(action) else None
+        result = action()
         if asyncio.iscoroutine(result):
             await result
 
