@@ -1,0 +1,21 @@
+"""Journey: an operator follows a task through the metrics and the JSON logs (ORCH-9015)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import journey_stack
+from pytest_bdd import scenarios
+
+from test_harness.chaos.stack import MockStack, NodePlan
+
+pytestmark = [pytest.mark.req("ORCH-9015", "ORCH-8003", "ORCH-1202", "ORCH-5006"), pytest.mark.timeout(90)]
+
+scenarios("features/observe_and_debug.feature")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[MockStack]:
+    with journey_stack([NodePlan("node-a", ["pool-a"], replicas=1)]) as running:
+        yield running
