@@ -94,6 +94,7 @@ def run(plan: Plan, out_dir: Path, keep_logs: Path | None = None) -> tuple[dict[
             engine = EngineSettings(wire=plan.wire)
             with running_stack(log_dir, "relay", engine, DaemonSettings()) as stack:
                 cells = run_relay(plan, loadgen, stack, progress)
+                restarts = stack.restarts
             progress("admission phase")
             admission = run_admission(plan, loadgen, log_dir, progress)
         finally:
@@ -108,6 +109,7 @@ def run(plan: Plan, out_dir: Path, keep_logs: Path | None = None) -> tuple[dict[
         "load_average": {"before": load_before, "after": load_average()},
         "plan": plan.to_json(),
         "arms": summarize(cells),
+        "relay_daemon_restarts": restarts,
         "admission": admission,
         "core": core,
     }

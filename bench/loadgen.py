@@ -4,7 +4,8 @@ one JSON line on stdout, so the driver can keep it (and its CPU) apart from the 
 Commands:
 - `{"op": "stream", "target": {...}, "concurrency": C, "duration_s": D}`: C workers, each on its own
   keep-alive connection, send requests back to back until D seconds have passed; answers counts, tokens,
-  elapsed time, every time to first token and the inter-token gaps.
+  elapsed time, every time to first token and the inter-token gaps. A request still streaming after
+  `request_timeout_s` (default 20) is counted as failed.
 - `{"op": "post", "target": {...}, "concurrency": C, "count": N | "duration_s": D}`: POST /v1/tasks as fast as
   C connections allow, N times or for D seconds; answers the statuses and every latency.
 - `{"op": "quit"}`.
@@ -22,11 +23,12 @@ from typing import Any
 
 import orjson
 
-from bench.arms import Target, run_one, task_body
+from bench.arms import StreamResult, Target, run_one, task_body
 from bench.rawhttp import Connection, HttpError, build_request
 from bench.stats import GapSamples
 
 Command = dict[str, Any]
+REQUEST_TIMEOUT_S = 20.0
 
 
 def target_of(command: Command) -> Target:
@@ -44,7 +46,8 @@ def target_of(command: Command) -> Target:
 async def _open_all(target: Target, concurrency: int) -> list[Connection]:
     """Connections opened before the clock starts, so connection set-up is not counted as latency."""
     conns = [Connection(target.host, target.port) for _ in range(concurrency)]
-    await asyncio.gather(*(conn.connect() for conn in conns))
+    # A refused connection is retried (and counted) by the request that needs it.
+    await asyncio.gather(*(conn.connect() for conn in conns), return_exceptions=True)
     return conns
 
 
@@ -60,9 +63,17 @@ async def stream_load(command: Command) -> dict[str, Any]:
     started = time.perf_counter()
     deadline = started + float(command["duration_s"])
 
+    timeout_s = float(command.get("request_timeout_s", REQUEST_TIMEOUT_S))
+
     async def worker(conn: Connection) -> None:
         while time.perf_counter() < deadline:
-            result = await run_one(conn, target, next(seeds))
+            try:
+                async with asyncio.timeout(timeout_s):
+                    result = await run_one(conn, target, next(seeds))
+            except TimeoutError:
+                # A stream that never ends must not stall the benchmark; the connection is unusable now.
+                await conn.close()
+                result = StreamResult(ok=False, error=f"no end of stream within {timeout_s:g} s")
             totals["requests"] += 1
             totals["tokens"] += result.tokens
             gaps.merge(result.gaps)

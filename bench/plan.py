@@ -22,7 +22,7 @@ class Plan:
     admission_tasks: int = 10_000
     admission_concurrency: int = 32
     flood_s: float = 3.0
-    flood_concurrency: int = 64
+    flood_concurrency: tuple[int, ...] = (1, 64)
     core_ops: int = 400_000
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -42,6 +42,6 @@ def quick_plan() -> Plan:
         admission_tasks=200,
         admission_concurrency=4,
         flood_s=0.3,
-        flood_concurrency=4,
+        flood_concurrency=(1, 4),
         core_ops=4_000,
     )

@@ -56,9 +56,12 @@ class Connection:
 
     async def _ensure_open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._reader is None or self._writer is None or self._writer.is_closing():
-            self._reader, self._writer = await asyncio.open_connection(
-                self.host, self.port, limit=MAX_HEAD_BYTES * 4
-            )
+            try:
+                self._reader, self._writer = await asyncio.open_connection(
+                    self.host, self.port, limit=MAX_HEAD_BYTES * 4
+                )
+            except OSError as exc:
+                raise HttpError(f"cannot connect: {exc}") from exc
         return self._reader, self._writer
 
     async def connect(self) -> None:

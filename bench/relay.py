@@ -7,9 +7,12 @@ each cell the driver samples orchestratord's CPU time and RSS from /proc.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from bench.arms import Arm
 from bench.plan import Plan
@@ -17,6 +20,7 @@ from bench.stack import HOST, MODEL_REF, LoadGenerator, Stack
 from bench.stats import GapSamples, percentile, rounded
 
 Progress = Callable[[str], None]
+READY_WAIT_S = 10.0
 
 
 @dataclass(slots=True)
@@ -35,6 +39,7 @@ class Cell:
     gaps: GapSamples = field(default_factory=GapSamples)
     errors: dict[str, int] = field(default_factory=dict)
     round_tokens_per_s: list[float] = field(default_factory=list)
+    restarts: int = 0
 
     def add(self, answer: dict[str, Any], cpu_s: float, rss: int) -> None:
         self.requests += int(answer["requests"])
@@ -70,6 +75,21 @@ def _target(arm: Arm, stack: Stack, plan: Plan) -> dict[str, object]:
     }
 
 
+def daemon_ready(stack: Stack, wait_s: float = READY_WAIT_S) -> bool:
+    """Whether orchestratord's /readyz answers 200 within `wait_s` (a replica it calls unready fails
+    every task with 503, so a cell run then would only measure refusals)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if httpx.get(f"http://{HOST}:{stack.daemon_port}/readyz", timeout=2.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
 def _order(arms: tuple[Arm, ...], shift: int) -> list[Arm]:
     shift %= len(arms)
     return [*arms[shift:], *arms[:shift]]
@@ -93,6 +113,14 @@ def run_relay(
     for round_no in range(plan.rounds):
         for level, concurrency in enumerate(plan.concurrency):
             for arm in _order(plan.arms, round_no + level):
+                if arm != "direct" and not daemon_ready(stack):
+                    # Stuck unready (see bench/README.md): the cell would only count 503s. A fresh daemon
+                    # lets the remaining cells measure the relay; the restart is recorded.
+                    cells[arm][concurrency].restarts += 1
+                    progress(
+                        f"round {round_no + 1} c={concurrency} {arm}: orchestratord not ready, restarted"
+                    )
+                    stack.restart_daemon()
                 before = stack.daemon.sample()
                 answer = loadgen.call(
                     {
@@ -140,6 +168,7 @@ def summarize(cells: dict[Arm, dict[int, Cell]]) -> dict[str, dict[str, dict[str
                 "requests_per_s": round(cell.requests_per_s, 1),
                 "tokens_per_s": round(cell.tokens_per_s, 1),
                 "tokens_per_s_by_round": cell.round_tokens_per_s,
+                "daemon_restarts_before": cell.restarts,
                 "ttft_ms": {"p50": rounded(ttft50), "p99": rounded(ttft99)},
                 "inter_token_gap_ms": {
                     "p50": rounded(_us_to_ms(cell.gaps.percentile(0.50))),

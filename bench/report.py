@@ -150,7 +150,8 @@ def generated_section(results: dict[str, Any], source: str) -> str:
         "",
         f"Mock engine `{plan.get('wire')}` wire, zero TTFT and zero token delay, "
         f"{plan.get('max_tokens')} tokens per request; {plan.get('rounds')} interleaved rounds of "
-        f"{plan.get('cell_s')} s per cell.",
+        f"{plan.get('cell_s')} s per cell. orchestratord restarts during the relay phase (it was stuck "
+        f"unready before a cell): {results.get('relay_daemon_restarts', 0)}.",
         "",
         *relay_table(results),
         "",
@@ -163,7 +164,8 @@ def generated_section(results: dict[str, Any], source: str) -> str:
         f"{_get(phase, 'flood', 'concurrency')} connections): "
         f"{_num(_get(phase, 'flood', 'requests_per_s'))} requests/s, 429 p50 / p99 "
         f"{_num(_get(phase, 'flood', 'latency_429_ms', 'p50'), 2)} / "
-        f"{_num(_get(phase, 'flood', 'latency_429_ms', 'p99'), 2)} ms.",
+        f"{_num(_get(phase, 'flood', 'latency_429_ms', 'p99'), 2)} ms (from one connection, without "
+        f"queueing: {_num(_get(phase, 'flood_by_connections', '1', 'latency_429_ms', 'p99'), 2)} ms).",
         "",
         f"Core queue (`bench/core_bench.py`, one core): {_num(_get(core, 'depth_10000', 'ops_per_s'))} ops/s "
         f"at depth 10,000, {_num(_get(core, 'depth_1000', 'ops_per_s'))} ops/s at depth 1,000.",

@@ -31,7 +31,7 @@ class EngineSettings:
     """How the mock engine behaves."""
 
     wire: str = "llamacpp"
-    slots: int = 512
+    slots: int = 256
     ttft_ms: float = 0.0
     token_delay_ms: float = 0.0
 
@@ -40,7 +40,7 @@ class EngineSettings:
 class DaemonSettings:
     """What differs between orchestratord's configurations in the benchmark."""
 
-    replica_slots: int = 512
+    replica_slots: int = 256
     queue_capacity: int = 1024
 
 
@@ -115,14 +115,37 @@ class LoadGenerator:
             stdin.close()
 
 
-@dataclass(frozen=True, slots=True)
 class Stack:
-    """A running engine and orchestratord, with their addresses."""
+    """A running engine and orchestratord, with their addresses; orchestratord can be restarted."""
 
-    engine: Child
-    engine_port: int
-    daemon: Child
-    daemon_port: int
+    def __init__(
+        self, engine: Child, engine_port: int, daemon_port: int, config_path: Path, name: str
+    ) -> None:
+        self.engine = engine
+        self.engine_port = engine_port
+        self.daemon_port = daemon_port
+        self._config_path = config_path
+        self._name = name
+        self.restarts = 0
+        self.daemon = self._start_daemon()
+
+    def _start_daemon(self) -> Child:
+        log_name = f"{self._name}-orchestratord{'' if not self.restarts else f'-{self.restarts}'}.log"
+        daemon = Child(
+            f"{self._name}-orchestratord",
+            python_argv("-m", "bench.daemon_main", "--config", str(self._config_path)),
+            core=ORCHESTRATORD_CORE,
+            log_path=self._config_path.parent / log_name,
+        )
+        self.daemon = daemon
+        wait_http(f"http://{HOST}:{self.daemon_port}/readyz", daemon)
+        return daemon
+
+    def restart_daemon(self) -> None:
+        """A fresh orchestratord on the same port and configuration."""
+        self.daemon.stop()
+        self.restarts += 1
+        self._start_daemon()
 
 
 @contextlib.contextmanager
@@ -134,6 +157,7 @@ def running_stack(
     config_path = log_dir / f"{name}-orchestratord.yaml"
     config_path.write_text(yaml.safe_dump(daemon_config(daemon_port, engine_port, engine, daemon)))
     children: list[Child] = []
+    stack: Stack | None = None
     try:
         mock = Child(
             f"{name}-engine",
@@ -161,15 +185,10 @@ def running_stack(
         children.append(mock)
         health = "/health" if engine.wire == "llamacpp" else "/v1/models"
         wait_http(f"http://{HOST}:{engine_port}{health}", mock)
-        orchd = Child(
-            f"{name}-orchestratord",
-            python_argv("-m", "bench.daemon_main", "--config", str(config_path)),
-            core=ORCHESTRATORD_CORE,
-            log_path=log_dir / f"{name}-orchestratord.log",
-        )
-        children.append(orchd)
-        wait_http(f"http://{HOST}:{daemon_port}/readyz", orchd)
-        yield Stack(mock, engine_port, orchd, daemon_port)
+        stack = Stack(mock, engine_port, daemon_port, config_path, name)
+        yield stack
     finally:
+        if stack is not None:
+            stack.daemon.stop()
         for child in reversed(children):
             child.stop()
