@@ -3,17 +3,12 @@ content) and a runner of `llorch` bound to it."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-# The live daemon helper is shared with the SDK tests.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sdk"))
-
-from live_orchd import LiveOrchestratord, live_orchestratord
-from llorch_runner import Runner, Transcript, run_llorch
+from tests.cli.llorch_runner import Runner, Transcript, run_llorch
+from tests.sdk.live_orchd import LiveOrchestratord, live_orchestratord
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from llorch_runner import Runner, run_llorch
 from syrupy.assertion import SnapshotAssertion
+
+from tests.cli.llorch_runner import Runner, run_llorch
 
 JSON = pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["human", "json"])
 UNKNOWN_TASK = "00000000-0000-4000-8000-0000000000aa"

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from live_orchd import LiveOrchestratord
 
+from tests.sdk.live_orchd import LiveOrchestratord
 from tools.openapi_client import Client
 
 ROOT = Path(__file__).resolve().parents[2]

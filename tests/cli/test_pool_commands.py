@@ -4,9 +4,10 @@ replica of the mock engine (ORCH-9105, ORCH-9107, ORCH-9108, ORCH-9109)."""
 from __future__ import annotations
 
 import pytest
-from live_orchd import POOL, live_orchestratord
-from llorch_runner import Runner, run_llorch
 from syrupy.assertion import SnapshotAssertion
+
+from tests.cli.llorch_runner import Runner, run_llorch
+from tests.sdk.live_orchd import POOL, live_orchestratord
 
 JSON = pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["human", "json"])
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from live_orchd import LiveOrchestratord
-from llorch_runner import Runner, Transcript
 from syrupy.assertion import SnapshotAssertion
+
+from tests.cli.llorch_runner import Runner, Transcript
+from tests.sdk.live_orchd import LiveOrchestratord
 
 SESSION = "7b0c5c7e-3f0a-4c1e-9d55-2f1d8a6b9c01"
 SUBMIT = ("submit", "Tell me about rivers", "--seed", "42", "--max-tokens", "12", "--temperature", "0.5")

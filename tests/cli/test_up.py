@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from llorch_runner import normalise
 from syrupy.assertion import SnapshotAssertion
 
 from cli.stack import free_port
+from tests.cli.llorch_runner import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from orchd_harness import Daemon, running_daemon
+
+from tests.orchestratord.orchd_harness import Daemon, running_daemon
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 
+from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 from worker_adapters.mock.faults import Faults
 
 SLOW = Faults(token_delay_ms=50)

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from orchd_harness import make_config, running_daemon
 from starlette.requests import Request
 
 from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
 from orchestratord.__main__ import check_exposure
 from orchestratord.http.security import ApiKey, Authenticator, Role, sha256_hex
+from tests.orchestratord.orchd_harness import make_config, running_daemon
 
 CLIENT_KEY, ADMIN_KEY, NODE_TOKEN = "client-secret", "admin-secret", "node-secret"
 

@@ -8,8 +8,8 @@ import time
 import uuid
 
 import pytest
-from orchd_harness import Daemon, MockReplica, eventually, read_stream, running_daemon
 
+from tests.orchestratord.orchd_harness import Daemon, MockReplica, eventually, read_stream, running_daemon
 from worker_adapters.mock.faults import Faults
 
 SLOW = [MockReplica(slots=1, faults=Faults(token_delay_ms=20))]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from orchd_harness import MockReplica, make_config, running_daemon
 
+from tests.orchestratord.orchd_harness import MockReplica, make_config, running_daemon
 from worker_adapters.mock.faults import Faults
 
 DATA_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "data.yaml"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from orchd_harness import MODEL, Daemon, make_config, running_daemon
 
 from orchestratord.app import create_app
 from orchestratord.http.security import sha256_hex
+from tests.orchestratord.orchd_harness import MODEL, Daemon, make_config, running_daemon
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 # Documented operations not served yet, with the part of the daemon that will serve them (none left).

@@ -15,10 +15,10 @@ import uvicorn
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 
 from contracts.api_types.control import DrainAccepted, PoolHealth, PoolList, ReloadResult
 from orchestratord.http.security import sha256_hex
+from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 from worker_adapters.mock.faults import MockConfig
 from worker_adapters.mock.server import EmbeddedServer, MockServer, reserve_socket, serve_mock
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from orchd_harness import MockReplica, make_config, read_stream, running_daemon
 
+from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
 from worker_adapters.mock.faults import Faults
 
 

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from orchd_harness import MODEL, Daemon, make_config, running_daemon
+
+from tests.orchestratord.orchd_harness import MODEL, Daemon, make_config, running_daemon
 
 ENVELOPE_KEYS = {"code", "message", "retriable", "correlation_id"}
 

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from orchd_harness import MODEL, Daemon, eventually, make_config, running_daemon
 
 from orchestratord.http.security import sha256_hex
+from tests.orchestratord.orchd_harness import MODEL, Daemon, eventually, make_config, running_daemon
 from worker_adapters.mock.faults import MockConfig
 from worker_adapters.mock.server import MockServer, serve_mock
 

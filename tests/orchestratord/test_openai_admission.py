@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from orchd_harness import MODEL, Daemon, MockReplica, eventually, make_config, running_daemon
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.api_types.data import (
@@ -22,6 +21,14 @@ from contracts.api_types.data import (
     ModelList,
 )
 from orchestratord.http.security import sha256_hex
+from tests.orchestratord.orchd_harness import (
+    MODEL,
+    Daemon,
+    MockReplica,
+    eventually,
+    make_config,
+    running_daemon,
+)
 from worker_adapters.mock.faults import Faults
 
 SLOW = Faults(token_delay_ms=30)

@@ -14,10 +14,10 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from orchd_harness import MODEL, make_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestratord.app import create_app
+from tests.orchestratord.orchd_harness import MODEL, make_config
 from worker_adapters.mock.faults import MockConfig
 from worker_adapters.mock.server import EmbeddedServer, reserve_socket, serve_mock
 

@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from httpx_sse import aconnect_sse
-from orchd_harness import MODEL, eventually, make_config, serve_orchestratord
 
 from orchestratord.wiring import Services
+from tests.orchestratord.orchd_harness import MODEL, eventually, make_config, serve_orchestratord
 from worker_adapters.mock.faults import Faults, MockConfig
 from worker_adapters.mock.server import MockServer, serve_mock
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from orchd_harness import MockReplica, ShiftedClock, make_config, read_stream, running_daemon
 
+from tests.orchestratord.orchd_harness import (
+    MockReplica,
+    ShiftedClock,
+    make_config,
+    read_stream,
+    running_daemon,
+)
 from worker_adapters.mock.faults import Faults
 
 TWO = [MockReplica("r0", slots=2), MockReplica("r1", slots=2)]

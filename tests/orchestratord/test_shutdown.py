@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from orchd_harness import MockReplica, make_config, read_stream, running_daemon
 
+from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
 from worker_adapters.mock.faults import Faults
 
 ONE_SLOW_SLOT = [MockReplica(slots=1, faults=Faults(token_delay_ms=20))]

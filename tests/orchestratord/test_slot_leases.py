@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from orchd_harness import MockReplica, eventually, make_config, running_daemon
 
+from tests.orchestratord.orchd_harness import MockReplica, eventually, make_config, running_daemon
 from worker_adapters.mock.faults import Faults
 
 faults = st.builds(

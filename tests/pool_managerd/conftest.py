@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from pm_support import CPU_ONLY, REPO, pid_alive
 
 from pool_managerd.spec import NodeSpec, PoolSpec
 from pool_managerd.supervisor import Supervisor, build_context
+from tests.pool_managerd.pm_support import CPU_ONLY, REPO, pid_alive
 from worker_adapters.factory import create_adapter
 
 MakeSupervisor = Callable[..., Awaitable[Supervisor]]

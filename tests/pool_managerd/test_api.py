@@ -8,8 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import MakeSupervisor
-from pm_support import MOCK_TEMPLATE, REPO, free_port_range, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.api_types.pool import NodeHealth, PoolHealth, PoolStatusList
@@ -17,6 +15,8 @@ from pool_managerd.api import create_app
 from pool_managerd.registration import RegistrationState
 from pool_managerd.spec import PoolSpec
 from pool_managerd.supervisor import Supervisor
+from tests.pool_managerd.conftest import MakeSupervisor
+from tests.pool_managerd.pm_support import MOCK_TEMPLATE, REPO, free_port_range, wait_for
 
 TOKEN = "node-token-for-tests-0123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MakeSupervisor
-from pm_support import MOCK_TEMPLATE, free_port_range, pid_alive, wait_for
 
 from pool_managerd.spec import PoolSpec, RestartPolicy
+from tests.pool_managerd.conftest import MakeSupervisor
+from tests.pool_managerd.pm_support import MOCK_TEMPLATE, free_port_range, pid_alive, wait_for
 
 
 def model_file(tmp_path: Path) -> Path:

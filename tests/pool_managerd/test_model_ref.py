@@ -6,10 +6,10 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from pm_support import REPO
 
 from orchestrator_core.errors import InvalidParams
 from pool_managerd.model_ref import resolve_model_ref
+from tests.pool_managerd.pm_support import REPO
 
 CACHE = REPO / ".cache" / "models"
 

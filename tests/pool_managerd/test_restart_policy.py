@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 
 import pytest
-from pm_support import free_port_range
 
 from orchestrator_core.errors import InvalidParams, PoolUnavailable
 from pool_managerd.backoff import Backoff
 from pool_managerd.breaker import CrashBreaker
 from pool_managerd.ports import PortAllocator
+from tests.pool_managerd.pm_support import free_port_range
 
 
 @pytest.mark.req("ORCH-6007")

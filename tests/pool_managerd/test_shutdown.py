@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from pm_support import REPO, SMOLLM2, free_port_range, group_members, pid_alive
+
+from tests.pool_managerd.pm_support import REPO, SMOLLM2, free_port_range, group_members, pid_alive
 
 TOKEN = "node-token-for-tests-0123"
 

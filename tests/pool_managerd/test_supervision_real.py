@@ -10,12 +10,20 @@ from contextlib import aclosing
 from pathlib import Path
 
 import pytest
-from conftest import MakeSupervisor
-from pm_support import GEMMA, SMOLLM2, file_size, free_port_range, pid_alive, proc_fields, wait_for
 
 from orchestrator_core.errors import Conflict
 from pool_managerd.spec import PoolSpec, RestartPolicy
 from pool_managerd.supervisor import Supervisor
+from tests.pool_managerd.conftest import MakeSupervisor
+from tests.pool_managerd.pm_support import (
+    GEMMA,
+    SMOLLM2,
+    file_size,
+    free_port_range,
+    pid_alive,
+    proc_fields,
+    wait_for,
+)
 from worker_adapters.factory import create_adapter
 from worker_adapters.types import FinalEvent, GenerateRequest, TokenEvent
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from live_orchd import LiveOrchestratord, live_orchestratord
+
+from tests.sdk.live_orchd import LiveOrchestratord, live_orchestratord
 
 
 @pytest.fixture(scope="module")

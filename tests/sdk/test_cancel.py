@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import pytest
-from live_orchd import MODEL, LiveOrchestratord
 
 from contracts.api_types.data import EndEvent, TokenEvent
 from orchestrator_core.errors import NotFound
+from tests.sdk.live_orchd import MODEL, LiveOrchestratord
 from tools.openapi_client import AsyncClient, Client
 
 UNKNOWN = "00000000-0000-4000-8000-0000000000ff"

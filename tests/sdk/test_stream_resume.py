@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from live_orchd import MODEL, LiveOrchestratord
 
 from contracts.api_types.data import EndEvent, StartedEvent, TokenEvent
+from tests.sdk.live_orchd import MODEL, LiveOrchestratord
 from tools.openapi_client import AsyncClient, Client, OrchestratordUnreachable, RetryPolicy, StreamItem
 
 

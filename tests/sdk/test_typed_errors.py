@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from live_orchd import LiveOrchestratord
 
 from orchestrator_core.errors import Internal, InvalidParams, NotFound, OrchError, error_classes
+from tests.sdk.live_orchd import LiveOrchestratord
 from tools.openapi_client import Client, OrchestratordUnreachable, RetryPolicy, envelope_of
 
 TASK_ID = "00000000-0000-4000-8000-000000000001"
