@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_bdd import given, parsers, then, when
 
-from test_harness.chaos.stack import MockStack, NodePlan, mock_stack
+from test_harness.chaos.stack import MockStack
 from test_harness.chaos.streams import Followed, follow
 
 Journey = dict[str, Any]
@@ -51,14 +50,6 @@ def output_tokens(stack: MockStack) -> float:
         if family.name == "orchd_output_tokens":
             return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
     raise AssertionError("orchd_output_tokens_total is not exposed")
-
-
-@contextmanager
-def journey_stack(plans: list[NodePlan]) -> Iterator[MockStack]:
-    """The stack of one feature; every process it started must be gone afterwards (ORCH-9019)."""
-    with mock_stack(plans, timeout_s=90.0) as stack:
-        yield stack
-    assert stack.live_pids() == []
 
 
 @pytest.fixture

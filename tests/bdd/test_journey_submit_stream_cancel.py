@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import journey_stack
+from journey_support import journey_stack
 from pytest_bdd import scenarios
 
 from test_harness.chaos.stack import MockStack, NodePlan
