@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +11,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
-from orchestrator_core.errors import Internal, InvalidParams, NotFound, OrchError, PayloadTooLarge
+from orchestrator_core.errors import (
+    Internal,
+    InvalidParams,
+    MethodNotAllowed,
+    NotFound,
+    OrchError,
+    PayloadTooLarge,
+)
 
 from .correlation import correlation_id
 from .envelope import envelope_response
@@ -47,6 +56,32 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return envelope_response(error, correlation_id(request.scope))
 
 
+class AllowedMethods:
+    """The methods served on a path, from the app's own operations; built on first use, when every
+    router is included. Starlette's own `Allow` names only the first route that matched the path."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._index: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+
+    def __call__(self, path: str) -> list[str]:
+        if self._index is None:
+            paths: dict[str, dict[str, Any]] = self._app.openapi().get("paths", {})
+            self._index = [
+                (compile_path(template)[0], frozenset(method.upper() for method in operations))
+                for template, operations in paths.items()
+            ]
+        found = {method for pattern, methods in self._index if pattern.match(path) for method in methods}
+        return sorted(found)
+
+
+def method_not_allowed(request: Request, allowed: AllowedMethods) -> Response:
+    """405 with the envelope and the `Allow` header (ORCH-1082)."""
+    allow = ", ".join(allowed(request.url.path))
+    error = MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}; use {allow}")
+    return envelope_response(error, correlation_id(request.scope), headers={"Allow": allow})
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = str(exc.detail) if isinstance(exc, HTTPException) else "error"
@@ -55,8 +90,6 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = NotFound(f"no route for {request.method} {request.url.path}")
     elif status == 413:
         error = PayloadTooLarge("body is larger than the configured limit")
-    elif status == 405:
-        error = InvalidParams(f"method {request.method} is not allowed on {request.url.path}")
     elif status < 500:
         error = InvalidParams("malformed request body" if "body" in detail else detail)
     else:
@@ -73,5 +106,12 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every failure as the envelope."""
     app.add_exception_handler(OrchError, _orch_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    allowed = AllowedMethods(app)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return method_not_allowed(request, allowed)
+        return await _http_error(request, exc)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, _unexpected)

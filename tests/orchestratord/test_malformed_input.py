@@ -162,3 +162,23 @@ async def test_arbitrary_json_bodies_never_yield_5xx(daemon: Daemon) -> None:
         if response.status_code >= 400:
             assert ENVELOPE_KEYS <= response.json().keys()
     assert seen
+
+
+@pytest.mark.req("ORCH-1082", "ORCH-1203")
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/v1/tasks", "POST"),
+        ("DELETE", "/v1/tasks/{id}", "GET"),
+        ("POST", "/v1/sessions/{id}", "DELETE, GET"),
+        ("POST", "/v1/capabilities", "GET"),
+    ],
+)
+async def test_a_method_a_known_path_does_not_serve_is_405_with_allow(
+    daemon: Daemon, method: str, path: str, allow: str
+) -> None:
+    response = await daemon.client.request(method, path.format(id=uuid.uuid4()))
+    assert response.status_code == 405
+    assert_envelope(response.json(), "METHOD_NOT_ALLOWED")
+    assert response.json()["retriable"] is False
+    assert response.headers["allow"] == allow
