@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from contracts.api_types.control import DrainRequest, Heartbeat, NodeRegistration, ReloadRequest
 from contracts.config_schema.orchestratord import StaticReplica
-from orchestrator_core.errors import Conflict, Forbidden, NotFound, OrchError, PoolUnavailable, Unauthorized
+from orchestrator_core.errors import Conflict, NotFound, OrchError, PoolUnavailable
 
 from ..http.correlation import correlation_id
 from ..http.security import Authenticator, Principal, Role
@@ -45,36 +45,12 @@ def _bearer_token(request: Request) -> str:
     return request.headers.get("authorization", "").partition(" ")[2].strip()
 
 
-def admin_guard(auth: Authenticator) -> Callable[[Request], Awaitable[Principal]]:
-    """The admin role; a node token is valid credentials of the wrong kind, so 403 rather than 401."""
-    admin = auth.require(Role.ADMIN)
-    node = auth.require_node()
-
-    async def guard(request: Request) -> Principal:
-        try:
-            return await admin(request)
-        except Unauthorized:
-            if await _passes(node, request):
-                raise Forbidden(
-                    "a node token cannot use the control plane; use an API key with the admin role"
-                ) from None
-            raise
-
-    return guard
-
-
 def node_guard(auth: Authenticator) -> Callable[[Request], Awaitable[str]]:
-    """A configured node token (ORCH-5003); returns it, since it also authenticates calls to the node.
-
-    Registration and heartbeats know only node tokens, so an API key there is unknown credentials: 401.
-    """
+    """A configured node token (ORCH-5003); returns it, since it also authenticates calls to the node."""
     node = auth.require_node()
 
     async def guard(request: Request) -> str:
-        try:
-            await node(request)
-        except Forbidden:
-            raise Unauthorized("node registration and heartbeats need a node token, not an API key") from None
+        await node(request)
         return _bearer_token(request)
 
     return guard
@@ -242,7 +218,7 @@ class PoolDirectory:
 
 def pools_router(auth: Authenticator, pools: PoolDirectory, client: PoolClient) -> APIRouter:
     router = APIRouter(tags=["pools"])
-    admin = Depends(admin_guard(auth))
+    admin = Depends(auth.require(Role.ADMIN))
 
     @router.get("/v1/pools", operation_id="listPools")
     async def list_pools(_: Principal = admin) -> JSONResponse:
@@ -339,7 +315,7 @@ def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegi
         return Response(status_code=204)
 
     @router.get("/v1/nodes", operation_id="listNodes")
-    async def list_nodes(_: Principal = Depends(admin_guard(auth))) -> JSONResponse:
+    async def list_nodes(_: Principal = Depends(auth.require(Role.ADMIN))) -> JSONResponse:
         now = nodes.now()
         return JSONResponse({"nodes": [node_info(node, replicas, now) for node in nodes.nodes()]})
 

@@ -7,7 +7,7 @@ import math
 import orjson
 from starlette.responses import Response
 
-from orchestrator_core.errors import Backpressure, OrchError
+from orchestrator_core.errors import Backpressure, OrchError, Unauthorized
 
 from .correlation import HEADER as CORRELATION_HEADER
 
@@ -19,7 +19,7 @@ def envelope_body(error: OrchError, correlation_id: str) -> dict[str, object]:
     body: dict[str, object] = {
         "code": error.code,
         "message": error.message,
-        "retriable": error.retriable,
+        "retriable": error.is_retriable,
         "correlation_id": correlation_id,
     }
     retry_after_ms = error.retry_after_ms
@@ -41,10 +41,19 @@ def backoff_headers(retry_after_ms: int) -> dict[str, str]:
     return {"Retry-After": str(seconds), "X-Backoff-Ms": str(max(0, retry_after_ms))}
 
 
-def envelope_response(error: OrchError, correlation_id: str, *, status_code: int | None = None) -> Response:
-    """A JSON response carrying the envelope, the correlation header and, for 429, the backoff headers."""
+def envelope_response(
+    error: OrchError,
+    correlation_id: str,
+    *,
+    status_code: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A JSON response carrying the envelope, the correlation header, `WWW-Authenticate` for 401
+    (ORCH-1207) and, for 429, the backoff headers."""
     body = envelope_body(error, correlation_id)
-    headers = {CORRELATION_HEADER: correlation_id}
+    headers = {CORRELATION_HEADER: correlation_id, **(headers or {})}
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
     if isinstance(error, Backpressure):
         retry_after = body["retry_after_ms"]
         headers.update(backoff_headers(retry_after if isinstance(retry_after, int) else DEFAULT_BACKOFF_MS))

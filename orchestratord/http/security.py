@@ -95,16 +95,19 @@ class Authenticator:
         return bool(self._keys)
 
     def principal(self, request: Request) -> Principal:
-        """The caller of `request`; raises Unauthorized when keys are configured and none matches."""
+        """The caller of `request`; raises Unauthorized when keys are configured and none matches, and
+        Forbidden for a node token, which is valid credentials of the wrong kind (ORCH-5003)."""
         token = _bearer(request)
         if not self._keys:
             return Principal(ANONYMOUS_TENANT, Role.ADMIN)
         if token is None:
             raise Unauthorized("missing Authorization: Bearer <api key>")
         key = _match(self._keys, token)
-        if not isinstance(key, ApiKey):
-            raise Unauthorized("unknown API key")
-        return Principal(key.tenant, key.role)
+        if isinstance(key, ApiKey):
+            return Principal(key.tenant, key.role)
+        if _match(self._node_tokens, token) is not None:
+            raise Forbidden("a node token grants only node registration and heartbeats; use an API key")
+        raise Unauthorized("unknown API key")
 
     def require(self, role: Role) -> Callable[[Request], Awaitable[Principal]]:
         """A FastAPI dependency admitting callers with `role` (401 without credentials, 403 without role)."""
@@ -129,15 +132,16 @@ class Authenticator:
         return dependency
 
     def require_node(self) -> Callable[[Request], Awaitable[None]]:
-        """A dependency for pool_managerd registration and heartbeats: a configured node token (ORCH-5003)."""
+        """A dependency for pool_managerd registration and heartbeats: a configured node token (ORCH-5003).
+
+        Only node tokens are credentials here, so an API key is as unknown as a forged token: 401.
+        """
 
         async def dependency(request: Request) -> None:
             token = _bearer(request)
             if token is None:
                 raise Unauthorized("missing Authorization: Bearer <node token>")
             if _match(self._node_tokens, token) is None:
-                if isinstance(_match(self._keys, token), ApiKey):
-                    raise Forbidden("an API key cannot act as a node; use a node token")
-                raise Unauthorized("unknown node token")
+                raise Unauthorized("unknown node token; node registration and heartbeats need a node token")
 
         return dependency

