@@ -10,6 +10,7 @@ import yaml
 from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse
 
+from contracts.api_types.data import RequestLimits
 from contracts.config_schema.orchestratord import Limits
 
 from ..http.security import Authenticator, Principal, Role
@@ -50,16 +51,24 @@ def engine_entries(replicas: list[Replica], totals: dict[str, int]) -> list[dict
     return entries
 
 
+def request_limits(limits: Limits) -> dict[str, object]:
+    """The configured limits as the contract's RequestLimits; built through the generated model, so a
+    field the contract requires cannot be left out."""
+    return RequestLimits(
+        body_max_bytes=limits.max_body_bytes,
+        prompt_max_bytes=limits.max_prompt_bytes,
+        max_tokens_max=limits.max_tokens,
+        stop_max_count=limits.max_stop_sequences,
+        stop_max_chars=limits.max_stop_length,
+        messages_max_count=limits.max_messages,
+        header_value_max_bytes=limits.max_header_value_bytes,
+    ).model_dump(mode="json")
+
+
 def capabilities_router(auth: Authenticator, replicas: ReplicaRegistry, limits: Limits) -> APIRouter:
     router = APIRouter(tags=["capabilities"])
     api_version = contract_version()
-    limits_body = {
-        "body_max_bytes": limits.max_body_bytes,
-        "prompt_max_bytes": limits.max_prompt_bytes,
-        "max_tokens_max": limits.max_tokens,
-        "stop_max_count": limits.max_stop_sequences,
-        "stop_max_chars": limits.max_stop_length,
-    }
+    limits_body = request_limits(limits)
 
     @router.get("/v1/capabilities", operation_id="getCapabilities")
     async def capabilities(_: Principal = Depends(auth.require(Role.CLIENT))) -> JSONResponse:

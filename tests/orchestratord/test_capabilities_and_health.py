@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts.api_types.data import Capabilities
 from tests.orchestratord.orchd_harness import MockReplica, make_config, running_daemon
 from worker_adapters.mock.faults import Faults
 
@@ -37,6 +38,31 @@ async def test_capabilities_come_from_live_props_and_the_contract_version(contra
             }
         ]
         assert body["limits"]["max_tokens_max"] == 512
+
+
+@pytest.mark.req("ORCH-1050", "ORCH-1003")
+async def test_capabilities_report_every_configured_limit_the_contract_requires() -> None:
+    limits = {
+        "max_body_bytes": 4096,
+        "max_prompt_bytes": 2048,
+        "max_tokens": 100,
+        "max_stop_sequences": 3,
+        "max_stop_length": 32,
+        "max_messages": 7,
+        "max_header_value_bytes": 1024,
+    }
+    async with running_daemon(config=make_config(limits=limits)) as daemon:
+        body = (await daemon.client.get("/v1/capabilities")).json()
+    Capabilities.model_validate(body)
+    assert body["limits"] == {
+        "body_max_bytes": 4096,
+        "prompt_max_bytes": 2048,
+        "max_tokens_max": 100,
+        "stop_max_count": 3,
+        "stop_max_chars": 32,
+        "messages_max_count": 7,
+        "header_value_max_bytes": 1024,
+    }
 
 
 @pytest.mark.req("ORCH-1071", "ORCH-1072", "ORCH-5004")
