@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from journey_support import journey_stack
 from pytest_bdd import scenarios
 
 from test_harness.chaos.stack import MockStack, NodePlan
+from tests.bdd.journey_support import journey_stack
 
 pytestmark = [pytest.mark.req("ORCH-9015", "ORCH-8003", "ORCH-1202", "ORCH-5006"), pytest.mark.timeout(90)]
 

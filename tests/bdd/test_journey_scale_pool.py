@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from journey_support import journey_stack
 from pytest_bdd import scenarios
 
 from test_harness.chaos.stack import MockStack, NodePlan
+from tests.bdd.journey_support import journey_stack
 
 pytestmark = [pytest.mark.req("ORCH-9015", "ORCH-1103", "ORCH-1104", "ORCH-6011"), pytest.mark.timeout(90)]
 

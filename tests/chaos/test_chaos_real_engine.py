@@ -5,10 +5,10 @@ bring the replica back."""
 from __future__ import annotations
 
 import pytest
-from chaos_support import admitted, chaos_stack, eventually, kill_replica, running_replica, status
 
 from test_harness.chaos.stack import NodePlan
 from test_harness.chaos.streams import follow
+from tests.chaos.chaos_support import admitted, chaos_stack, eventually, kill_replica, running_replica, status
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_engine, pytest.mark.timeout(120)]
 

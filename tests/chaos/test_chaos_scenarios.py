@@ -15,7 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
-from chaos_support import (
+
+from test_harness.chaos.stack import NodePlan
+from test_harness.chaos.streams import follow
+from tests.chaos.chaos_support import (
     admitted,
     busy_replica,
     chaos_stack,
@@ -26,9 +29,6 @@ from chaos_support import (
     status,
     submit,
 )
-
-from test_harness.chaos.stack import NodePlan
-from test_harness.chaos.streams import follow
 from tools.openapi_client import Client, OrchestratordUnreachable
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]

@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 from pact import Pact, match
-from pact_terms import (
+
+from orchestrator_core.errors import AdmissionReject, NotFound
+from tests.contract.pact_terms import (
     BUSY_MODEL,
     CONSUMER,
     FINISHED_TASK,
@@ -37,8 +39,6 @@ from pact_terms import (
     STATE_SESSION,
     UNKNOWN_TASK,
 )
-
-from orchestrator_core.errors import AdmissionReject, NotFound
 from tools.openapi_client import Client, RetryPolicy, envelope_of
 
 pytestmark = pytest.mark.req("ORCH-9013")

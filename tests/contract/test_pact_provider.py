@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from live_app import LiveApp, Replica, live_app
 from pact import Verifier
-from pact_terms import (
+
+from tests.contract.live_app import LiveApp, Replica, live_app
+from tests.contract.pact_terms import (
     BUSY_MODEL,
     BUSY_POOL,
     MODEL,
@@ -30,7 +31,6 @@ from pact_terms import (
     STATE_SERVES,
     STATE_SESSION,
 )
-
 from worker_adapters.mock.faults import Faults
 
 pytestmark = pytest.mark.req("ORCH-9013")
