@@ -83,6 +83,7 @@ def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
         model_ref=replica.model_ref,
         ctx_max=replica.ctx_max,
         slots_total=replica.slots,
+        model_digest=replica.model_digest,
     )
 
 

@@ -27,6 +27,11 @@ Sha256Hex = Annotated[
     StringConstraints(pattern=r"^[0-9a-f]{64}$"),
     Field(description="lowercase hex SHA-256 of the secret; the secret itself is never stored"),
 ]
+ModelDigest = Annotated[
+    str,
+    StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$"),
+    Field(description="`sha256:` and the lowercase hex SHA-256 of the model file"),
+]
 HttpUrl = Annotated[
     str,
     StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s]*)?$"),

@@ -15,6 +15,7 @@ from contracts.config_schema.common import (
     Identifier,
     Logging,
     Millis,
+    ModelDigest,
     ModelRef,
     Port,
     PositiveMillis,
@@ -57,7 +58,7 @@ class Limits(ConfigModel):
         default=65_536, description="UTF-8 bytes; chat sums message contents"
     )
     max_tokens: PositiveInt = 8_192
-    max_stop_sequences: NonNegativeInt = 4
+    max_stop_sequences: int = Field(default=4, ge=0, le=4, description="at most 4, the contract's bound")
     max_stop_length: PositiveInt = Field(default=64, description="characters per stop string")
     max_messages: PositiveInt = 256
     max_body_bytes: PositiveInt = 1_048_576
@@ -199,6 +200,13 @@ class StaticReplica(ConfigModel):
     model_id: str | None = Field(default=None, min_length=1, description="name clients may use for the model")
     slots: PositiveInt = 1
     ctx_max: PositiveInt = 2_048
+    model_digest: ModelDigest | None = Field(
+        default=None,
+        description=(
+            "digest of the model file the engine serves; without it the engine-reported digest is used, "
+            "else `sha256:` and the SHA-256 of the model_ref text as a stand-in"
+        ),
+    )
 
 
 class OrchestratordConfig(ConfigModel):

@@ -10,7 +10,6 @@ token, an operator with an admin key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -33,7 +32,6 @@ DEFAULT_DRAIN_MS = 30_000
 # Replicas registered in-process (embedded engines, tests) have no URL; `.invalid` is reserved for that.
 IN_PROCESS_ENDPOINT = "http://in-process.invalid"
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-_HEX_DIGEST = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
 
 PathId = Annotated[str, Path(pattern=IDENTIFIER, description="pool or node id")]
 
@@ -160,8 +158,6 @@ class PoolDirectory:
 
     def _replica_health(self, replica: Replica) -> dict[str, object]:
         """A configured replica in pool_managerd's ReplicaHealth form; no process of ours, so no pid."""
-        reported = replica.spec.model_digest or (replica.props.model_digest if replica.props else None)
-        digest = _HEX_DIGEST.fullmatch(reported or "")
         known_version = replica.props is not None or replica.spec.engine_version is not None
         endpoint = self._endpoints.get(replica.replica_id, IN_PROCESS_ENDPOINT)
         return {
@@ -171,7 +167,7 @@ class PoolDirectory:
             "endpoint": endpoint,
             "engine": replica.spec.engine,
             "engine_version": replica.engine_version if known_version else None,
-            "model_digest": f"sha256:{digest.group(1)}" if digest else None,
+            "model_digest": replica.model_digest,
             "slots_total": self._replicas.total_slots(replica.replica_id),
             "pid": None,
             "port": httpx.URL(endpoint).port or (443 if endpoint.startswith("https:") else 80),

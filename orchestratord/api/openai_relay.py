@@ -37,7 +37,7 @@ class Batch:
 
 def system_fingerprint(started: dict[str, Any]) -> str:
     """engine-engine_version-digest prefix: equal fingerprints mean the same replica set."""
-    digest = str(started.get("model_digest") or "")
+    digest = str(started.get("model_digest") or "").removeprefix("sha256:")
     return f"{started.get('engine')}-{started.get('engine_version')}-{digest[:12]}"
 
 
@@ -90,8 +90,10 @@ def typed_error(payload: dict[str, Any], policy_label: str | None) -> OrchError:
     """The typed error of an `error` event, for a non-stream answer; a 429 carries its policy label."""
     cls = error_classes().get(str(payload.get("code")), Internal)
     retry_after_ms = payload.get("retry_after_ms")
+    retriable = payload.get("retriable")
     return cls(
         str(payload.get("message", "the task failed")),
+        retriable=retriable if isinstance(retriable, bool) else None,
         engine=payload.get("engine") if isinstance(payload.get("engine"), str) else None,
         retry_after_ms=retry_after_ms if isinstance(retry_after_ms, int) else None,
         policy_label=policy_label if issubclass(cls, Backpressure) else None,

@@ -121,11 +121,11 @@ class TaskLifecycle:
         """Ends the task with an `error` event carrying the typed error (ORCH-1206)."""
         record.error_code = error.code
         record.error_message = error.message
-        record.error_retriable = error.retriable
+        record.error_retriable = error.is_retriable
         payload: dict[str, object] = {
             "code": error.code,
             "message": error.message,
-            "retriable": error.retriable,
+            "retriable": error.is_retriable,
         }
         # The replica's configured engine names it; adapters may report an emulator's own name.
         engine = record.identity.engine if record.identity else None

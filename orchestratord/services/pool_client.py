@@ -113,9 +113,11 @@ def relayed_error(node: Node, pool_id: str, status: int, body: dict[str, Any] | 
     if not isinstance(code, str) or code not in known or code in _NOT_RELAYED or not isinstance(message, str):
         return _unavailable(node, pool_id, f"answered HTTP {status} without a usable error envelope")
     retry_after_ms = envelope.get("retry_after_ms")
+    retriable = envelope.get("retriable")
     return known[code](
         message,
         pool_id=pool_id,
+        retriable=retriable if isinstance(retriable, bool) else None,
         engine=_text(envelope.get("engine")),
         retry_after_ms=retry_after_ms if isinstance(retry_after_ms, int) else None,
         policy_label=_text(envelope.get("policy_label")),

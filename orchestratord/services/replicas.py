@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -24,6 +25,16 @@ from worker_adapters.types import Props
 from .signal import Wakeup
 
 logger = logging.getLogger(__name__)
+
+
+_DIGEST = re.compile(r"(?:sha256:)?([0-9a-f]{64})")
+
+
+def canonical_digest(value: str | None) -> str | None:
+    """`sha256:<64 hex>` for a SHA-256 digest with or without the prefix; None for anything else (an
+    engine's own revision hash is not a file digest)."""
+    found = _DIGEST.fullmatch((value or "").lower())
+    return f"sha256:{found.group(1)}" if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +86,18 @@ class Replica:
 
     @property
     def model_digest(self) -> str:
-        """The model file's SHA-256 as registered or reported; else a stand-in derived from model_ref.
+        """`sha256:<hex>` of the model file as registered or configured, else as the engine reports it,
+        else the stand-in `sha256:` + SHA-256 of the model_ref text.
 
-        The stand-in (SHA-256 of the model_ref text) keeps replicas of one model in one replica set when
-        neither the registration nor the engine gives a file digest (static replicas of a local file).
+        The stand-in keeps replicas of one model in one replica set when orchestratord cannot read the
+        file (a static replica whose engine reports no digest).
         """
-        reported = self.spec.model_digest or (self.props.model_digest if self.props else None)
-        return reported or hashlib.sha256(self.spec.model_ref.encode()).hexdigest()
+        reported = self.props.model_digest if self.props else None
+        return (
+            canonical_digest(self.spec.model_digest)
+            or canonical_digest(reported)
+            or "sha256:" + hashlib.sha256(self.spec.model_ref.encode()).hexdigest()
+        )
 
     @property
     def ctx_max(self) -> int:

@@ -142,7 +142,7 @@ class TaskRunner:
         if record.state.terminal:
             return
         delivered = record.transcript.tokens > 0 or record.transcript.started
-        if not delivered and error.retriable and not isinstance(error, InvalidParams):
+        if not delivered and error.is_retriable and not isinstance(error, InvalidParams):
             if self._requeue(record, replica.replica_id, error):
                 return
         self._lifecycle.failed(record, error)
