@@ -21,6 +21,7 @@ from .api.tasks import tasks_router
 from .http.correlation import CorrelationIdMiddleware
 from .http.errors import install_error_handlers
 from .http.limits import RequestLimits, RequestLimitsMiddleware
+from .http.rejections import RefusalCounter
 from .http.request_metrics import RequestMetricsMiddleware
 from .wiring import Services, build_services
 
@@ -83,13 +84,15 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
         redoc_url=None,
         openapi_url=None,
     )
-    install_error_handlers(app)
+    refusals = RefusalCounter(built.metrics)
+    install_error_handlers(app, refusals)
     limits = config.limits
     app.add_middleware(
         RequestLimitsMiddleware,
         limits=RequestLimits(
             max_body_bytes=limits.max_body_bytes, max_header_bytes=limits.max_header_value_bytes
         ),
+        refusals=refusals,
     )
     app.add_middleware(RequestMetricsMiddleware, metrics=built.metrics)
     app.add_middleware(CorrelationIdMiddleware)

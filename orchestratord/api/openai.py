@@ -19,6 +19,7 @@ from starlette.types import Receive
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
 
 from ..http.correlation import correlation_id
+from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
 from ..services.queues import PoolQueues
 from ..services.replicas import ReplicaRegistry
@@ -67,6 +68,7 @@ class OpenAIFacade:
     ) -> Response:
         """Admission refusals raise before any byte is sent, so they keep their status and headers."""
         cid = correlation_id(request.scope)
+        admission_runs(request.scope)
         admission = self._tasks.submit(spec, cid)
         record = self._tasks.get(admission.task_id, spec.tenant)
         shape = Shape(kind, record.task_id, int(record.admitted_at), body.model)

@@ -16,6 +16,7 @@ from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage
 
 from ..http.correlation import correlation_id
+from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
 from ..services.task_registry import Admission, TaskRecord
 from ..services.task_spec import PlacementSpec, TaskSpec, Workload, new_task_id
@@ -158,7 +159,9 @@ def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
 
     @router.post("/v1/tasks", operation_id="createTask", status_code=202)
     async def create_task(body: TaskRequest, request: Request, principal: Principal = client) -> JSONResponse:
-        admission = tasks.submit(task_spec(body, principal.tenant), correlation_id(request.scope))
+        spec = task_spec(body, principal.tenant)
+        admission_runs(request.scope)
+        admission = tasks.submit(spec, correlation_id(request.scope))
         return JSONResponse(admission_body(admission), status_code=202)
 
     @router.get("/v1/tasks/{id}", operation_id="getTask")

@@ -24,6 +24,7 @@ from orchestrator_core.errors import (
 
 from .correlation import correlation_id
 from .envelope import envelope_response
+from .rejections import RefusalCounter
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +45,9 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
-async def _orch_error(request: Request, exc: Exception) -> Response:
-    if not isinstance(exc, OrchError):  # pragma: no cover - registered for OrchError only
-        raise exc
-    return envelope_response(exc, correlation_id(request.scope))
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
+def _validation_error(exc: Exception) -> OrchError:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    error = InvalidParams(describe_validation_errors(errors) or "invalid request")
-    return envelope_response(error, correlation_id(request.scope))
+    return InvalidParams(describe_validation_errors(errors) or "invalid request")
 
 
 class AllowedMethods:
@@ -82,36 +76,47 @@ def method_not_allowed(request: Request, allowed: AllowedMethods) -> Response:
     return envelope_response(error, correlation_id(request.scope), headers={"Allow": allow})
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+def _http_error(request: Request, exc: Exception) -> OrchError:
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = str(exc.detail) if isinstance(exc, HTTPException) else "error"
-    error: OrchError
     if status == 404:
-        error = NotFound(f"no route for {request.method} {request.url.path}")
-    elif status == 413:
-        error = PayloadTooLarge("body is larger than the configured limit")
-    elif status < 500:
-        error = InvalidParams("malformed request body" if "body" in detail else detail)
-    else:
-        error = Internal("internal error")
-    return envelope_response(error, correlation_id(request.scope), status_code=status)
+        return NotFound(f"no route for {request.method} {request.url.path}")
+    if status == 413:
+        return PayloadTooLarge("body is larger than the configured limit")
+    if status < 500:
+        return InvalidParams("malformed request body" if "body" in detail else detail)
+    return Internal("internal error")
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.error("unhandled error", exc_info=exc, extra={"correlation_id": correlation_id(request.scope)})
-    return envelope_response(Internal("internal error"), correlation_id(request.scope))
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that render every failure as the envelope."""
-    app.add_exception_handler(OrchError, _orch_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+def install_error_handlers(app: FastAPI, refusals: RefusalCounter | None = None) -> None:
+    """Register the handlers that render every failure as the envelope; `refusals` counts the ones that
+    refuse a task submission before admission ran."""
     allowed = AllowedMethods(app)
+
+    def render(request: Request, error: OrchError, status_code: int | None = None) -> Response:
+        if refusals is not None:
+            refusals(request.scope, error)
+        return envelope_response(error, correlation_id(request.scope), status_code=status_code)
+
+    async def orch_error(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, OrchError):  # pragma: no cover - registered for OrchError only
+            raise exc
+        return render(request, exc)
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        return render(request, _validation_error(exc))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException) and exc.status_code == 405:
             return method_not_allowed(request, allowed)
-        return await _http_error(request, exc)
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        return render(request, _http_error(request, exc), status)
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        logger.error("unhandled error", exc_info=exc, extra={"correlation_id": correlation_id(request.scope)})
+        return render(request, Internal("internal error"))
+
+    app.add_exception_handler(OrchError, orch_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)

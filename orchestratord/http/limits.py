@@ -14,6 +14,7 @@ from orchestrator_core.errors import InvalidParams, OrchError, PayloadTooLarge
 
 from .correlation import correlation_id
 from .envelope import envelope_response
+from .rejections import RefusalCounter
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +42,15 @@ def _header_problem(scope: Scope, limits: RequestLimits) -> OrchError | None:
 class RequestLimitsMiddleware:
     """Refuses over-long headers (400) and bodies over the limit (413) with the error envelope."""
 
-    def __init__(self, app: ASGIApp, limits: RequestLimits) -> None:
+    def __init__(self, app: ASGIApp, limits: RequestLimits, refusals: RefusalCounter | None = None) -> None:
         self.app = app
         self.limits = limits
+        self._refusals = refusals
+
+    async def _refuse(self, problem: OrchError, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._refusals is not None:
+            self._refusals(scope, problem)
+        await envelope_response(problem, correlation_id(scope))(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +58,7 @@ class RequestLimitsMiddleware:
             return
         problem = _header_problem(scope, self.limits)
         if problem is not None:
-            await envelope_response(problem, correlation_id(scope))(scope, receive, send)
+            await self._refuse(problem, scope, receive, send)
             return
         if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS") and not _announces_body(scope):
             await self.app(scope, receive, send)
@@ -59,7 +66,7 @@ class RequestLimitsMiddleware:
         body, disconnected = await self._read_body(receive)
         if body is None:
             too_large = PayloadTooLarge(f"body is larger than {self.limits.max_body_bytes} bytes")
-            await envelope_response(too_large, correlation_id(scope))(scope, receive, send)
+            await self._refuse(too_large, scope, receive, send)
             return
         await self.app(scope, _replay(body, disconnected, receive), send)
 

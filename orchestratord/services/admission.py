@@ -95,13 +95,13 @@ class AdmissionService:
 
     def admit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
         """Admit `spec` or raise: InvalidParams, PayloadTooLarge, Conflict, DeadlineUnmet, 429s, 503s."""
-        if not self._gate.open:
-            raise PoolUnavailable("orchestratord is shutting down and admits no new tasks")
-        earlier = self._registry.existing_admission(spec)
-        if earlier is not None:
-            return earlier
         pool_id: str | None = None
         try:
+            if not self._gate.open:
+                raise PoolUnavailable("orchestratord is shutting down and admits no new tasks")
+            earlier = self._registry.existing_admission(spec)
+            if earlier is not None:
+                return earlier
             self._check_limits(spec)
             pool_id = self._choose_pool(spec)
             return self._enqueue(spec, pool_id, correlation_id)
