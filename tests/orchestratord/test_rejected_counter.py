@@ -35,9 +35,7 @@ async def test_refusals_before_admission_are_counted_by_code() -> None:
             await post("/v1/tasks", json={**task, "max_tokens": "1"}),
             await post("/v1/tasks", json={**task, "placement": {"mode": "pin"}}),
             await post("/v1/chat/completions", json={**chat, "n": 2}),
-            await post(
-                "/v1/completions", json={"model": MODEL, "prompt": "x"}, headers={"X-Orch-Priority": "x"}
-            ),
+            await post("/v1/completions", json={"model": MODEL, "prompt": "x"}, headers=bad_priority),
             await post("/v1/tasks", content=b"{" + b" " * 4096 + b"}"),
             await post("/v1/tasks", json=task, headers={"authorization": "Bearer nope"}),
             await post("/v1/tasks", json=task, headers={"authorization": f"Bearer {NODE_TOKEN}"}),
