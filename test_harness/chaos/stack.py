@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -301,8 +302,11 @@ def mock_stack(
             stack.start(daemon)
         stack.wait_ready(sum(plan.replicas * len(plan.pools) for plan in plans), timeout_s)
         yield stack
-    finally:
+    except BaseException:
         stop_all(stack)
+        raise  # the work directory and its logs stay for the failure's diagnosis
+    stop_all(stack)
+    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def _daemon(work_dir: Path, name: str, config: dict[str, Any]) -> Daemon:
