@@ -245,7 +245,7 @@ class PoolQueue:
     def next_task(self, now_ms: float) -> Dequeued:
         """Take the next task in fair order, first ending every task whose deadline has passed.
 
-        Order: the requeue lane (oldest requeue first), then the class chosen by the weighted class
+        Order: the requeue lane (latest requeue first), then the class chosen by the weighted class
         scheduler, then the tenant chosen by deficit round robin, then that tenant's oldest task.
         """
         deadlines = self._deadlines
