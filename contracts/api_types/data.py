@@ -480,7 +480,14 @@ class CompletionRequest(BaseModel):
     )
     model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
     prompt: StrictStr
-    max_tokens: Annotated[StrictInt | None, Field(ge=1, le=1048576)] = 16
+    max_tokens: Annotated[
+        StrictInt | None | MISSING,
+        Field(
+            description="Absent or null is the configured `openai.default_max_tokens` (16 unless configured).",
+            ge=1,
+            le=1048576,
+        ),
+    ] = MISSING
     temperature: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=2.0)] = (
         MISSING
     )
@@ -615,7 +622,14 @@ class ChatCompletionRequest(BaseModel):
     )
     model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
     messages: Annotated[list[OpenAIChatMessage], Field(min_length=1)]
-    max_tokens: Annotated[StrictInt | None | MISSING, Field(ge=1, le=1048576)] = MISSING
+    max_tokens: Annotated[
+        StrictInt | None | MISSING,
+        Field(
+            description="Used when `max_completion_tokens` is absent; neither set is the configured `openai.default_max_tokens`.",
+            ge=1,
+            le=1048576,
+        ),
+    ] = MISSING
     max_completion_tokens: Annotated[
         StrictInt | None | MISSING, Field(ge=1, le=1048576)
     ] = MISSING

@@ -79,7 +79,7 @@ def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec:
     """The `completion` task of a /v1/completions request; max_tokens defaults to the configured value."""
-    max_tokens = body.max_tokens if "max_tokens" in body.model_fields_set else None
+    max_tokens = _given(body.max_tokens)
     return TaskSpec(
         task_id=new_task_id(),
         tenant=context.tenant,

@@ -103,7 +103,8 @@ def test_openai_requests_accept_openai_nulls_and_refuse_unknown_fields() -> None
 
     assert accepted.max_tokens is None
     assert accepted.stream is True
-    assert data.CompletionRequest.model_validate({"model": "m", "prompt": "p"}).max_tokens == 16
+    # Absent: the daemon applies its configured default (openai.default_max_tokens), not the model.
+    assert data.CompletionRequest.model_validate({"model": "m", "prompt": "p"}).max_tokens is MISSING
     assert refused(data.ChatCompletionRequest, {**chat, "logit_bias": {"1": 2}})
     assert refused(data.ChatCompletionRequest, {**chat, "n": 2})
     assert refused(data.CompletionRequest, {"model": "m", "prompt": ["a", "b"]})

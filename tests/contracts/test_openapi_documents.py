@@ -202,8 +202,8 @@ def test_security_schemes_separate_admin_keys_and_node_tokens() -> None:
 
 
 @pytest.mark.req("ORCH-1080", "ORCH-1081", "ORCH-5002", "ORCH-1207")
-@pytest.mark.parametrize(("name", "always"), [("data", {"400", "401", "403", "500"}),
-                                              ("control", {"400", "401", "403", "500"}),
+@pytest.mark.parametrize(("name", "always"), [("data", {"400", "401", "403", "413", "500"}),
+                                              ("control", {"400", "401", "403", "413", "500"}),
                                               ("pool", {"400", "401", "500"})])  # fmt: skip
 def test_every_operation_documents_the_statuses_any_request_can_get(name: str, always: set[str]) -> None:
     document = load(name)
@@ -216,3 +216,11 @@ def test_every_operation_documents_the_statuses_any_request_can_get(name: str, a
 
     assert missing == {}
     assert unauthorized["headers"]["WWW-Authenticate"]["schema"] == {"type": "string", "const": "Bearer"}
+
+
+@pytest.mark.req("ORCH-1080", "ORCH-1082")
+@pytest.mark.parametrize("name", ["data", "control"])
+def test_405_is_documented_once_as_a_shared_response_with_allow(name: str) -> None:
+    response = load(name)["components"]["responses"]["MethodNotAllowed"]
+    assert response["headers"]["Allow"]["required"] is True
+    assert response["content"]["application/json"]["example"]["code"] == "METHOD_NOT_ALLOWED"

@@ -120,3 +120,16 @@ async def test_answered_statuses_are_documented_for_each_operation() -> None:
             assert status in contract[(method, template)], (method, concrete, kwargs, status)
             seen.setdefault((method, template), set()).add(status)
         assert {202, 400, 401, 409, 413, 503} <= seen[("POST", "/v1/tasks")]
+
+
+@pytest.mark.req("ORCH-1080", "ORCH-1081", "ORCH-1003")
+async def test_every_operation_documents_its_over_long_header_and_over_limit_body_answers() -> None:
+    contract = documented()
+    config = make_config(limits={"max_body_bytes": 1024, "max_header_value_bytes": 256})
+    async with running_daemon(config=config) as daemon:
+        for (method, template), statuses in sorted(contract.items()):
+            concrete = template.replace("{id}", str(uuid.uuid4()))
+            header = await probe(daemon, method, concrete, headers={"x-long": "v" * 512})
+            body = await probe(daemon, method, concrete, content=b"x" * 4096)
+            assert (header, body) == (400, 413), (method, template)
+            assert {400, 413} <= statuses, (method, template)
