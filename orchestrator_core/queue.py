@@ -30,6 +30,7 @@ import heapq
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams
 from orchestrator_core.fairness import ClassScheduler, DeficitRoundRobin
@@ -68,16 +69,17 @@ class QueueConfig:
             raise InvalidParams("min_quantum_tokens must be >= 1")
 
 
-@dataclass(frozen=True, slots=True)
-class Dequeued:
-    """Result of `next_task`: the task to place (None if nothing is waiting) and the tasks that expired."""
+class Dequeued(NamedTuple):
+    """Result of `next_task`: the task to place (None if nothing is waiting) and the tasks that expired.
+
+    A NamedTuple rather than a frozen dataclass: it is built on every dequeue, and tuples build fastest.
+    """
 
     task: QueuedTask | None
     expired: tuple[QueuedTask, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LaneLoad:
+class LaneLoad(NamedTuple):
     """Queued work of one tenant in one class."""
 
     tasks: int
@@ -129,8 +131,14 @@ class _ClassLanes:
         tenant = self.drr.choose(self.head_cost)
         if tenant is None:
             return None
-        task = next(iter(self.lanes[tenant].values()))
-        self.remove(task)
+        lane = self.lanes[tenant]
+        task = lane.popitem(last=False)[1]
+        del self.arrival[task.task_id]
+        if lane:
+            self.lane_tokens[tenant] -= task.cost
+        else:
+            del self.lanes[tenant]
+            del self.lane_tokens[tenant]
         return task
 
 
