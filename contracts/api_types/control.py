@@ -342,13 +342,6 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    devices: Annotated[
-        list[Device] | MISSING,
-        Field(
-            description="Current device telemetry (ORCH-6021); absent keeps the registered values.",
-            max_length=256,
-        ),
-    ] = MISSING
     pools: Annotated[list[PoolHeartbeat], Field(max_length=256)]
 
 

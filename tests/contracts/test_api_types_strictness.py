@@ -173,3 +173,10 @@ def test_error_event_always_carries_engine_and_retry_after_possibly_null() -> No
     }
     with pytest.raises(ValidationError):
         data.ErrorEvent.model_validate({"code": "WORKER_RESET", "message": "m", "retriable": True})
+
+
+@pytest.mark.req("ORCH-6021", "ORCH-1111", "ORCH-6013")
+def test_heartbeats_carry_readiness_and_load_and_devices_travel_in_the_registration() -> None:
+    assert set(control.Heartbeat.model_fields) == {"pools"}
+    assert refused(control.Heartbeat, {"pools": [], "devices": []})
+    assert "devices" in control.NodeRegistration.model_fields
