@@ -224,3 +224,15 @@ def test_405_is_documented_once_as_a_shared_response_with_allow(name: str) -> No
     response = load(name)["components"]["responses"]["MethodNotAllowed"]
     assert response["headers"]["Allow"]["required"] is True
     assert response["content"]["application/json"]["example"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+@pytest.mark.req("ORCH-1104", "ORCH-6002", "ORCH-6012")
+@pytest.mark.parametrize("name", ["pool", "control"])
+def test_a_reload_with_an_unusable_model_ref_is_documented_as_409(name: str) -> None:
+    document = load(name)
+    reload = document["paths"]["/v1/pools/{id}/reload"]["post"]
+    bad_request = resolve(document, reload["responses"]["400"])
+    example = bad_request["content"]["application/json"]["example"]
+    assert "model_ref" not in bad_request["description"] and "model_ref" not in example["message"]
+    assert "is 400" not in reload["description"]
+    assert "409" in reload["responses"] and "model_ref" in reload["description"].split("409", 1)[1]
