@@ -15,6 +15,9 @@ from ..services.tasks import TaskService
 
 _LAST_EVENT_ID = re.compile(r"0|[1-9][0-9]{0,9}")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# The spec's framing ends every line with `\n` (ORCH-1017); sse-starlette defaults to `\r\n`, also for the
+# ping events a factory builds, which do not inherit the response's `sep`.
+SSE_LINE_END = "\n"
 
 
 def parse_last_event_id(value: str | None) -> int | None:
@@ -26,7 +29,8 @@ def parse_last_event_id(value: str | None) -> int | None:
 
 
 def heartbeat() -> ServerSentEvent:
-    return ServerSentEvent(comment="ping")
+    """The heartbeat comment `: ping` (ORCH-1014), framed like every other event."""
+    return ServerSentEvent(comment="ping", sep=SSE_LINE_END)
 
 
 def streams_router(auth: Authenticator, tasks: TaskService, heartbeat_s: float) -> APIRouter:
@@ -46,7 +50,7 @@ def streams_router(auth: Authenticator, tasks: TaskService, heartbeat_s: float) 
             headers=SSE_HEADERS,
             ping=heartbeat_s,
             ping_message_factory=heartbeat,
-            sep="\n",
+            sep=SSE_LINE_END,
         )
 
     return router
