@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from contracts.config_schema.pool_managerd import COMMAND_PLACEHOLDERS
 from orchestrator_core.errors import InvalidParams
 
 LLAMACPP = "llamacpp"
@@ -41,23 +42,7 @@ DEFAULT_BINARIES: Mapping[str, str] = {
     TGI: "text-generation-launcher",
     TRITON: "tritonserver",
 }
-PLACEHOLDERS = frozenset(
-    {
-        "binary",
-        "python",
-        "model",
-        "model_id",
-        "host",
-        "port",
-        "slots",
-        "ctx",
-        "ctx_total",
-        "threads",
-        "pool_id",
-        "replica_id",
-        "determinism_flags",
-    }
-)
+PLACEHOLDERS = COMMAND_PLACEHOLDERS
 
 
 @dataclass(frozen=True)

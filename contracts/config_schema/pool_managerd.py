@@ -25,15 +25,18 @@ from contracts.config_schema.common import (
 PositiveInt = Annotated[int, Field(ge=1)]
 GpuIndex = Annotated[int, Field(ge=0)]
 MIN_NODE_TOKEN_LENGTH = 16
+# The placeholders an engine command template may use; pool_managerd's default templates use the same set.
 COMMAND_PLACEHOLDERS = frozenset(
     {
         "binary",
         "python",
         "model",
+        "model_id",
         "host",
         "port",
         "slots",
         "ctx",
+        "ctx_total",
         "threads",
         "pool_id",
         "replica_id",

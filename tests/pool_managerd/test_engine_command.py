@@ -6,8 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from contracts.config_schema.pool_managerd import Pool
 from orchestrator_core.errors import InvalidParams
-from pool_managerd.engine_command import CommandValues, build_command
+from pool_managerd.engine_command import DEFAULT_TEMPLATES, CommandValues, build_command
+
+POOL: dict[str, object] = {
+    "id": "p1",
+    "model_ref": "/models/m.gguf",
+    "devices": "cpu",
+    "port_range": [20000, 20003],
+}
 
 
 def values(**changes: object) -> CommandValues:
@@ -83,3 +91,20 @@ def test_bad_templates_fail_fast(template: list[str], message: str) -> None:
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(InvalidParams, match="engine 'ollama'"):
         build_command(values(engine="ollama"))
+
+
+@pytest.mark.req("ORCH-6019", "ORCH-6001")
+@pytest.mark.parametrize("engine", sorted(DEFAULT_TEMPLATES))
+def test_the_config_validator_accepts_every_placeholder_of_the_default_templates(engine: str) -> None:
+    template = DEFAULT_TEMPLATES[engine]
+    words = template.split() if isinstance(template, str) else list(template)
+    pool = Pool.model_validate({**POOL, "engine": engine, "command_template": words})
+    assert pool.command_template == words
+
+
+@pytest.mark.req("ORCH-6019")
+def test_model_id_and_ctx_total_are_placeholders_of_a_configured_template() -> None:
+    words = ["{binary}", "-m", "{model}", "--port", "{port}", "-a", "{model_id}", "-c", "{ctx_total}"]
+    pool = Pool.model_validate({**POOL, "engine": "llamacpp", "command_template": words})
+    argv = build_command(values(slots=1, model_id="smol"), pool.command_template, binary="/bin/true")
+    assert argv[-4:] == ["-a", "smol", "-c", "2048"]
