@@ -23,7 +23,8 @@ from orchestrator_core.errors import PoolUnavailable
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this child when its parent dies, so no engine outlives its supervisor."""
     # Runs in the child between fork and exec; best effort, Linux only.
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -55,7 +56,7 @@ class EngineProcess:
                 stderr=asyncio.subprocess.STDOUT,
                 env=dict(env),
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         except OSError as exc:
             log_file.close()

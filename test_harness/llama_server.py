@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from pool_managerd.process import die_with_parent
+
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_FLAGS = ("--metrics", "-np", "1", "--no-cont-batching", "-c", "2048", "-t", "1")
 
@@ -142,7 +144,12 @@ def start_llama_server(
     command = [str(binary), "-m", str(model_path), "--host", host, "--port", str(port), *flags, *extra_args]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
     return LlamaServer(process=process, host=host, port=port, log_path=log_path)
 

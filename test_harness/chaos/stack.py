@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
+from pool_managerd.process import die_with_parent
 from test_harness.llama_server import free_port
 from test_harness.stack import descendants, free_port_block
 
@@ -190,6 +191,7 @@ def _spawn(module: str, config_path: Path, log_path: Path) -> subprocess.Popen[b
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
 
 
