@@ -133,6 +133,7 @@ class Dispatcher:
         )
         if record.first_identity is None:
             record.first_identity = decision.replica.identity
+        self._lifecycle.placed(record, replica)
         runner = self.runner
         if runner is None:  # pragma: no cover - wiring always sets it
             raise RuntimeError("dispatcher has no runner")
@@ -182,6 +183,7 @@ class Dispatcher:
                     ),
                 )
         record.state = TaskState.QUEUED
+        self._lifecycle.unplaced(record)
         self._metrics.task_requeued(queue.pool_id)
         self._log.event(
             "task.requeued",

@@ -40,8 +40,8 @@ class TaskLifecycle:
         """Runs `hook` once for every task that reaches a terminal state (quotas, sessions, metrics)."""
         self._terminal_hooks.append(hook)
 
-    def started(self, record: TaskRecord, replica: Replica, kv_warmth: bool, queue_depth: int) -> None:
-        """Publishes `started` with the replay identity, then a first `metrics` event (ORCH-1021)."""
+    def placed(self, record: TaskRecord, replica: Replica) -> ReplayIdentity:
+        """Records the replay identity once the task holds a slot, so the status shows it (ORCH-1021)."""
         record.identity = ReplayIdentity(
             pool_id=replica.pool_id,
             replica_id=replica.replica_id,
@@ -51,8 +51,18 @@ class TaskLifecycle:
             sampler_profile_version=record.spec.sampler_profile_version,
             seed=record.seed,
         )
-        record.kv_warmth = kv_warmth
+        return record.identity
+
+    def unplaced(self, record: TaskRecord) -> None:
+        """The task went back to its queue (ORCH-4002): it has no replay identity until placed again."""
+        record.identity = None
+
+    def started(self, record: TaskRecord, replica: Replica, kv_warmth: bool, queue_depth: int) -> None:
+        """Publishes `started` with the replay identity, then a first `metrics` event (ORCH-1021)."""
         identity = record.identity
+        if identity is None or identity.replica_id != replica.replica_id:
+            identity = self.placed(record, replica)
+        record.kv_warmth = kv_warmth
         record.transcript.append(
             encode_event(
                 "started",
