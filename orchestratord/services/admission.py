@@ -142,6 +142,9 @@ class AdmissionService:
             ctx = spec.ctx or ctx_max
             if ctx and spec.max_tokens > ctx:
                 raise InvalidParams(f"max_tokens: {spec.max_tokens} exceeds ctx {ctx}")
+            if spec.session_id is not None:
+                registered = {v.identity for v in views}
+                self._sessions.check_replica_set(spec.session_id, spec.tenant, registered)
         session = self._sessions.find(spec.session_id)
         decision = decide(requirements_for(spec, session, ()), views)
         if isinstance(decision, Assigned):

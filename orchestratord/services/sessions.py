@@ -7,7 +7,7 @@ turn, so its turns never mix sets (ORCH-3004), and remembers the last replica fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from orchestrator_core.budgets import BudgetLimits, SessionBudgets
@@ -97,6 +97,26 @@ class SessionStore:
                 f"session {session_id} has used its {self.limits.max_turns} turns; start a new session"
             )
         self.budgets.check(session_id, tokens, retry_after_ms=1000)
+
+    def check_replica_set(
+        self, session_id: str, tenant: str, registered: Collection[ReplicaSetIdentity]
+    ) -> None:
+        """Conflict when the replica set of the session's turns is no longer registered (a reload or a
+        deregistration retired it); the session is forgotten so the client knowingly starts a new one
+        instead of mixing model versions (ORCH-3010)."""
+        session = self._live(session_id)
+        if session is None or session.tenant != tenant or session.identity is None:
+            return
+        retired = session.identity
+        if retired in registered:
+            return
+        self._drop(session_id)
+        raise Conflict(
+            f"session {session_id} ran on replica set (engine {retired.engine}, engine_version "
+            f"{retired.engine_version}, model_digest {retired.model_digest}, sampler_profile_version "
+            f"{retired.sampler_profile_version}), which is no longer registered; the session was deleted, "
+            "start a new session"
+        )
 
     def begin_turn(self, session_id: str, tenant: str, task_id: str, tokens: int) -> Session:
         """Counts the turn of an admitted task and reserves its tokens, creating the session on first use."""
