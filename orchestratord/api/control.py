@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Request
+from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import JSONResponse, Response
 
 from contracts.api_types.control import DrainRequest, Heartbeat, NodeRegistration, ReloadRequest
@@ -23,7 +24,7 @@ from orchestrator_core.errors import Conflict, NotFound, OrchError, PoolUnavaila
 
 from ..http.correlation import correlation_id
 from ..http.security import Authenticator, Principal, Role
-from ..services.nodes import Node, NodePool, NodeRegistry
+from ..services.nodes import REGISTER_PATH_SEGMENT, Node, NodePool, NodeRegistry
 from ..services.pool_client import PoolClient
 from ..services.replicas import Replica, ReplicaRegistry
 
@@ -34,6 +35,16 @@ IN_PROCESS_ENDPOINT = "http://in-process.invalid"
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 PathId = Annotated[str, Path(pattern=IDENTIFIER, description="pool or node id")]
+
+
+class NodeIdSegment(StringConvertor):
+    """A node id path segment: anything but the literal `register`, so `/v1/nodes/register` is only the
+    registration route and never a node's (ORCH-1080); a malformed id still reaches PathId's 400."""
+
+    regex = f"(?!{REGISTER_PATH_SEGMENT}(?:/|$))[^/]+"
+
+
+NODE_ID_CONVERTOR = "node_id"
 
 
 # --- credentials ---
@@ -291,19 +302,20 @@ def node_info(node: Node, replicas: ReplicaRegistry, now: float) -> dict[str, ob
 
 
 def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegistry) -> APIRouter:
+    register_url_convertor(NODE_ID_CONVERTOR, NodeIdSegment())
     router = APIRouter(tags=["nodes"])
     node_token = Depends(node_guard(auth))
 
-    @router.post("/v1/nodes/register", operation_id="registerNode")
+    @router.post(f"/v1/nodes/{REGISTER_PATH_SEGMENT}", operation_id="registerNode")
     async def register_node(body: NodeRegistration, token: str = node_token) -> JSONResponse:
         return JSONResponse(lease_body(nodes.register(body, token)))
 
-    @router.post("/v1/nodes/{id}/heartbeat", operation_id="heartbeatNode")
+    @router.post(f"/v1/nodes/{{id:{NODE_ID_CONVERTOR}}}/heartbeat", operation_id="heartbeatNode")
     async def heartbeat_node(id: PathId, body: Heartbeat, token: str = node_token) -> JSONResponse:
         nodes.check_token(id, token)
         return JSONResponse(lease_body(nodes.heartbeat(id, body)))
 
-    @router.delete("/v1/nodes/{id}", operation_id="deregisterNode", status_code=204)
+    @router.delete(f"/v1/nodes/{{id:{NODE_ID_CONVERTOR}}}", operation_id="deregisterNode", status_code=204)
     async def deregister_node(id: PathId, token: str | None = Depends(node_or_admin_guard(auth))) -> Response:
         if token is not None:
             nodes.check_token(id, token)

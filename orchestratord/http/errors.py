@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
-from starlette.routing import compile_path
+from starlette.routing import Match
 
 from orchestrator_core.errors import (
     Internal,
@@ -51,22 +50,26 @@ def _validation_error(exc: Exception) -> OrchError:
 
 
 class AllowedMethods:
-    """The methods served on a path, from the app's own operations; built on first use, when every
-    router is included. Starlette's own `Allow` names only the first route that matched the path."""
+    """The methods served on a path, from the app's own operations; the method list is built on first use,
+    when every router is included. Starlette's own `Allow` names only the first route that matched the
+    path. Each method is checked by the app's routes themselves, so a path parameter's convertor that
+    refuses a segment (`/v1/nodes/register` is no node id) also keeps that route's methods out."""
 
     def __init__(self, app: FastAPI) -> None:
         self._app = app
-        self._index: list[tuple[re.Pattern[str], frozenset[str]]] | None = None
+        self._methods: frozenset[str] | None = None
 
     def __call__(self, path: str) -> list[str]:
-        if self._index is None:
+        if self._methods is None:
             paths: dict[str, dict[str, Any]] = self._app.openapi().get("paths", {})
-            self._index = [
-                (compile_path(template)[0], frozenset(method.upper() for method in operations))
-                for template, operations in paths.items()
-            ]
-        found = {method for pattern, methods in self._index if pattern.match(path) for method in methods}
-        return sorted(found)
+            self._methods = frozenset(
+                method.upper() for operations in paths.values() for method in operations
+            )
+        return sorted(method for method in self._methods if self._serves(path, method))
+
+    def _serves(self, path: str, method: str) -> bool:
+        scope = {"type": "http", "path": path, "root_path": "", "method": method}
+        return any(route.matches(scope)[0] is Match.FULL for route in self._app.router.routes)
 
 
 def method_not_allowed(request: Request, allowed: AllowedMethods) -> Response:

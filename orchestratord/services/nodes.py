@@ -33,6 +33,8 @@ NodeAdapterFactory = Callable[[str, str, int, int], EngineAdapter]
 """(engine, endpoint, slots_total, ctx_max) -> the adapter of a registered replica."""
 
 LEASE_CHECK_MAX_S = 0.5
+# `POST /v1/nodes/register` shares its path with `/v1/nodes/{id}`: no node may take this id.
+REGISTER_PATH_SEGMENT = "register"
 
 
 def http_node_adapters(timeouts: Timeouts) -> NodeAdapterFactory:
@@ -148,6 +150,8 @@ class NodeRegistry:
     def register(self, registration: NodeRegistration, token: str) -> Node:
         """Replaces the node's registration and starts its lease; Conflict for ids owned elsewhere."""
         node_id = registration.node_id
+        if node_id == REGISTER_PATH_SEGMENT:
+            raise InvalidParams(f"node_id: {node_id} is reserved (it names the registration route)")
         now = self._clock()
         _check_unique(registration)
         self._check_ownership(registration, now)
