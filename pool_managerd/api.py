@@ -32,7 +32,14 @@ from contracts.api_types.pool import (
     ReplicaHealth,
 )
 from contracts.api_types.pool import PoolStatus as PoolStatusBody
-from orchestrator_core.errors import InvalidParams, NotFound, OrchError, PayloadTooLarge, Unauthorized
+from orchestrator_core.errors import (
+    InvalidParams,
+    MethodNotAllowed,
+    NotFound,
+    OrchError,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from pool_managerd.devices import wire_devices
 from pool_managerd.metrics import metrics_registry, render
 from pool_managerd.registration import RegistrationState
@@ -201,7 +208,7 @@ def envelope(
     body: dict[str, Any] = {
         "code": code or error.code,
         "message": error.message,
-        "retriable": error.retriable,
+        "retriable": error.is_retriable,
         "correlation_id": correlation_id,
     }
     for key in ("engine", "pool_id", "retry_after_ms", "policy_label"):
@@ -230,10 +237,8 @@ def _install_errors(app: FastAPI) -> None:
         if exc.status_code == 405:
             # The spec's METHOD_NOT_ALLOWED: a known path that does not serve this method.
             response = envelope(
-                InvalidParams(f"{request.method} is not allowed on {request.url.path}"),
+                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"),
                 correlation_of(request),
-                code="METHOD_NOT_ALLOWED",
-                status=405,
             )
             if exc.headers and "Allow" in exc.headers:
                 response.headers["Allow"] = exc.headers["Allow"]

@@ -37,13 +37,15 @@ def code_files(root: Path) -> list[Path]:
 
 
 def python_references(root: Path) -> list[Reference]:
-    """One reference per (requirement, `path:line`) mention in project Python code."""
+    """One reference per (requirement, file) in project Python code.
+
+    Files, not lines: a line number would make COMPLIANCE.md stale on every unrelated edit above it.
+    """
     found: list[Reference] = []
     for path in code_files(root):
         display = path.relative_to(root).as_posix()
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            ids = sorted(set(_ID.findall(line)))
-            found.extend(Reference(req_id, f"{display}:{number}") for req_id in ids)
+        ids = sorted(set(_ID.findall(path.read_text(encoding="utf-8"))))
+        found.extend(Reference(req_id, display) for req_id in ids)
     return found
 
 
@@ -80,11 +82,7 @@ def _x_req_ids(node: yaml.Node, display: str) -> list[Reference]:
 
 def _scalars(node: yaml.Node, display: str) -> list[Reference]:
     items = node.value if isinstance(node, yaml.SequenceNode) else [node]
-    return [
-        Reference(str(item.value), f"{display}:{item.start_mark.line + 1}")
-        for item in items
-        if isinstance(item, yaml.ScalarNode)
-    ]
+    return [Reference(str(item.value), display) for item in items if isinstance(item, yaml.ScalarNode)]
 
 
 def code_references(root: Path) -> list[Reference]:
