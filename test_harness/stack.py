@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -238,7 +239,10 @@ def local_stack(
     work_dir: Path | None = None,
     engine_command: list[str] | None = None,
 ) -> Iterator[LocalStack]:
-    """orchestratord + pool_managerd (+ its llama-server replicas) for the duration of the block."""
+    """orchestratord + pool_managerd (+ its llama-server replicas) for the duration of the block.
+
+    Configs and logs go to `work_dir` (kept), or to a temporary directory removed at the end.
+    """
     directory = work_dir or Path(tempfile.mkdtemp(prefix="orchqueue-stack-"))
     node_token = secrets.token_urlsafe(24)
     orchd_port, pool_port = free_port(), free_port()
@@ -271,3 +275,5 @@ def local_stack(
         for name in ("pool_managerd", "orchestratord"):
             if name in stack.processes:
                 stop_process(stack.processes[name], STOP_GRACE_S)
+        if work_dir is None:
+            shutil.rmtree(directory, ignore_errors=True)

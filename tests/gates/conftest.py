@@ -60,13 +60,15 @@ def remote_target(settings: GateSettings) -> GateTarget | None:
 
 
 @pytest.fixture(scope="module")
-def haiku_target(gate_settings: GateSettings) -> Iterator[GateTarget]:
+def haiku_target(
+    gate_settings: GateSettings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GateTarget]:
     """The remote orchestratord when one is given, else the local stack with the bundled SmolLM2."""
     remote = remote_target(gate_settings)
     if remote is not None:
         yield remote
         return
-    with local_stack(replicas=1) as stack:
+    with local_stack(replicas=1, work_dir=tmp_path_factory.mktemp("haiku-stack")) as stack:
         yield GateTarget(
             url=stack.orchestratord_url,
             api_key=None,

@@ -22,9 +22,9 @@ REPLICAS = 2
 
 
 @pytest.fixture(scope="module")
-def two_replica_stack() -> Iterator[LocalStack]:
-    """pool_managerd with two strict SmolLM2 replicas of one pool, and orchestratord."""
-    with local_stack(replicas=REPLICAS) as stack:
+def two_replica_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """pool_managerd with two strict SmolLM2 replicas of one pool, and orchestratord (logs kept by pytest)."""
+    with local_stack(replicas=REPLICAS, work_dir=tmp_path_factory.mktemp("determinism-stack")) as stack:
         yield stack
 
 
