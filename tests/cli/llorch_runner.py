@@ -12,6 +12,7 @@ from cli.main import run
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PORT = re.compile(r"127\.0\.0\.1:\d+")
+_JSON_PORT = re.compile(r'"port":\d+')
 _JSON_MS = re.compile(r'("[a-z_]+_ms(?:_ago|_remaining)?"):(\d+)')
 _TABLE_MS = re.compile(r"(?m)^(\w[\w ]*? ms(?: remaining| ago| left)?)( +)\d+$")
 _RATE = re.compile(r"\d+\.\d tok/s")
@@ -21,6 +22,7 @@ def normalise(text: str) -> str:
     """Replaces what changes between runs (ids, ports, timings) with placeholders."""
     text = _UUID.sub("<uuid>", text)
     text = _PORT.sub("127.0.0.1:<port>", text)
+    text = _JSON_PORT.sub('"port":"<port>"', text)
     text = _JSON_MS.sub(r"\1:<ms>", text)
     text = _TABLE_MS.sub(r"\1\2<ms>", text)
     return _RATE.sub("<rate> tok/s", text)
