@@ -10,15 +10,24 @@ token, an operator with an admin key.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Path, Request
+from pydantic import ValidationError
 from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.responses import JSONResponse, Response
 
-from contracts.api_types.control import DrainRequest, Heartbeat, NodeRegistration, ReloadRequest
+from contracts.api_types.control import (
+    DrainRequest,
+    Heartbeat,
+    NodeRegistration,
+    PoolHealth,
+    ReloadRequest,
+    ReloadResult,
+)
 from contracts.config_schema.orchestratord import StaticReplica
 from orchestrator_core.errors import Conflict, NotFound, OrchError, PoolUnavailable
 
@@ -27,6 +36,8 @@ from ..http.security import Authenticator, Principal, Role
 from ..services.nodes import REGISTER_PATH_SEGMENT, Node, NodePool, NodeRegistry
 from ..services.pool_client import PoolClient
 from ..services.replicas import Replica, ReplicaRegistry
+
+logger = logging.getLogger(__name__)
 
 STATIC_NODE_ID = "static"
 DEFAULT_DRAIN_MS = 30_000
@@ -201,6 +212,27 @@ class PoolDirectory:
         for replica in self.node_replicas(pool):
             self._replicas.update(replica.replica_id, draining=True)
 
+    async def adopt_reload(
+        self, client: PoolClient, node: Node, answer: dict[str, Any], correlation_id: str
+    ) -> None:
+        """Reads the pool's new replica set from its node before the reload is answered, so the new model
+        takes tasks at once (ORCH-1104); if the node cannot tell, its next registration brings the set."""
+        try:
+            result = ReloadResult.model_validate(answer)
+            health = await client.health(node, result.pool_id, correlation_id)
+            adopted = self.nodes.adopt_reloaded_set(node.node_id, result, PoolHealth.model_validate(health))
+        except (OrchError, ValidationError) as exc:
+            logger.warning(
+                "pool %s reloaded; its new replica set waits for the node's registration (%s)",
+                answer.get("pool_id"),
+                exc,
+            )
+            return
+        if not adopted:
+            logger.warning(
+                "pool %s reloaded; its node's health does not show the new set yet", result.pool_id
+            )
+
     def locate(self, pool_id: str) -> tuple[Node, NodePool] | None:
         """The node and registration of a node pool; None for a configured pool; NotFound otherwise."""
         node = self.nodes.owner(pool_id)
@@ -263,7 +295,9 @@ def pools_router(auth: Authenticator, pools: PoolDirectory, client: PoolClient) 
                 "restart; change the configuration, or run the pool under a pool_managerd",
                 pool_id=id,
             )
-        answer = await client.reload(located[0], id, body.new_model_ref, correlation_id(request.scope))
+        node, cid = located[0], correlation_id(request.scope)
+        answer = await client.reload(node, id, body.new_model_ref, cid)
+        await pools.adopt_reload(client, node, answer, cid)
         return JSONResponse(answer)
 
     return router

@@ -15,9 +15,15 @@ import hashlib
 import hmac
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from contracts.api_types.control import Heartbeat, NodeRegistration, PoolRegistration
+from contracts.api_types.control import (
+    Heartbeat,
+    NodeRegistration,
+    PoolHealth,
+    PoolRegistration,
+    ReloadResult,
+)
 from contracts.config_schema.orchestratord import Timeouts
 from orchestrator_core.errors import Conflict, Forbidden, InvalidParams, NotFound
 from worker_adapters.factory import create_adapter
@@ -26,7 +32,7 @@ from worker_adapters.protocol import EngineAdapter
 
 from .logs import EventLog
 from .metrics import DaemonMetrics
-from .replicas import ReplicaRegistry, ReplicaSpec
+from .replicas import ReplicaRegistry, ReplicaSpec, canonical_digest
 
 Clock = Callable[[], float]
 NodeAdapterFactory = Callable[[str, str, int, int], EngineAdapter]
@@ -245,14 +251,66 @@ class NodeRegistry:
                     ctx_max=replica.ctx_max,
                     slots_total=replica.slots_total,
                 )
-                adapter = self._adapter(pool.engine, replica.endpoint, replica.slots_total, replica.ctx_max)
-                current = self._replicas.find(spec.replica_id)
-                if current is None or current.spec != spec or current.adapter is not adapter:
-                    self._replicas.register(spec, adapter)
-                self._replicas.update(spec.replica_id, draining=pool.draining)
-                self._replicas.report(spec.replica_id, ready=replica.ready, last_error=pool.last_error)
+                self._install(spec, replica.endpoint, replica.ready, pool.draining, pool.last_error)
                 installed.add(spec.replica_id)
         return installed
+
+    def _install(
+        self, spec: ReplicaSpec, endpoint: str, ready: bool, draining: bool, last_error: str | None
+    ) -> None:
+        adapter = self._adapter(spec.engine, endpoint, spec.slots_total or 0, spec.ctx_max or 0)
+        current = self._replicas.find(spec.replica_id)
+        if current is None or current.spec != spec or current.adapter is not adapter:
+            self._replicas.register(spec, adapter)
+        self._replicas.update(spec.replica_id, draining=draining)
+        self._replicas.report(spec.replica_id, ready=ready, last_error=last_error)
+
+    # --- reloads ---
+
+    def adopt_reloaded_set(self, node_id: str, result: ReloadResult, health: PoolHealth) -> bool:
+        """Installs the replica set a reload of the node's pool switched to, as the node's pool health
+        shows it, and retires the old set from placement, so tasks for the new model are placed as soon as
+        the reload is answered (ORCH-1104, ORCH-6012) rather than at the node's next registration, which
+        then replaces this view as always. Fields the health lacks (ctx_max, workloads, sampler profile,
+        max_tokens_out) are the pool's current ones: a reload changes the model, not the pool's settings.
+        Returns False, changing nothing, when the health does not show the new set."""
+        node = self.get(node_id)
+        pool = node.pools.get(result.pool_id)
+        template = self._pool_template(node_id, pool)
+        digest = canonical_digest(result.model_digest)
+        serving = [r for r in health.replicas if canonical_digest(r.model_digest) == digest]
+        if pool is None or template is None or digest is None or not serving:
+            return False
+        for replica in serving:
+            spec = replace(
+                template,
+                replica_id=replica.replica_id,
+                model_ref=result.model_ref,
+                model_digest=replica.model_digest,
+                engine_version=replica.engine_version or result.engine_version,
+                slots_total=replica.slots_total,
+            )
+            self._install(spec, replica.endpoint, replica.ready, health.draining, health.last_error)
+        new_ids = tuple(replica.replica_id for replica in serving)
+        for replica_id in pool.replica_ids:
+            if replica_id not in new_ids:
+                self._replicas.remove(replica_id)
+        pool.model_ref, pool.replica_ids = result.model_ref, new_ids
+        pool.ready, pool.draining, pool.last_error = health.ready, health.draining, health.last_error
+        self._log.event(
+            "node.pool_reloaded",
+            node_id=node_id,
+            pool_id=pool.pool_id,
+            reason=f"{len(new_ids)} replicas of {digest}",
+        )
+        return True
+
+    def _pool_template(self, node_id: str, pool: NodePool | None) -> ReplicaSpec | None:
+        """The spec of one of the pool's registered replicas, whose pool-wide settings a new set shares."""
+        if pool is None:
+            return None
+        found = (self._replicas.find(replica_id) for replica_id in pool.replica_ids)
+        return next((r.spec for r in found if r is not None and r.spec.node_id == node_id), None)
 
     def _adapter(self, engine: str, endpoint: str, slots_total: int, ctx_max: int) -> EngineAdapter:
         key = (engine, endpoint.rstrip("/"), slots_total, ctx_max)
