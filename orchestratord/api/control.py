@@ -123,6 +123,7 @@ class PoolDirectory:
         return [replica for replica in found if replica is not None]
 
     def summaries(self) -> list[dict[str, object]]:
+        self.nodes.check_leases()
         now = self.nodes.now()
         listed = [
             self._node_summary(node, pool, node.live(now))
@@ -244,6 +245,7 @@ class PoolDirectory:
 
     def live_owner(self, pool_id: str) -> tuple[Node, NodePool] | None:
         """Like `locate`, but POOL_UNAVAILABLE when the owning node's lease expired."""
+        self.nodes.check_leases()
         located = self.locate(pool_id)
         if located is not None and not located[0].live(self.nodes.now()):
             node = located[0]
@@ -358,6 +360,7 @@ def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegi
 
     @router.get("/v1/nodes", operation_id="listNodes")
     async def list_nodes(_: Principal = Depends(auth.require(Role.ADMIN))) -> JSONResponse:
+        nodes.check_leases()
         now = nodes.now()
         return JSONResponse({"nodes": [node_info(node, replicas, now) for node in nodes.nodes()]})
 

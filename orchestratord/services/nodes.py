@@ -353,7 +353,10 @@ class NodeRegistry:
         return node
 
     def check_leases(self) -> list[str]:
-        """Expires the leases that ran out and counts missed heartbeats; returns the newly expired nodes."""
+        """Expires the leases that ran out and counts missed heartbeats; returns the newly expired nodes.
+
+        Besides the periodic check, the control plane calls it before it reports leases, so a node it
+        lists as not live never still has replicas that take tasks (ORCH-1101, ORCH-1114)."""
         now = self._clock()
         expired: list[str] = []
         for node in self._nodes.values():
