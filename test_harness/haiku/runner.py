@@ -5,9 +5,9 @@
 
 Each attempt draws its own minute (uniformly over 0..59, so every phrase shape is exercised, not only
 the minutes the run happens to span), nonce and seed, and sends the same sampling fields the
-llama.cpp adapter sends in strict mode. `--gate-runs N` also plays N whole gates: one challenge, at
-most 3 attempts with distinct seeds, so the gate's real pass rate is measured, not only estimated
-from independence.
+llama.cpp adapter sends in strict mode. `--gate-runs N` also plays N whole gates as the gate plays
+them: at most 3 attempts with distinct seeds, each on a new challenge, so the gate's real pass rate is
+measured, not only estimated.
 """
 
 from __future__ import annotations
@@ -121,10 +121,11 @@ def measure(config: HaikuConfig, trials: int, gate_runs: int, seed: int, max_sec
             for _ in range(gate_runs):
                 if time.monotonic() > deadline:
                     break
-                challenge = draw_challenge(rng)
                 seeds = rng.sample(range(2**32), GATE_ATTEMPTS)
                 tally.gate_runs += 1
-                tally.gate_passes += any(attempt(client, config, challenge, s, Tally()) for s in seeds)
+                tally.gate_passes += any(
+                    attempt(client, config, draw_challenge(rng), s, Tally()) for s in seeds
+                )
     return tally
 
 
@@ -142,7 +143,7 @@ def report(config: HaikuConfig, tally: Tally) -> dict[str, Any]:
     )
     if tally.gate_runs:
         notes += (
-            f" Whole gates played (one challenge, {GATE_ATTEMPTS} distinct seeds): "
+            f" Whole gates played ({GATE_ATTEMPTS} distinct seeds, a new challenge each): "
             f"{tally.gate_passes}/{tally.gate_runs} passed."
         )
     if tally.failures:
