@@ -92,11 +92,15 @@ class ClientSettings(BaseSettings):
 
 
 class GateSettings(ClientSettings):
-    """Environment of the release gates: the client settings plus `REQUIRE_REAL_LLAMA`."""
+    """Environment of the release gates: the client settings, `REQUIRE_REAL_LLAMA`, `ORCH_E2E_URL` and
+    `ORCH_E2E_API_KEY`."""
 
     model_config = SettingsConfigDict(env_prefix="ORCH_", extra="forbid", populate_by_name=True)
 
     require_real_llama: bool = Field(default=False, validation_alias="REQUIRE_REAL_LLAMA")
+    # ORCH-9022: an orchestratord (a GPU pool, say) to run the gates against instead of the local stack.
+    e2e_url: str | None = None
+    e2e_api_key: SecretStr | None = None
 
 
 def _set(data: dict[str, Any], path: tuple[str, ...], value: object) -> None:

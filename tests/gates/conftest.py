@@ -49,14 +49,15 @@ def gate_settings() -> GateSettings:
 
 def remote_target(settings: GateSettings) -> GateTarget | None:
     """The orchestratord named by the environment, if one was named (ORCH-9022)."""
-    if "url" not in settings.model_fields_set:
+    url = settings.e2e_url
+    if url is None:
         return None
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    with httpx.Client(base_url=settings.url, headers=auth_headers(api_key), trust_env=False) as client:
+    api_key = settings.e2e_api_key.get_secret_value() if settings.e2e_api_key else None
+    with httpx.Client(base_url=url, headers=auth_headers(api_key), trust_env=False) as client:
         models = client.get("/v1/models").json().get("data", [])
     if not models:
-        pytest.fail(f"{settings.url} serves no model (GET /v1/models is empty)")
-    return GateTarget(url=settings.url, api_key=api_key, model_ref=str(models[0]["id"]), expected_digest=None)
+        pytest.fail(f"{url} serves no model (GET /v1/models is empty)")
+    return GateTarget(url=url, api_key=api_key, model_ref=str(models[0]["id"]), expected_digest=None)
 
 
 @pytest.fixture(scope="module")
