@@ -65,10 +65,12 @@ class Services:
 
 
 def http_adapter(replica: StaticReplica, config: OrchestratordConfig) -> EngineAdapter:
-    """The HTTP adapter of a statically configured replica."""
+    """The HTTP adapter of a statically configured replica; its stream connections follow its slots."""
     options = AdapterOptions(
+        probe_timeout_s=config.timeouts.probe_connect_ms / 1000,
         connect_timeout_s=config.timeouts.connect_ms / 1000,
         idle_timeout_s=config.timeouts.decode_idle_ms / 1000,
+        first_token_timeout_s=config.timeouts.first_token_ms / 1000,
         slots_total=replica.slots,
         ctx_max=replica.ctx_max,
     )

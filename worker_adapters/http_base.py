@@ -15,10 +15,18 @@ from worker_adapters.types import Health
 
 
 class HttpEngine:
-    """One engine endpoint: probes with the short probe timeout, streams through the StreamDriver."""
+    """One engine endpoint: probes on their own client with the short probe timeout, streams through the
+    StreamDriver on the stream client (without `probe_client`, probes share the stream client)."""
 
-    def __init__(self, client: httpx.AsyncClient, engine: str, options: AdapterOptions) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        engine: str,
+        options: AdapterOptions,
+        probe_client: httpx.AsyncClient | None = None,
+    ) -> None:
         self.client = client
+        self.probe_client = probe_client or client
         self.engine = engine
         self.options = options
         self.driver = StreamDriver(client, engine, options)
@@ -28,7 +36,7 @@ class HttpEngine:
     async def get(self, url: str) -> httpx.Response:
         """GET with the probe timeout; transport failures become typed errors, any status is returned."""
         with transport_errors(self.engine):
-            return await self.client.get(url, timeout=self._probe_timeout)
+            return await self.probe_client.get(url, timeout=self._probe_timeout)
 
     async def get_json(self, url: str) -> Any:
         """GET a 2xx JSON document, or raise the typed error for the answer."""
@@ -78,5 +86,7 @@ class HttpEngine:
         return Health(live=False, ready=False, state="starting", reason=f"{self.engine} not listening yet")
 
     async def aclose(self) -> None:
-        """Close the HTTP client and its connections."""
+        """Close the HTTP clients and their connections."""
         await self.client.aclose()
+        if self.probe_client is not self.client:
+            await self.probe_client.aclose()
