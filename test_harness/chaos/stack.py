@@ -53,6 +53,8 @@ class NodePlan:
     replicas: int = 2
     token_delay_ms: int = 20
     real_engine: bool = False  # a real llama-server with the bundled SmolLM2 instead of the mock
+    model: str = "a"  # which of the stack's two mock model files ("a" or "b") its mock pools serve
+    heartbeat_interval_ms: int = 500  # the node's own interval; orchestratord's lease is a multiple of it
 
 
 @dataclass
@@ -84,9 +86,11 @@ class MockStack:
     orchestratord: Daemon
     nodes: dict[str, Daemon]
     seen_pids: set[int] = field(default_factory=set)
+    admin_key: str | None = None  # sent as the bearer token when orchestratord is configured with API keys
 
     def http(self, timeout_s: float = 5.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout_s, trust_env=False)
+        headers = {"Authorization": f"Bearer {self.admin_key}"} if self.admin_key else {}
+        return httpx.Client(base_url=self.url, timeout=timeout_s, trust_env=False, headers=headers)
 
     def start(self, daemon: Daemon) -> None:
         """(Re)starts a daemon from its config file, appending to its log."""
@@ -216,7 +220,9 @@ def mock_template(token_delay_ms: int) -> list[str]:
     ]
 
 
-def orchestratord_config(port: int, node_token: str, overrides: dict[str, Any]) -> dict[str, Any]:
+def orchestratord_config(
+    port: int, node_token: str, overrides: dict[str, Any], admin_key: str | None = None
+) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bind": {"host": "127.0.0.1", "port": port},
         "node_tokens": [hashlib.sha256(node_token.encode()).hexdigest()],
@@ -227,18 +233,26 @@ def orchestratord_config(port: int, node_token: str, overrides: dict[str, Any]) 
     }
     for key, value in overrides.items():
         config[key] = {**config[key], **value} if isinstance(config.get(key), dict) else value
+    if admin_key is not None:
+        admin = {
+            "sha256": hashlib.sha256(admin_key.encode()).hexdigest(),
+            "tenant": "operator",
+            "role": "admin",
+        }
+        config["api_keys"] = [*config.get("api_keys", []), admin]
     return config
 
 
 def pool_managerd_config(
     plan: NodePlan, *, port: int, orchestratord_url: str, node_token: str, model: Path, work_dir: Path
 ) -> dict[str, Any]:
+    """One pool_managerd's configuration; its mock pools serve `model`."""
     return {
         "host_id": plan.host_id,
         "bind": {"host": "127.0.0.1", "port": port},
         "orchestratord_url": orchestratord_url,
         "node_token": node_token,
-        "heartbeat_interval_ms": 500,
+        "heartbeat_interval_ms": plan.heartbeat_interval_ms,
         "registration_backoff": {"initial_ms": 100, "max_ms": 500},
         "log_dir": str(work_dir / f"{plan.host_id}-replicas"),
         "model_cache_dir": str(REPO_ROOT / ".cache" / "models"),
@@ -270,9 +284,16 @@ def _pool(plan: NodePlan, pool_id: str, model: Path) -> dict[str, Any]:
 
 @contextmanager
 def mock_stack(
-    plans: list[NodePlan], *, orchestratord: dict[str, Any] | None = None, timeout_s: float = 30.0
+    plans: list[NodePlan],
+    *,
+    orchestratord: dict[str, Any] | None = None,
+    timeout_s: float = 30.0,
+    admin_key: str | None = None,
 ) -> Iterator[MockStack]:
-    """orchestratord plus one pool_managerd per plan; yields when every replica is ready to orchestratord."""
+    """orchestratord plus one pool_managerd per plan; yields when every replica is ready to orchestratord.
+
+    With `admin_key`, orchestratord requires API keys and the key is configured with the admin role; the
+    stack's own calls (`http()`) send it."""
     work_dir = Path(tempfile.mkdtemp(prefix="orchqueue-chaos-"))
     node_token = secrets.token_urlsafe(24)
     model_a, model_b = work_dir / "model-a.gguf", work_dir / "model-b.gguf"
@@ -280,7 +301,7 @@ def mock_stack(
     model_b.write_bytes(b"GGUF mock weights, version b")
     orchd_port = free_port()
     url = f"http://127.0.0.1:{orchd_port}"
-    orchd_config = orchestratord_config(orchd_port, node_token, orchestratord or {})
+    orchd_config = orchestratord_config(orchd_port, node_token, orchestratord or {}, admin_key)
     orchd = _daemon(work_dir, "orchestratord", orchd_config)
     nodes = {
         plan.host_id: _daemon(
@@ -291,13 +312,13 @@ def mock_stack(
                 port=free_port(),
                 orchestratord_url=url,
                 node_token=node_token,
-                model=model_a,
+                model=model_b if plan.model == "b" else model_a,
                 work_dir=work_dir,
             ),
         )
         for plan in plans
     }
-    stack = MockStack(url, work_dir, model_a, model_b, orchd, nodes)
+    stack = MockStack(url, work_dir, model_a, model_b, orchd, nodes, admin_key=admin_key)
     try:
         stack.start(orchd)
         for daemon in nodes.values():
