@@ -166,12 +166,12 @@ def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
 
     @router.get("/v1/tasks/{id}", operation_id="getTask")
     async def get_task(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
-        record = tasks.get(str(id), principal.tenant)
+        record = tasks.get(str(id), principal.visible_tenant)
         return JSONResponse(status_body(record, tasks.queue_position(record)))
 
     @router.post("/v1/tasks/{id}/cancel", operation_id="cancelTask", status_code=204)
     async def cancel_task(id: uuid.UUID, principal: Principal = client) -> Response:
-        tasks.cancel(str(id), principal.tenant)
+        tasks.cancel(str(id), principal.visible_tenant)
         return Response(status_code=204)
 
     return router

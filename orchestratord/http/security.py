@@ -44,8 +44,13 @@ class Principal:
     def may(self, role: Role) -> bool:
         return self.role is Role.ADMIN or self.role is role
 
+    @property
+    def visible_tenant(self) -> str | None:
+        """The tenant whose tasks the caller may see; None for the admin role, which sees every task."""
+        return None if self.role is Role.ADMIN else self.tenant
 
-ANONYMOUS_TENANT = "default"
+
+ANONYMOUS_TENANT = "anonymous"
 
 
 def sha256_hex(secret: str) -> str:

@@ -46,10 +46,10 @@ class TaskService:
         """Admits a task (or returns the earlier admission of an identical one); raises the typed refusal."""
         return self._admission.admit(spec, correlation_id)
 
-    def get(self, task_id: str, tenant: str) -> TaskRecord:
-        """The task's record; another tenant's task is NotFound, like an unknown one."""
+    def get(self, task_id: str, tenant: str | None) -> TaskRecord:
+        """The task's record; another tenant's task is NotFound, like an unknown one (None: any tenant)."""
         record = self._registry.find(task_id)
-        if record is None or record.spec.tenant != tenant:
+        if record is None or tenant not in (None, record.spec.tenant):
             raise NotFound(f"unknown task {task_id}")
         return record
 
@@ -59,7 +59,7 @@ class TaskService:
         queue = self._queues.get(record.admission.pool_id)
         return min(record.admission.queue_position, max(len(queue) - 1, 0))
 
-    def cancel(self, task_id: str, tenant: str, reason: str = "client") -> None:
+    def cancel(self, task_id: str, tenant: str | None, reason: str = "client") -> None:
         """Cancels a queued or running task; a finished one is left as it is (idempotent)."""
         record = self.get(task_id, tenant)
         self.cancel_record(record, reason)
