@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
@@ -25,6 +26,8 @@ from .http.rejections import RefusalCounter
 from .http.request_metrics import RequestMetricsMiddleware
 from .wiring import Services, build_services
 
+logger = logging.getLogger(__name__)
+
 REPLICA_POLL_S = 2.0
 REAPER_INTERVAL_S = 1.0
 
@@ -37,9 +40,12 @@ async def _every(interval_s: float, stop: asyncio.Event, action: Callable[[], ob
                 await stop.wait()
         if stop.is_set():
             return
-        result = action()
-        if asyncio.iscoroutine(result):
-            await result
+        try:
+            result = action()
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception:  # a failed round is logged; the job keeps running (the next round may succeed)
+            logger.exception("periodic job failed")
 
 
 def _reap(services: Services) -> None:

@@ -185,6 +185,7 @@ def build_services(
         metrics=metrics,
         log=log,
         wakeup=wakeup,
+        unready_wait_s=lambda pool_id: config.queues.for_pool(pool_id).unready_wait_ms / 1000,
     )
     dispatcher.runner = TaskRunner(
         clock=clock,

@@ -2,16 +2,19 @@
 
 One asyncio loop, owned by the app's lifespan TaskGroup, sleeps until something may have changed (an
 admission, a released slot, a replica update) or a short tick passes (queued deadlines), then dispatches
-while the pool has a free slot on a ready replica (ORCH-4001). Runs are tasks in the same TaskGroup.
+while the pool has a free slot on a ready replica (ORCH-4001). Runs are tasks in the same TaskGroup. A pool
+without a ready replica keeps its tasks queued for at most the unready wait, then ends them with
+POOL_UNREADY (ORCH-2013); a requeued task keeps its deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
-from orchestrator_core.deadlines import expired_error
-from orchestrator_core.errors import AdmissionReject, OrchError, QueueFullDropLru
+from orchestrator_core.deadlines import deadline_at, expired_error
+from orchestrator_core.errors import AdmissionReject, Internal, OrchError, PoolUnready, QueueFullDropLru
 from orchestrator_core.placement import Assigned, NoCapacityReason, decide
 from orchestrator_core.queue import PoolQueue
 from orchestrator_core.task import Priority, QueuedTask
@@ -28,8 +31,12 @@ from .signal import Wakeup
 from .task_registry import TaskRecord, TaskRegistry
 from .task_spec import TaskState
 
+logger = logging.getLogger(__name__)
+
 Clock = Callable[[], float]
 MAX_ATTEMPTS = 2
+DEFAULT_UNREADY_WAIT_S = 30.0
+UNREADY_CHECK_S = 0.25
 OUTCOME = {
     NoCapacityReason.BUSY: "busy",
     NoCapacityReason.POOL_UNREADY: "unready",
@@ -53,6 +60,7 @@ class Dispatcher:
         metrics: DaemonMetrics,
         log: EventLog,
         wakeup: Wakeup,
+        unready_wait_s: Callable[[str], float] = lambda _pool_id: DEFAULT_UNREADY_WAIT_S,
         tick_s: float = 0.05,
     ) -> None:
         self._clock = clock
@@ -65,6 +73,10 @@ class Dispatcher:
         self._log = log
         self._wakeup = wakeup
         self._tick_s = tick_s
+        self._unready_wait_s = unready_wait_s
+        # When each pool was first seen without a ready replica, and when to look for overdue tasks next.
+        self._unready_since: dict[str, float] = {}
+        self._unready_check_at: dict[str, float] = {}
         self._running = True
         self.runner: TaskRunner | None = None
 
@@ -77,14 +89,21 @@ class Dispatcher:
         """The dispatch loop; runs until `stop()`."""
         while self._running:
             for queue in self._queues:
-                self._dispatch_pool(queue, group)
+                try:
+                    self._dispatch_pool(queue, group)
+                except Exception:  # one failing pool must not stop dispatching (nor the daemon's TaskGroup)
+                    logger.exception("dispatching pool %s failed", queue.pool_id)
             await self._wakeup.wait(self._tick_s)
 
     def _dispatch_pool(self, queue: PoolQueue, group: asyncio.TaskGroup) -> None:
-        now_ms = self._clock() * 1000.0
+        now = self._clock()
+        now_ms = now * 1000.0
         if not self._has_room(queue.pool_id):
             self._expire(queue.expire_due(now_ms))
+            self._end_overdue_unready(queue, now)
+            self._queues.publish_depth(queue)
             return
+        self._unready_since.pop(queue.pool_id, None)
         while self._running and len(queue) and self._has_room(queue.pool_id):
             dequeued = queue.next_task(now_ms)
             self._expire(dequeued.expired)
@@ -94,9 +113,36 @@ class Dispatcher:
             record = self._registry.find(task.task_id)
             if record is None or record.state.terminal:
                 continue
-            if not self._place(queue, task, record, group):
+            try:
+                placed = self._place(queue, task, record, group)
+            except Exception:  # the task left the queue: end it rather than leave it queued nowhere
+                logger.exception("placing task %s failed", task.task_id)
+                self._lifecycle.failed(record, Internal("placement failed", pool_id=queue.pool_id))
+                continue
+            if not placed:
                 break
         self._queues.publish_depth(queue)
+
+    def _end_overdue_unready(self, queue: PoolQueue, now: float) -> None:
+        """Ends with POOL_UNREADY the queued tasks that waited the unready wait for a ready replica
+        (ORCH-2013), counted from admission or from when the pool lost its last ready replica."""
+        pool_id = queue.pool_id
+        if any(r.ready and not r.draining for r in self._replicas.of_pool(pool_id)):
+            self._unready_since.pop(pool_id, None)
+            return
+        since = self._unready_since.setdefault(pool_id, now)
+        wait_s = self._unready_wait_s(pool_id)
+        if not len(queue) or now < max(since + wait_s, self._unready_check_at.get(pool_id, 0.0)):
+            return
+        self._unready_check_at[pool_id] = now + UNREADY_CHECK_S
+        cutoff = now - wait_s
+        for record in self._registry.active():
+            overdue = record.state is TaskState.QUEUED and record.admitted_at <= cutoff
+            if overdue and record.admission.pool_id == pool_id and queue.cancel(record.task_id):
+                error = PoolUnready(
+                    f"no replica of pool {pool_id} became ready within {wait_s:g} s", pool_id=pool_id
+                )
+                self._lifecycle.failed(record, error)
 
     def _has_room(self, pool_id: str) -> bool:
         return any(
@@ -165,6 +211,7 @@ class Dispatcher:
             priority=Priority(spec.priority),
             estimated_tokens=spec.estimated_tokens,
             enqueued_ms=record.admitted_at * 1000.0,
+            deadline_at_ms=deadline_at(record.admitted_at * 1000.0, spec.deadline_ms),
             session_id=spec.session_id,
         )
         try:

@@ -266,6 +266,11 @@ class ReplicaRegistry:
             replica.ready = False
             replica.last_error = str(exc) or type(exc).__name__
             return
+        except Exception as exc:  # an adapter bug makes this replica unready, never stops the polling
+            logger.exception("probing replica %s failed", replica.replica_id)
+            replica.ready = False
+            replica.last_error = f"{type(exc).__name__} while probing"
+            return
         if self._replicas.get(replica.replica_id) is not replica:
             return
         if props is not None:

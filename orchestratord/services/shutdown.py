@@ -41,6 +41,14 @@ class ShutdownCoordinator:
         queued = self._dispatcher.drain_queued(
             lambda pool_id: PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
         )
+        # A task marked queued must end too even if no queue holds it (e.g. caught between two attempts).
+        for record in self._registry.active():
+            if record.state is TaskState.QUEUED:
+                pool_id = record.admission.pool_id
+                self._lifecycle.failed(
+                    record, PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
+                )
+                queued += 1
         self._log.event("shutdown.begin", reason=f"{queued} queued tasks ended")
         runners = [r.runner for r in self._running() if r.runner is not None]
         if runners:
