@@ -122,6 +122,14 @@ class TenantQuotas:
                 policy_label=QUOTA_LABEL,
             )
         bucket = self._bucket(tenant, now_ms)
+        if bucket is not None and tokens > bucket.capacity:
+            # No refill ever holds more than the capacity, so waiting cannot help (ORCH-2305).
+            raise QuotaExceeded(
+                f"task's estimated {tokens} tokens exceed the tenant's bucket capacity of "
+                f"{bucket.capacity} tokens per minute",
+                policy_label=QUOTA_LABEL,
+                retriable=False,
+            )
         if bucket is not None:
             wait_ms = bucket.retry_after_ms(tokens, now_ms)
             if wait_ms > 0:
