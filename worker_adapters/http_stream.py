@@ -2,25 +2,27 @@
 
 It opens the engine stream inside `async with`, so closing the generator closes the upstream response
 at once (ORCH-7003); maps every failure to a typed error; applies the first-token and inter-token idle
-timeouts; and retries with full jitter only while no token has been delivered (ORCH-7005).
+timeouts; and retries with full jitter only while no token has been delivered (ORCH-7005). It reads the
+body chunk by chunk: the deadline, the error mapping and the await cost once per chunk, not per event.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 
 from orchestrator_core.errors import DecodeTimeout, PoolUnavailable
-from worker_adapters.errors import error_from_response, transport_errors
+from worker_adapters.errors import error_from_response, error_from_transport, transport_errors
 from worker_adapters.options import AdapterOptions
-from worker_adapters.sse import iter_sse_data
+from worker_adapters.sse import SseDataReader, check_event_stream
 from worker_adapters.types import FinalEvent, StreamEvent, Timings, TokenEvent
-from worker_adapters.wire import Finish, Piece, WireCall, WireDecoder
+from worker_adapters.wire import Finish, WireCall, WireDecoder
 
 Clock = Callable[[], float]
 
@@ -78,31 +80,52 @@ class StreamDriver:
                 response = await stack.enter_async_context(request)
                 if response.status_code >= 300:
                     raise error_from_response(response, await response.aread(), self._engine)
-            data = await stack.enter_async_context(aclosing(iter_sse_data(response)))
+                check_event_stream(response)
+            text = cast(AsyncGenerator[str, None], response.aiter_text())
+            chunks = await stack.enter_async_context(aclosing(text))
+            reader = SseDataReader()
             finish: Finish | None = None
             while finish is None:
-                payload = await self._next_data(data, progress)
-                pieces: list[Piece] = [decoder.at_eof()] if payload is None else decoder.feed(payload)
-                for piece in pieces:
-                    if isinstance(piece, Finish):
-                        finish = piece
+                payloads = await self._next_payloads(chunks, reader, progress)
+                if payloads is None:
+                    finish = decoder.at_eof()
+                    break
+                delivered = progress.tokens
+                for payload in payloads:
+                    for piece in decoder.feed(payload):
+                        if isinstance(piece, Finish):
+                            finish = piece
+                            break
+                        if piece:
+                            yield self._token(piece, progress)
+                    if finish is not None:
                         break
-                    if piece:
-                        yield self._token(piece, progress)
+                if progress.tokens != delivered:
+                    progress.last_token_at = self._clock()
         yield self._final(finish, progress)
 
-    async def _next_data(self, data: AsyncGenerator[str, None], progress: _Progress) -> str | None:
-        """The next event payload, None at the end of the body; raises DecodeTimeout when idle too long."""
+    async def _next_payloads(
+        self, chunks: AsyncIterator[str], reader: SseDataReader, progress: _Progress
+    ) -> list[str] | None:
+        """The event payloads of the next chunk(s) that complete an event, None at the end of the body.
+
+        One deadline per read, not per event: a chunk usually carries many events. Raises DecodeTimeout
+        when the engine stays silent past the first-token or idle timeout.
+        """
         if progress.last_token_at is None:
             remaining = self._options.first_token_timeout_s - (self._clock() - progress.started)
         else:
             remaining = self._options.idle_timeout_s - (self._clock() - progress.last_token_at)
         try:
             async with asyncio.timeout(max(remaining, 0.0)):
-                with transport_errors(self._engine, streaming=True):
-                    return await anext(data)
+                while True:
+                    payloads = reader.feed(await anext(chunks))
+                    if payloads:
+                        return payloads
         except StopAsyncIteration:
-            return None
+            return reader.flush() or None
+        except httpx.HTTPError as exc:
+            raise error_from_transport(exc, self._engine, streaming=True) from exc
         except TimeoutError as exc:
             waited = "the first token" if progress.tokens == 0 else "the next token"
             raise DecodeTimeout(
@@ -110,10 +133,8 @@ class StreamDriver:
             ) from exc
 
     def _token(self, text: str, progress: _Progress) -> TokenEvent:
-        now = self._clock()
         if progress.first_token_at is None:
-            progress.first_token_at = now
-        progress.last_token_at = now
+            progress.first_token_at = progress.last_token_at = self._clock()
         event = TokenEvent(text=text, index=progress.tokens)
         progress.tokens += 1
         return event

@@ -1,24 +1,46 @@
 """The one SSE reader shared by every HTTP adapter.
 
-httpx-sse implements the spec: it accepts `data:` with or without the single space (TGI sends none),
-skips `:` keep-alive comments, joins multi-line data and reassembles events split across chunks.
+httpx-sse's decoders implement the spec: `data:` with or without the single space (TGI sends none),
+`:` keep-alive comments skipped, multi-line data joined, events split across chunks reassembled. The
+reader is fed one received chunk at a time and returns every complete event's data, so a burst of tokens
+in one chunk costs one read, not one await per event.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import SSEError
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
 
-async def iter_sse_data(response: httpx.Response) -> AsyncGenerator[str, None]:
-    """Yield the `data` of each event of an event-stream response, skipping events without data."""
-    source = EventSource(response)
-    events = source.aiter_sse()
-    try:
-        async for event in events:
-            if event.data:
-                yield event.data
-    finally:
-        await events.aclose()
+def check_event_stream(response: httpx.Response) -> None:
+    """Raises SSEError unless the response is an event stream."""
+    content_type = response.headers.get("content-type", "").partition(";")[0]
+    if "text/event-stream" not in content_type:
+        raise SSEError(f"expected Content-Type text/event-stream, got {content_type!r}")
+
+
+class SseDataReader:
+    """Incremental event-stream decoder: text chunks in, the `data` of each complete event out."""
+
+    def __init__(self) -> None:
+        self._lines = SSELineDecoder()
+        self._events = SSEDecoder()
+
+    def feed(self, text: str) -> list[str]:
+        """The data of every event completed by `text` (events without data are skipped)."""
+        return self._decode(self._lines.decode(text)) if text else []
+
+    def flush(self) -> list[str]:
+        """What the last unterminated line completes at the end of the body (an event without its blank
+        line is incomplete and dropped, as the SSE spec says)."""
+        return self._decode(self._lines.flush())
+
+    def _decode(self, lines: list[str]) -> list[str]:
+        found: list[str] = []
+        decode = self._events.decode
+        for line in lines:
+            event = decode(line)
+            if event is not None and event.data:
+                found.append(event.data)
+        return found

@@ -1,10 +1,11 @@
 """A task's transcript rendered as OpenAI objects: stream chunks, or one (chat) completion (ORCH-1060,
 ORCH-1061, ORCH-1064, ORCH-1065).
 
-The transcript holds pre-encoded SSE frames; each batch a reader receives is parsed once, and all token
-texts of a batch leave in one chunk, so a burst of tokens costs one write. `started` names the replica set
-(`system_fingerprint`), `end` gives `finish_reason` and `usage`, `error` becomes the in-stream error
-object (stream) or the typed error (non-stream).
+The transcript holds pre-encoded SSE frames; each batch a reader receives is parsed once (the token
+frames of a batch in one JSON call), and all token texts of a batch leave in one chunk, so a burst of
+tokens costs one write. `started` names the replica set (`system_fingerprint`), `end` gives
+`finish_reason` and `usage`, `error` becomes the in-stream error object (stream) or the typed error
+(non-stream).
 """
 
 from __future__ import annotations
@@ -44,22 +45,24 @@ def system_fingerprint(started: dict[str, Any]) -> str:
 def parse_batch(chunk: bytes) -> Batch:
     """Parses `event: <kind>\\n[id: <i>\\n]data: <json>\\n\\n` frames (compact JSON never holds a newline)."""
     batch = Batch()
-    texts: list[str] = []
+    tokens: list[bytes] = []
     for frame in chunk.split(b"\n\n"):
         head, found, data = frame.partition(b"\ndata: ")
         if not found:
             continue
         kind = head.split(b"\n", 1)[0].removeprefix(b"event: ")
-        payload = orjson.loads(data)
         if kind == b"token":
-            texts.append(payload["t"])
-        elif kind == b"started":
+            tokens.append(data)  # decoded below, all tokens of the batch in one call
+            continue
+        payload = orjson.loads(data)
+        if kind == b"started":
             batch.fingerprint = system_fingerprint(payload)
         elif kind == b"end":
             batch.end = payload
         elif kind == b"error":
             batch.error = payload
-    batch.text = "".join(texts)
+    if tokens:
+        batch.text = "".join(token["t"] for token in orjson.loads(b"[" + b",".join(tokens) + b"]"))
     return batch
 
 

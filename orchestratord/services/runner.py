@@ -24,6 +24,7 @@ from .task_spec import TaskState
 Clock = Callable[[], float]
 Requeue = Callable[[TaskRecord, str, OrchError], bool]
 METRICS_EVERY_TOKENS = 64
+WATCHDOG_SLACK = 0.1
 
 _STOP_REASONS: dict[StopReason, str] = {
     "eos": "eos",
@@ -107,11 +108,18 @@ class TaskRunner:
         record.started_at = record.started_at or self._clock()
         loop = asyncio.get_running_loop()
         idle = self._settings.idle_timeout_s
+        # The watchdog is pushed back only when a tenth of the idle time has passed since it was last set,
+        # not for every token; its deadline carries that tenth, so it never fires before `idle` of silence.
+        slack = idle * WATCHDOG_SLACK
+        armed_at = loop.time()
         started = False
         stream = replica.adapter.stream(generate_request(record))
-        async with contextlib.aclosing(stream), asyncio.timeout(idle) as watchdog:
+        async with contextlib.aclosing(stream), asyncio.timeout_at(armed_at + idle + slack) as watchdog:
             async for event in stream:
-                watchdog.reschedule(loop.time() + idle)
+                now = loop.time()
+                if now - armed_at >= slack:
+                    armed_at = now
+                    watchdog.reschedule(now + idle + slack)
                 if record.state.terminal:
                     return
                 if not started:

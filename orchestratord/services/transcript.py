@@ -47,6 +47,8 @@ class Transcript:
         self._token_positions: list[int] = []
         self.closed = False
         self._changed = asyncio.Event()
+        # Whether a reader waits on `_changed`: appends with nobody waiting allocate and set nothing.
+        self._waited = False
 
     @property
     def tokens(self) -> int:
@@ -69,8 +71,10 @@ class Transcript:
         return True
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if self._waited:
+            self._waited = False
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     def _resume_position(self, last_index: int | None) -> int:
         if last_index is None:
@@ -89,16 +93,18 @@ class Transcript:
         if position > 0 and self.events[0].kind == "started":
             yield self.events[0].frame
         while True:
-            changed = self._changed
             batch = self.events[position:]
             position += len(batch)
             if last_index is not None or not verbose:
                 batch = [e for e in batch if _wanted(e, last_index, verbose)]
             if batch:
                 yield b"".join(event.frame for event in batch)
-            if self.closed and position >= len(self.events):
+            if position < len(self.events):
+                continue  # appended while the batch was being sent
+            if self.closed:
                 return
-            await changed.wait()
+            self._waited = True
+            await self._changed.wait()
 
 
 def _wanted(event: StreamEvent, last_index: int | None, verbose: bool) -> bool:
