@@ -1,6 +1,7 @@
 """`python -m orchestratord [--config FILE]`: serve the daemon with uvicorn (one worker).
 
-Refuses to listen on a non-loopback address without API keys (ORCH-5005).
+Refuses to listen on a non-loopback address without API keys (ORCH-5005). The uvicorn access log and
+httpx's per-request lines are on only at `logging.level: debug`.
 """
 
 from __future__ import annotations
@@ -44,13 +45,20 @@ def main(argv: list[str] | None = None) -> int:
     except OrchError as error:
         sys.stderr.write(f"orchestratord: {error.message}\n")
         return 2
-    configure_json_logging(level=getattr(logging, config.logging.level.upper()))
+    level = getattr(logging, config.logging.level.upper())
+    configure_json_logging(level=level)
+    verbose = level <= logging.DEBUG
+    if not verbose:
+        # One line per engine request would dominate the log under load; failures are logged as events.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(config),
         host=config.bind.host,
         port=config.bind.port,
         workers=1,
         log_config=None,
+        # The task events already log every admission; a per-request access line only at `debug`.
+        access_log=verbose,
         timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
     )
     return 0
