@@ -99,10 +99,10 @@ class AdmissionService:
         try:
             if not self._gate.open:
                 raise PoolUnavailable("orchestratord is shutting down and admits no new tasks")
+            self._check_limits(spec)
             earlier = self._registry.existing_admission(spec)
             if earlier is not None:
                 return earlier
-            self._check_limits(spec)
             pool_id = self._choose_pool(spec)
             return self._enqueue(spec, pool_id, correlation_id)
         except Backpressure as refusal:
@@ -184,7 +184,9 @@ class AdmissionService:
         self._quotas.check(spec.tenant, tokens, now_ms, concurrency_retry_after_ms=retry_ms)
         check_admission(task, prediction, now_ms)
         evicted = queue.enqueue(task, retry_after_ms=retry_ms)
-        self._commit(spec, task, seed, prediction, now_ms)
+        # Clients are asked to slow down once the queue is 80% full, before refusals start (ORCH-1007).
+        backoff_ms = retry_ms if len(queue) >= 0.8 * queue.config.capacity else 0
+        self._commit(spec, task, seed, prediction, now_ms, backoff_ms)
         if evicted is not None:
             self._evict(evicted, retry_ms)
         self._queues.publish_depth(queue)
@@ -225,7 +227,13 @@ class AdmissionService:
         )
 
     def _commit(
-        self, spec: TaskSpec, task: QueuedTask, seed: int, prediction: Prediction, now_ms: float
+        self,
+        spec: TaskSpec,
+        task: QueuedTask,
+        seed: int,
+        prediction: Prediction,
+        now_ms: float,
+        backoff_ms: int,
     ) -> None:
         self._quotas.commit(spec.tenant, spec.task_id, task.estimated_tokens, now_ms)
         if spec.session_id is not None:
@@ -234,7 +242,7 @@ class AdmissionService:
             task_id=spec.task_id,
             queue_position=prediction.queue_position,
             predicted_start_ms=int(prediction.predicted_start_ms),
-            backoff_ms=0,
+            backoff_ms=backoff_ms,
             pool_id=task.pool_id,
             on_time_probability=prediction.on_time_probability,
         )
