@@ -73,6 +73,7 @@ class Pool:
         self.drained = False
         self.last_error: str | None = None
         self.drain_deadline_ms: int | None = None
+        self._drain_until = 0.0  # monotonic end of the running drain
         self.counters = PoolCounters()
         self._lock = asyncio.Lock()
         self._retiring: set[ReplicaSet] = set()
@@ -102,10 +103,15 @@ class Pool:
     def drain(self, deadline_ms: int | None = None) -> int:
         """Stop taking new work; in-flight requests finish until the deadline, then replicas stop.
 
-        Returns the deadline in force: a second drain keeps the first one's (ORCH-1103). Raises Conflict
-        while a reload runs (ORCH-6020).
+        Returns the deadline in force: a second drain while one runs is idempotent and the sooner of the
+        two deadlines applies (ORCH-1103). Raises Conflict while a reload runs (ORCH-6020).
         """
         if self.draining and self.drain_deadline_ms is not None:
+            if deadline_ms is not None and time.monotonic() + deadline_ms / 1000 < self._drain_until:
+                self._drain_until = time.monotonic() + deadline_ms / 1000
+                self.drain_deadline_ms = deadline_ms
+                if self.active is not None:
+                    self.active.shorten_drain(deadline_ms / 1000)
             return self.drain_deadline_ms
         if self._lock.locked():
             raise Conflict(
@@ -114,6 +120,7 @@ class Pool:
         deadline = deadline_ms if deadline_ms is not None else self.spec.drain_deadline_ms
         self.draining = True
         self.drain_deadline_ms = deadline
+        self._drain_until = time.monotonic() + deadline / 1000
         self.counters.drains += 1
         if self.active is not None:
             self._spawn(self._drain_active(self.active, deadline / 1000))
@@ -304,7 +311,7 @@ class Pool:
             port=port,
             argv=tuple(argv),
             env={**ctx.base_env, **device.env},
-            log_path=ctx.log_dir / f"{spec.pool_id}-{index}.log",
+            log_path=ctx.log_dir / f"{replica_id}.log",
             device=device,
             model=model,
             slots=effective_slots(spec.engine, spec.determinism, spec.slots),

@@ -124,7 +124,8 @@ class RegistrationClient:
                 self._identity.node_id,
                 exc.status,
             )
-            await self.register(pools)
+            # A fresh snapshot: the pools may have changed (a reload) while the heartbeat was in flight.
+            await self.register(self._pools())
 
     async def register(self, pools: list[PoolStatus]) -> None:
         body = registration_body(self._identity, pools, self._inventory())

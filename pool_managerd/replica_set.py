@@ -64,6 +64,7 @@ class ReplicaSet:
     ) -> None:
         self.set_id = set_id
         self.identity = identity
+        self._drain_deadline: float | None = None
         self.engine_version: str | None = None
         self._digests = digests
         self._hooks = hooks
@@ -136,12 +137,18 @@ class ReplicaSet:
                 raise PoolUnready(f"replicas {', '.join(waiting)} not ready after {timeout_s:g} s")
             await asyncio.sleep(0.1)
 
+    def shorten_drain(self, deadline_s: float) -> None:
+        """Bring the drain deadline forward to `deadline_s` from now if that is sooner (ORCH-1103)."""
+        sooner = time.monotonic() + deadline_s
+        if self._drain_deadline is None or sooner < self._drain_deadline:
+            self._drain_deadline = sooner
+
     async def drain(self, deadline_s: float) -> None:
         """Let in-flight requests finish until the deadline, then stop every replica (ORCH-6011)."""
-        deadline = time.monotonic() + deadline_s
+        self.shorten_drain(deadline_s)
         for replica in self.replicas:
             replica.mark_stopping()
-        while time.monotonic() < deadline:
+        while time.monotonic() < (self._drain_deadline or 0.0):
             busy = await asyncio.gather(*(r.in_flight() for r in self.replicas), return_exceptions=True)
             # An engine that cannot answer is not serving anything worth waiting for.
             if all(isinstance(n, BaseException) or n == 0 for n in busy):

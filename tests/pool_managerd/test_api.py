@@ -122,12 +122,14 @@ async def test_pool_health_and_unknown_pool(client: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.req("ORCH-1103", "ORCH-6011")
-async def test_drain_answers_202_and_keeps_the_first_deadline(client: httpx.AsyncClient) -> None:
-    first = await client.post("/v1/pools/mock/drain", headers=AUTH, json={"deadline_ms": 5000})
+async def test_drain_is_idempotent_and_the_sooner_deadline_applies(client: httpx.AsyncClient) -> None:
+    first = await client.post("/v1/pools/mock/drain", headers=AUTH, json={"deadline_ms": 50000})
     assert first.status_code == 202
-    assert first.json() == {"pool_id": "mock", "draining": True, "deadline_ms": 5000}
-    second = await client.post("/v1/pools/mock/drain", headers=AUTH, json={"deadline_ms": 1})
-    assert (second.status_code, second.json()["deadline_ms"]) == (202, 5000)
+    assert first.json() == {"pool_id": "mock", "draining": True, "deadline_ms": 50000}
+    later = await client.post("/v1/pools/mock/drain", headers=AUTH, json={"deadline_ms": 90000})
+    assert (later.status_code, later.json()["deadline_ms"]) == (202, 50000)
+    sooner = await client.post("/v1/pools/mock/drain", headers=AUTH, json={"deadline_ms": 20000})
+    assert (sooner.status_code, sooner.json()["deadline_ms"]) == (202, 20000)
     health = (await client.get("/v1/pools/mock/health", headers=AUTH)).json()
     assert health["draining"] is True and health["ready"] is False
 
