@@ -53,7 +53,7 @@ class QueueConfig:
     policy: FullPolicy = FullPolicy.REJECT
     interactive_weight: int = 8
     batch_weight: int = 1
-    min_quantum_tokens: int = 256
+    min_quantum_tokens: int = 4096
 
     def __post_init__(self) -> None:
         """Validate the settings.
