@@ -7,8 +7,11 @@ httpx's per-request lines are on only at `logging.level: debug`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -21,6 +24,19 @@ from .app import create_app
 from .services.logs import configure_json_logging
 
 logger = logging.getLogger("orchestratord")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn that ends with status 0 after a SIGTERM/SIGINT shutdown instead of re-raising the signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def check_exposure(config: OrchestratordConfig) -> None:
@@ -51,16 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     if not verbose:
         # One line per engine request would dominate the log under load; failures are logged as events.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    uvicorn.run(
-        create_app(config),
-        host=config.bind.host,
-        port=config.bind.port,
-        workers=1,
-        log_config=None,
-        # The task events already log every admission; a per-request access line only at `debug`.
-        access_log=verbose,
-        timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
+    server = _Server(
+        uvicorn.Config(
+            create_app(config),
+            host=config.bind.host,
+            port=config.bind.port,
+            workers=1,
+            log_config=None,
+            # The task events already log every admission; a per-request access line only at `debug`.
+            access_log=verbose,
+            timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
+        )
     )
+    server.run()
+    if not server.started:
+        return 1
     return 0
 
 
