@@ -101,7 +101,7 @@ async def run(
             await adapter.aclose()
 
 
-@pytest.mark.req("ORCH-7002")
+@pytest.mark.req("ORCH-7002", "ORCH-7015")
 @pytest.mark.parametrize("engine", list(STREAMS))
 @pytest.mark.parametrize("chunk_size", [1, 7, 10_000])
 async def test_events_split_across_chunks_decode_identically(engine: str, chunk_size: int) -> None:
@@ -110,7 +110,7 @@ async def test_events_split_across_chunks_decode_identically(engine: str, chunk_
     assert (final.tokens_in, final.tokens_out, final.stop_reason) == (5, 2, "limit")
 
 
-@pytest.mark.req("ORCH-7002")
+@pytest.mark.req("ORCH-7002", "ORCH-7015")
 @pytest.mark.parametrize("engine", list(STREAMS))
 async def test_crlf_separators_and_keepalive_comments_are_ignored(engine: str) -> None:
     body = b": keep-alive\r\n\r\n" + STREAMS[engine].replace(b"\n\n", b"\r\n\r\n: ping - 2026-11-22\r\n\r\n")
@@ -119,7 +119,7 @@ async def test_crlf_separators_and_keepalive_comments_are_ignored(engine: str) -
     assert final.tokens_out == 2
 
 
-@pytest.mark.req("ORCH-7012")
+@pytest.mark.req("ORCH-7012", "ORCH-7015")
 async def test_tgi_framing_without_space_and_special_eos_token() -> None:
     body = (
         b'data:{"index":1,"token":{"id":9,"text":" Hi","special":false},'
@@ -211,14 +211,14 @@ async def test_tgi_validation_error_event_raises_invalid_params() -> None:
     assert isinstance(error, InvalidParams)
 
 
-@pytest.mark.req("ORCH-7004")
+@pytest.mark.req("ORCH-7004", "ORCH-7017")
 @pytest.mark.parametrize("engine", list(PATHS))
 async def test_plain_text_500_raises_internal_with_the_text(engine: str) -> None:
     with pytest.raises(Internal, match="std::runtime_error"):
         await run(engine, b"terminate called after throwing an instance of 'std::runtime_error'", status=500)
 
 
-@pytest.mark.req("ORCH-7004")
+@pytest.mark.req("ORCH-7004", "ORCH-7017")
 @pytest.mark.parametrize(
     ("engine", "status", "body"),
     [
@@ -292,3 +292,14 @@ async def test_leaving_the_stream_early_closes_the_upstream_body(engine: str) ->
         await adapter.aclose()
     assert isinstance(first, TokenEvent)
     assert body.closed
+
+
+@pytest.mark.req("ORCH-7015")
+@pytest.mark.parametrize("engine", list(STREAMS))
+async def test_an_event_whose_data_spans_several_lines_is_joined(engine: str) -> None:
+    # SSE joins multi-line data with newlines; the engines' JSON stays valid with a newline after a comma.
+    body = STREAMS[engine].replace(b'","', b'",\ndata: "').replace(b'":{"', b'":\ndata:{"')
+    assert body.count(b"\ndata:") > STREAMS[engine].count(b"\ndata:")
+    tokens, final = await run(engine, ChunkStream(split(body, 11)))
+    assert [t.text for t in tokens] == [" Pa", "ris \u00e9"]
+    assert final.tokens_out == 2
