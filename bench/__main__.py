@@ -27,7 +27,7 @@ from bench.plan import Plan, quick_plan
 from bench.plot import plot
 from bench.processes import python_argv, taskset_path
 from bench.relay import run_relay, summarize
-from bench.report import README, targets, update_readme
+from bench.report import targets, update_readmes
 from bench.stack import (
     ENGINE_CORE,
     LOADGEN_CORE,
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     results, path = run(plan_from(args), args.out, args.keep_logs)
     if not args.no_readme:
-        update_readme(results, f"bench/results/{path.name}", README)
+        update_readmes(results, f"bench/results/{path.name}")
     progress(f"wrote {path} and {path.with_suffix('.png').name}")
     for row in results["targets"]:
         verdict = {True: "met", False: "MISSED", None: "n/a"}[row["met"]]

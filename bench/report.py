@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 
 README = Path(__file__).parent / "README.md"
+PROJECT_README = Path(__file__).parents[1] / "README.md"
+RESULTS = Path(__file__).parent / "results"
 START = "<!-- bench:generated:start -->"
 END = "<!-- bench:generated:end -->"
 ORCHESTRATED = ("v1", "openai")
@@ -194,6 +196,18 @@ def update_readme(results: dict[str, Any], source: str, readme: Path = README) -
     readme.write_text(text)
 
 
+def update_readmes(results: dict[str, Any], source: str) -> None:
+    """The generated section of bench/README.md and of the project README, from one results file."""
+    for readme in (README, PROJECT_README):
+        update_readme(results, source, readme)
+
+
+def latest_results() -> Path | None:
+    """The newest `bench/results/<date>.json`, if any."""
+    files = sorted(RESULTS.glob("*.json"))
+    return files[-1] if files else None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m bench.report bench/results/<date>.json\n")
@@ -202,7 +216,7 @@ def main(argv: list[str]) -> int:
     results = orjson.loads(path.read_bytes())
     results["targets"] = targets(results)  # the verdicts follow the current rules; figures are unchanged
     path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
-    update_readme(results, f"bench/results/{path.name}")
+    update_readmes(results, f"bench/results/{path.name}")
     return 0
 
 
