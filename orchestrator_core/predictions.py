@@ -78,7 +78,7 @@ class ThroughputModel:
     __slots__ = ("_alpha", "_first_token", "_prior_first_token_ms", "_prior_tokens_per_s", "_tokens_per_s")
 
     def __init__(
-        self, alpha: float = 0.2, prior_tokens_per_s: float = 50.0, prior_first_token_ms: float = 200.0
+        self, alpha: float = 0.2, prior_tokens_per_s: float = 20.0, prior_first_token_ms: float = 500.0
     ) -> None:
         """Create a model; priors are used until a replica reports its first task.
 
@@ -97,7 +97,7 @@ class ThroughputModel:
 
     def observe(self, replica_id: str, *, tokens_out: int, decode_ms: float, first_token_ms: float) -> None:
         """Record a finished task: `tokens_out` tokens decoded in `decode_ms` after `first_token_ms`."""
-        if tokens_out > 0 and decode_ms > 0:
+        if tokens_out >= 2 and decode_ms > 0:  # one token has no decode time (ORCH-2205)
             self._series(self._tokens_per_s, replica_id, self._prior_tokens_per_s).update(
                 1000.0 * tokens_out / decode_ms
             )
@@ -222,6 +222,15 @@ def predict(
     return Prediction(
         ahead.tasks, start_ms, decode_ms, on_time_probability(start_ms + decode_ms, rate.cv, deadline_in_ms)
     )
+
+
+MIN_RETRY_AFTER_MS = 100
+
+
+def retry_after_ms(rate: ServiceRate, tokens: int) -> int:
+    """Retry hint of a queue refusal or eviction (ORCH-2014): the time one slot of the pool needs to serve
+    the task (first-token EWMA plus `tokens` at the EWMA rate), at least 100 ms."""
+    return max(MIN_RETRY_AFTER_MS, math.ceil(rate.service_ms(tokens)))
 
 
 def on_time_probability(expected_ms: float, cv: float, deadline_in_ms: float | None) -> float:

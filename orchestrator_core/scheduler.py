@@ -16,14 +16,13 @@ evicted (returned by `admit`/`requeue_front`), canceled while queued (`cancel`),
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from orchestrator_core.budgets import SessionBudgets
 from orchestrator_core.deadlines import check_admission
 from orchestrator_core.errors import AdmissionReject, PoolUnavailable
-from orchestrator_core.predictions import Prediction, ServiceRate, predict, work_ahead
+from orchestrator_core.predictions import Prediction, ServiceRate, predict, retry_after_ms, work_ahead
 from orchestrator_core.queue import Dequeued, PoolQueue, QueueConfig
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.task import Priority, QueuedTask
@@ -194,5 +193,5 @@ class Scheduler:
 
 
 def _one_slot_ms(rate: ServiceRate, tokens: int) -> int:
-    """Rough wait until a slot frees: one task's service time spread over the pool's slots."""
-    return max(1, math.ceil(rate.service_ms(tokens) / max(rate.slots, 1)))
+    """Retry hint of a refusal or eviction: one slot's time to serve the task (ORCH-2014)."""
+    return retry_after_ms(rate, tokens)

@@ -136,7 +136,13 @@ def build_services(
     metrics = metrics or DaemonMetrics(tenants=[key.tenant for key in config.api_keys])
     log = log or EventLog()
     wakeup = Wakeup()
-    replicas = ReplicaRegistry(wakeup, ThroughputModel())
+    priors = config.predictions
+    throughput = ThroughputModel(
+        alpha=priors.ewma_alpha,
+        prior_tokens_per_s=priors.tokens_per_second_prior,
+        prior_first_token_ms=priors.first_token_ms_prior,
+    )
+    replicas = ReplicaRegistry(wakeup, throughput)
     for static in config.replicas:
         replicas.register(static_replica_spec(static), adapter_factory(static, config))
     registry = TaskRegistry(clock, config.streaming.transcript_retention_ms / 1000)

@@ -6,6 +6,7 @@ queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from orchestrator_core.errors import (
     QueueFullDropLru,
 )
 from orchestrator_core.placement import Assigned, NoCapacity, decide
-from orchestrator_core.predictions import Prediction, predict, work_ahead
+from orchestrator_core.predictions import MIN_RETRY_AFTER_MS, Prediction, predict, work_ahead
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
 from orchestrator_core.task import Priority, QueuedTask
@@ -178,7 +179,7 @@ class AdmissionService:
             session_id=spec.session_id,
         )
         prediction = self._predict(task, queue_pool=pool_id, deadline_ms=spec.deadline_ms)
-        retry_ms = max(1000, int(prediction.predicted_start_ms + prediction.predicted_decode_ms))
+        retry_ms = max(MIN_RETRY_AFTER_MS, math.ceil(prediction.predicted_decode_ms))  # ORCH-2014
         if spec.session_id is not None:
             self._sessions.check_turn(spec.session_id, spec.tenant, tokens)
         self._quotas.check(spec.tenant, tokens, now_ms, concurrency_retry_after_ms=retry_ms)
