@@ -37,6 +37,8 @@ Clock = Callable[[], float]
 MAX_ATTEMPTS = 2
 DEFAULT_UNREADY_WAIT_S = 30.0
 UNREADY_CHECK_S = 0.25
+# How many waiting session turns one dispatch pass looks past before it stops (ORCH-4006's bound).
+MAX_HELD_TURNS = 16
 OUTCOME = {
     NoCapacityReason.BUSY: "busy",
     NoCapacityReason.POOL_UNREADY: "unready",
@@ -104,6 +106,8 @@ class Dispatcher:
             self._queues.publish_depth(queue)
             return
         self._unready_since.pop(queue.pool_id, None)
+        # Later session turns waiting for their previous turn; they go back in their order (ORCH-4008).
+        held: list[QueuedTask] = []
         while self._running and len(queue) and self._has_room(queue.pool_id):
             dequeued = queue.next_task(now_ms)
             self._expire(dequeued.expired)
@@ -113,6 +117,11 @@ class Dispatcher:
             record = self._registry.find(task.task_id)
             if record is None or record.state.terminal:
                 continue
+            if self._registry.earlier_turn_live(record):
+                held.append(task)
+                if len(held) > MAX_HELD_TURNS:
+                    break
+                continue
             try:
                 placed = self._place(queue, task, record, group)
             except Exception:  # the task left the queue: end it rather than leave it queued nowhere
@@ -121,6 +130,8 @@ class Dispatcher:
                 continue
             if not placed:
                 break
+        for task in reversed(held):
+            queue.requeue_front(task)
         self._queues.publish_depth(queue)
 
     def _end_overdue_unready(self, queue: PoolQueue, now: float) -> None:

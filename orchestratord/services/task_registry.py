@@ -114,6 +114,21 @@ class TaskRegistry:
     def discard(self, task_id: str) -> None:
         self._tasks.pop(task_id, None)
 
+    def earlier_turn_live(self, record: TaskRecord) -> bool:
+        """Whether a task of `record`'s session admitted before it has not ended yet (ORCH-4008).
+
+        Records are kept in admission order, so only the tasks admitted before `record` are looked at.
+        """
+        session_id = record.spec.session_id
+        if session_id is None:
+            return False
+        for other in self._tasks.values():
+            if other is record:
+                return False
+            if other.spec.session_id == session_id and not other.state.terminal:
+                return True
+        return False
+
     def active(self) -> list[TaskRecord]:
         return [r for r in self._tasks.values() if not r.state.terminal]
 

@@ -1,0 +1,33 @@
+"""Turns of one session run one at a time, in admission order, even when a slot is free (ORCH-4008); a
+turn waiting for its previous one does not hold back other tasks of the pool (ORCH-4006)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.orchestratord.orchd_harness import MockReplica, running_daemon
+from worker_adapters.mock.faults import Faults
+
+SLOW_THREE_SLOTS = [MockReplica(slots=3, faults=Faults(token_delay_ms=40))]
+
+
+@pytest.mark.req("ORCH-4008", "ORCH-4006")
+async def test_second_turn_waits_for_the_first_while_other_tasks_run() -> None:
+    session_id = str(uuid.uuid4())
+    async with running_daemon(SLOW_THREE_SLOTS) as daemon:
+        first = (await daemon.submit(session_id=session_id, max_tokens=8)).json()["task_id"]
+        second = (await daemon.submit(session_id=session_id, max_tokens=2)).json()["task_id"]
+        other = (await daemon.submit(max_tokens=2)).json()["task_id"]
+
+        await daemon.wait_state(first, "running")
+        # The unrelated task gets a free slot and finishes while the session's second turn still waits.
+        await daemon.wait_state(other, "succeeded")
+        waiting = (await daemon.client.get(f"/v1/tasks/{second}")).json()
+        assert waiting["state"] == "queued"
+        assert (await daemon.client.get(f"/v1/tasks/{first}")).json()["state"] == "running"
+
+        done_first = await daemon.wait_state(first, "succeeded")
+        done_second = await daemon.wait_state(second, "succeeded")
+        assert done_second["timings"]["started_at_ms"] >= done_first["timings"]["ended_at_ms"]
