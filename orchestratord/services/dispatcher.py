@@ -37,8 +37,8 @@ Clock = Callable[[], float]
 MAX_ATTEMPTS = 2
 DEFAULT_UNREADY_WAIT_S = 30.0
 UNREADY_CHECK_S = 0.25
-# How many waiting session turns one dispatch pass looks past before it stops (ORCH-4006's bound).
-MAX_HELD_TURNS = 16
+# How many tasks that cannot start yet one dispatch pass looks past before it stops (ORCH-4006).
+MAX_HELD_TASKS = 16
 OUTCOME = {
     NoCapacityReason.BUSY: "busy",
     NoCapacityReason.POOL_UNREADY: "unready",
@@ -106,7 +106,8 @@ class Dispatcher:
             self._queues.publish_depth(queue)
             return
         self._unready_since.pop(queue.pool_id, None)
-        # Later session turns waiting for their previous turn; they go back in their order (ORCH-4008).
+        # Tasks that cannot start yet (a later session turn waiting for the previous one, ORCH-4008, or
+        # busy for their own constraints, ORCH-4006) go back to the queue head in their order.
         held: list[QueuedTask] = []
         while self._running and len(queue) and self._has_room(queue.pool_id):
             dequeued = queue.next_task(now_ms)
@@ -119,7 +120,7 @@ class Dispatcher:
                 continue
             if self._registry.earlier_turn_live(record):
                 held.append(task)
-                if len(held) > MAX_HELD_TURNS:
+                if len(held) > MAX_HELD_TASKS:
                     break
                 continue
             try:
@@ -128,8 +129,10 @@ class Dispatcher:
                 logger.exception("placing task %s failed", task.task_id)
                 self._lifecycle.failed(record, Internal("placement failed", pool_id=queue.pool_id))
                 continue
-            if not placed:
-                break
+            if not placed:  # busy for its own constraints: look past it at the next tasks
+                held.append(task)
+                if len(held) > MAX_HELD_TASKS:
+                    break
         for task in reversed(held):
             queue.requeue_front(task)
         self._queues.publish_depth(queue)
@@ -164,15 +167,14 @@ class Dispatcher:
     def _place(
         self, queue: PoolQueue, task: QueuedTask, record: TaskRecord, group: asyncio.TaskGroup
     ) -> bool:
-        """Starts the task if placement assigns it; False when it had to go back to the queue head."""
+        """Starts the task if placement assigns it; False when it is busy and must stay queued."""
         session = self._sessions.find(record.spec.session_id)
         requirements = requirements_for(record.spec, session, record.attempts, record.first_identity)
         decision = decide(requirements, self._replicas.views(self._replicas.of_pool(queue.pool_id)))
         if not isinstance(decision, Assigned):
             error = decision.error()
             self._metrics.placement_decision(queue.pool_id, OUTCOME[decision.reason])
-            if error is None:
-                queue.requeue_front(task)
+            if error is None:  # BUSY: the caller keeps it queued at its place (ORCH-3007, ORCH-4006)
                 return False
             error.pool_id = queue.pool_id
             self._lifecycle.failed(record, error)
@@ -180,7 +182,6 @@ class Dispatcher:
         replica = self._replicas.get(decision.replica.replica_id)
         lease_id = f"{record.task_id}#{len(record.attempts)}"
         if not self._replicas.lease(replica.replica_id, lease_id):
-            queue.requeue_front(task)
             return False
         self._metrics.placement_decision(queue.pool_id, "assigned")
         record.state = TaskState.RUNNING

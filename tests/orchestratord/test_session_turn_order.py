@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.orchestratord.orchd_harness import MockReplica, running_daemon
+from tests.orchestratord.orchd_harness import MockReplica, eventually, running_daemon
 from worker_adapters.mock.faults import Faults
 
 SLOW_THREE_SLOTS = [MockReplica(slots=3, faults=Faults(token_delay_ms=40))]
@@ -31,3 +31,24 @@ async def test_second_turn_waits_for_the_first_while_other_tasks_run() -> None:
         done_first = await daemon.wait_state(first, "succeeded")
         done_second = await daemon.wait_state(second, "succeeded")
         assert done_second["timings"]["started_at_ms"] >= done_first["timings"]["ended_at_ms"]
+
+
+@pytest.mark.req("ORCH-4006")
+async def test_a_pinned_task_busy_on_its_replica_does_not_block_the_pool() -> None:
+    replicas = [
+        MockReplica(replica_id="pool-a-r0", slots=1, faults=Faults(token_delay_ms=40)),
+        MockReplica(replica_id="pool-a-r1", slots=1, faults=Faults(token_delay_ms=40)),
+    ]
+    pin = {"mode": "pin", "pin_pool_id": "pool-a", "pin_replica_id": "pool-a-r0"}
+    async with running_daemon(replicas) as daemon:
+        await eventually(lambda: all(r.ready for r in daemon.services.replicas.all()))
+        first = (await daemon.submit(placement=pin, max_tokens=20)).json()["task_id"]
+        await daemon.wait_state(first, "running")
+        pinned = (await daemon.submit(placement=pin, max_tokens=2)).json()["task_id"]
+        free = (await daemon.submit(max_tokens=2)).json()["task_id"]
+
+        done = await daemon.wait_state(free, "succeeded")
+        assert done["replay"]["replica_id"] == "pool-a-r1"
+        assert (await daemon.client.get(f"/v1/tasks/{pinned}")).json()["state"] == "queued"
+        finished = await daemon.wait_state(pinned, "succeeded")
+        assert finished["replay"]["replica_id"] == "pool-a-r0"
