@@ -59,7 +59,7 @@ def errors(document: dict[str, Any], schema: dict[str, Any], instance: Any) -> l
     return [f"{e.instance_path}: {e.message}" for e in validator(document, schema).iter_errors(instance)]
 
 
-@pytest.mark.req("ORCH-1080")
+@pytest.mark.req("ORCH-1080", "ORCH-9005")
 @pytest.mark.parametrize("name", CONTRACTS)
 def test_every_body_has_an_example(name: str) -> None:
     missing = [where for where, media in bodies(load(name)) if not examples_of(media)]
@@ -110,7 +110,7 @@ def test_schema_examples_validate_against_their_schema(name: str) -> None:
     assert failures == {}
 
 
-@pytest.mark.req("ORCH-1010", "ORCH-1060", "ORCH-1061")
+@pytest.mark.req("ORCH-1010", "ORCH-1060", "ORCH-1061", "ORCH-9005")
 def test_every_sse_event_schema_has_a_valid_example() -> None:
     document = load("data")
     event_schemas = {
