@@ -27,7 +27,7 @@ def test_default_weights_serve_eight_interactive_per_batch_when_both_wait() -> N
     assert classes == "IIIIIIIIB" * 10
 
 
-@pytest.mark.req("ORCH-2102")
+@pytest.mark.req("ORCH-2102", "ORCH-9017")
 @FAST
 @given(
     weights=st.tuples(st.integers(1, 9), st.integers(1, 3)),
@@ -54,7 +54,7 @@ def test_batch_is_served_at_least_once_every_interactive_weight_plus_one_dispatc
         assert since_batch <= weights[0]
 
 
-@pytest.mark.req("ORCH-2103")
+@pytest.mark.req("ORCH-2103", "ORCH-9017")
 @FAST
 @given(
     flood_costs=st.lists(st.integers(1, 40), min_size=150, max_size=300),

@@ -205,7 +205,7 @@ def best(req: Requirements, pool: list[ReplicaView]) -> ReplicaView:
 
 
 # -- properties -------------------------------------------------------------------------------------
-@pytest.mark.req("ORCH-3001", "ORCH-3002", "ORCH-3003", "ORCH-3004", "ORCH-3005", "ORCH-3007")
+@pytest.mark.req("ORCH-3001", "ORCH-3002", "ORCH-3003", "ORCH-3004", "ORCH-3005", "ORCH-3007", "ORCH-9017")
 @PROPS
 @given(req=REQUIREMENTS, pool=POOL)
 def test_decision_is_the_best_eligible_replica_or_the_right_reason(
@@ -223,7 +223,7 @@ def test_decision_is_the_best_eligible_replica_or_the_right_reason(
         assert result.considered == tuple(sorted(r.replica_id for r in pool))
 
 
-@pytest.mark.req("ORCH-3008")
+@pytest.mark.req("ORCH-3008", "ORCH-9017")
 @PROPS
 @given(req=REQUIREMENTS, pool=POOL | healthy_replicas(tied=True), data=st.data())
 def test_shuffling_the_candidates_never_changes_the_decision(
@@ -233,7 +233,7 @@ def test_shuffling_the_candidates_never_changes_the_decision(
     assert decide(req, shuffled) == decide(req, pool)
 
 
-@pytest.mark.req("ORCH-3003")
+@pytest.mark.req("ORCH-3003", "ORCH-9017")
 @PROPS
 @given(req=REQUIREMENTS, pool=POOL)
 def test_pin_never_falls_back(req: Requirements, pool: list[ReplicaView]) -> None:

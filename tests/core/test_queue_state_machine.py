@@ -256,6 +256,7 @@ QueueMachine.TestCase.settings = settings(
     "ORCH-2102",
     "ORCH-2202",
     "ORCH-4002",
+    "ORCH-9017",
 )
 class TestQueueModel(QueueMachine.TestCase):  # type: ignore[valid-type,misc]
     """Runs the queue state machine."""
