@@ -14,7 +14,7 @@ from worker_adapters.mock import Faults, MockConfig
 from worker_adapters.retry import RetryPolicy
 from worker_adapters.types import TokenEvent
 
-pytestmark = pytest.mark.req("ORCH-7001")
+pytestmark = pytest.mark.req("ORCH-7001", "ORCH-9016")
 
 
 @pytest.mark.req("ORCH-7002", "ORCH-7014")

@@ -21,7 +21,7 @@ from worker_adapters.factory import create_adapter
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.types import ChatMessage, GenerateRequest, TokenEvent
 
-pytestmark = [pytest.mark.real_engine, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.real_engine, pytest.mark.timeout(120), pytest.mark.req("ORCH-9016")]
 
 
 @dataclass
