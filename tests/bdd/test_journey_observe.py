@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pytest_bdd import scenarios
+from pytest_bdd import scenario
 
 from test_harness.chaos.stack import MockStack, NodePlan
 from tests.bdd.journey_support import journey_stack
 
 pytestmark = [pytest.mark.req("ORCH-9015", "ORCH-8003", "ORCH-1202", "ORCH-5006"), pytest.mark.timeout(90)]
 
-scenarios("features/observe_and_debug.feature")
+
+@scenario("features/observe_and_debug.feature", "Follow a task through metrics and logs")
+def test_follow_a_task_through_metrics_and_logs() -> None:
+    """Runs the scenario's steps."""
 
 
 @pytest.fixture(scope="module")
