@@ -104,6 +104,16 @@ class PoolSummary(BaseModel):
     replicas_total: Annotated[StrictInt, Field(ge=0)]
     replicas_ready: Annotated[StrictInt, Field(ge=0)]
     slots_total: Annotated[StrictInt, Field(ge=0)]
+    queue_capacity: Annotated[
+        StrictInt | MISSING,
+        Field(description="The pool queue's capacity in tasks (ORCH-2010).", ge=1),
+    ] = MISSING
+    queue_policy: Annotated[
+        Literal["reject", "drop-lru", "shed-low-priority"] | MISSING,
+        Field(
+            description="What an arrival at the pool's full queue meets (ORCH-2010)."
+        ),
+    ] = MISSING
 
 
 class PoolList(BaseModel):

@@ -35,6 +35,7 @@ from ..http.correlation import correlation_id
 from ..http.security import Authenticator, Principal, Role
 from ..services.nodes import REGISTER_PATH_SEGMENT, Node, NodePool, NodeRegistry
 from ..services.pool_client import PoolClient
+from ..services.queues import PoolQueues
 from ..services.replicas import Replica, ReplicaRegistry
 
 logger = logging.getLogger(__name__)
@@ -105,10 +106,15 @@ class PoolDirectory:
     """Pools as the control plane shows them: registered by nodes, or from orchestratord's configuration."""
 
     def __init__(
-        self, nodes: NodeRegistry, replicas: ReplicaRegistry, static_replicas: list[StaticReplica]
+        self,
+        nodes: NodeRegistry,
+        replicas: ReplicaRegistry,
+        static_replicas: list[StaticReplica],
+        queues: PoolQueues | None = None,
     ) -> None:
         self.nodes = nodes
         self._replicas = replicas
+        self._queues = queues
         self._endpoints = {replica.id: replica.base_url for replica in static_replicas}
         self._drain_deadlines: dict[str, int] = {}
 
@@ -153,7 +159,7 @@ class PoolDirectory:
     ) -> dict[str, object]:
         ready = [r for r in members if r.ready]
         errors = [r.last_error for r in members if r.last_error]
-        return {
+        summary: dict[str, object] = {
             "pool_id": pool_id,
             "node_id": node_id,
             "engine": engine,
@@ -166,6 +172,10 @@ class PoolDirectory:
             "replicas_ready": len(ready) if live else 0,
             "slots_total": sum(self._replicas.total_slots(r.replica_id) for r in members),
         }
+        if self._queues is not None:  # ORCH-2010: the queue settings the pool's admissions meet
+            queue = self._queues.config_of(pool_id)
+            summary |= {"queue_capacity": queue.capacity, "queue_policy": queue.policy.value}
+        return summary
 
     def static_health(self, pool_id: str) -> dict[str, object]:
         members = self.static_replicas(pool_id)

@@ -26,6 +26,11 @@ class PoolQueues:
             queue = self._queues[pool_id] = PoolQueue(pool_id, self._config_for(pool_id))
         return queue
 
+    def config_of(self, pool_id: str) -> QueueConfig:
+        """The queue settings of `pool_id`, whether or not its queue exists yet (ORCH-2010)."""
+        queue = self._queues.get(pool_id)
+        return queue.config if queue is not None else self._config_for(pool_id)
+
     def __iter__(self) -> Iterator[PoolQueue]:
         return iter(list(self._queues.values()))
 
