@@ -13,7 +13,12 @@ from orchestratord import __main__ as daemon_main
 
 def run_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str) -> dict[str, Any]:
     calls: dict[str, Any] = {}
-    monkeypatch.setattr(daemon_main.uvicorn, "run", lambda app, **kwargs: calls.update(kwargs))
+
+    def serve_nothing(server: Any, sockets: object = None) -> None:
+        calls["access_log"] = server.config.access_log
+        server.started = True
+
+    monkeypatch.setattr(daemon_main._Server, "run", serve_nothing)
     monkeypatch.setattr(daemon_main, "configure_json_logging", lambda level: None)
     config = tmp_path / "orchestratord.yaml"
     config.write_text(f"logging:\n  level: {level}\n")
