@@ -19,11 +19,10 @@ from .api.openai import FacadeSettings, OpenAIFacade, openai_router
 from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
-from .http.correlation import CorrelationIdMiddleware
+from .http.edge import EdgeMiddleware
 from .http.errors import install_error_handlers
-from .http.limits import RequestLimits, RequestLimitsMiddleware
+from .http.limits import RequestLimits
 from .http.rejections import RefusalCounter
-from .http.request_metrics import RequestMetricsMiddleware
 from .wiring import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -94,14 +93,13 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
     install_error_handlers(app, refusals)
     limits = config.limits
     app.add_middleware(
-        RequestLimitsMiddleware,
+        EdgeMiddleware,
         limits=RequestLimits(
             max_body_bytes=limits.max_body_bytes, max_header_bytes=limits.max_header_value_bytes
         ),
+        metrics=built.metrics,
         refusals=refusals,
     )
-    app.add_middleware(RequestMetricsMiddleware, metrics=built.metrics)
-    app.add_middleware(CorrelationIdMiddleware)
     app.include_router(tasks_router(built.auth, built.tasks))
     app.include_router(
         streams_router(built.auth, built.tasks, heartbeat_s=config.streaming.heartbeat_ms / 1000)
@@ -116,7 +114,7 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
         FacadeSettings(config.openai.default_max_tokens, config.streaming.heartbeat_ms / 1000),
     )
     app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
-    pools = PoolDirectory(built.nodes, built.replicas, config.replicas)
+    pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))
     app.include_router(nodes_router(built.auth, built.nodes, built.replicas))
     return app
