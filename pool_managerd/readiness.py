@@ -1,5 +1,8 @@
 """Replica readiness: engine health OK, props read, and a one-token self-test decode (ORCH-6006).
 
+engine_version must come from the engine itself (ORCH-7019): an engine that does not report one (the
+adapters then say "unknown") never becomes ready, since replica-set identity depends on it.
+
 The checks go through the engine adapters of `worker_adapters`, the same code orchestratord streams with,
 so a replica is reported ready only when the path that will serve tasks works end to end.
 """
@@ -16,6 +19,8 @@ from worker_adapters.types import FinalEvent, GenerateRequest, TokenEvent
 
 AdapterFactory = Callable[[str, str], EngineAdapter]
 """Builds the adapter of one replica from (engine, base_url)."""
+
+_UNREPORTED_VERSIONS = frozenset({"", "unknown"})
 
 SELF_TEST_REQUEST = GenerateRequest(max_tokens=1, seed=0, prompt="Hello", temperature=0.0)
 
@@ -39,6 +44,8 @@ async def check_ready(adapter: EngineAdapter) -> ReadyReport:
         props = await adapter.props()
     except OrchError as exc:
         raise PoolUnready(f"engine props unreadable: {exc.message}") from exc
+    if props.engine_version.strip() in _UNREPORTED_VERSIONS:
+        raise PoolUnready(f"{props.engine} did not report its engine_version; it cannot become ready")
     await _self_test(adapter)
     return ReadyReport(
         engine_version=props.engine_version,
