@@ -8,7 +8,7 @@ import httpx
 import orjson
 
 from orchestrator_core.errors import Internal, OrchError
-from worker_adapters.errors import error_from_response, transport_errors
+from worker_adapters.errors import body_message, error_from_response, transport_errors
 from worker_adapters.http_stream import StreamDriver
 from worker_adapters.options import AdapterOptions
 from worker_adapters.types import Health
@@ -84,6 +84,18 @@ class HttpEngine:
         if self._seen_ready:
             return self.dead(f"{self.engine} stopped answering")
         return Health(live=False, ready=False, state="starting", reason=f"{self.engine} not listening yet")
+
+    async def health_at(self, path: str, *, loading_status: int | None = None) -> Health:
+        """Probe `path`: 200 is ready, `loading_status` (if the engine has one) is starting, any other status
+        is dead, and no answer is `unreachable()`."""
+        response = await self.probe(path)
+        if response is None:
+            return self.unreachable()
+        if response.status_code == 200:
+            return self.ready()
+        if response.status_code == loading_status:
+            return self.starting(body_message(response.content))
+        return self.dead(f"{path} answered {response.status_code}: {body_message(response.content)}")
 
     async def aclose(self) -> None:
         """Close the HTTP clients and their connections."""

@@ -13,7 +13,7 @@ from pathlib import PurePath
 from typing import Any, Final
 
 from orchestrator_core.errors import Internal
-from worker_adapters.errors import body_message, error_from_event
+from worker_adapters.errors import error_from_event
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, parse_families
@@ -98,14 +98,7 @@ class LlamaCppHttpAdapter:
 
     async def health(self) -> Health:
         """/health: 200 ready, 503 loading, refused starting (or dead once it was ready)."""
-        response = await self._http.probe("/health")
-        if response is None:
-            return self._http.unreachable()
-        if response.status_code == 200:
-            return self._http.ready()
-        if response.status_code == 503:
-            return self._http.starting(body_message(response.content))
-        return self._http.dead(f"/health answered {response.status_code}: {body_message(response.content)}")
+        return await self._http.health_at("/health", loading_status=503)
 
     async def props(self) -> Props:
         """Capacity from /props and /slots (falling back to metrics when /slots is disabled)."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, Final
 
 from orchestrator_core.errors import Internal, InvalidParams, OrchError, PoolUnavailable
-from worker_adapters.errors import body_message, error_from_event
+from worker_adapters.errors import error_from_event
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, parse_families
@@ -86,12 +86,7 @@ class TgiHttpAdapter:
 
     async def health(self) -> Health:
         """/health: 200 ready, 503 unhealthy (dead), refused while the shards load."""
-        response = await self._http.probe("/health")
-        if response is None:
-            return self._http.unreachable()
-        if response.status_code == 200:
-            return self._http.ready()
-        return self._http.dead(f"/health answered {response.status_code}: {body_message(response.content)}")
+        return await self._http.health_at("/health")
 
     async def props(self) -> Props:
         """Identity and limits from /info; busy slots from metrics."""

@@ -12,7 +12,6 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from orchestrator_core.errors import OrchError
-from worker_adapters.errors import body_message
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, first_value, parse_families
@@ -32,12 +31,7 @@ class VllmHttpAdapter:
 
     async def health(self) -> Health:
         """/health: 200 ready, 503 dead engine, refused while loading."""
-        response = await self._http.probe("/health")
-        if response is None:
-            return self._http.unreachable()
-        if response.status_code == 200:
-            return self._http.ready()
-        return self._http.dead(f"/health answered {response.status_code}: {body_message(response.content)}")
+        return await self._http.health_at("/health")
 
     async def props(self) -> Props:
         """Model and context from /v1/models, version from /version, busy slots from metrics."""
