@@ -3,25 +3,12 @@ content) and a runner of `llorch` bound to it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.cli.llorch_runner import Runner, Transcript, run_llorch
-from tests.sdk.live_orchd import LiveOrchestratord, live_orchestratord
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[LiveOrchestratord]:
-    with live_orchestratord() as running:
-        yield running
-
-
-@pytest.fixture
-def orchd(live: LiveOrchestratord) -> Iterator[LiveOrchestratord]:
-    live.set_faults()
-    yield live
-    live.set_faults()
+from tests.sdk.live_orchd import LiveOrchestratord
+from tests.sdk.live_orchd import live as live
+from tests.sdk.live_orchd import orchd as orchd
 
 
 @pytest.fixture
