@@ -28,18 +28,17 @@ from contracts.api_types.data import (
     TaskRequest,
     TaskStatus,
 )
-from orchestrator_core.errors import OrchError
 
 from . import operations as ops
-from .errors import OrchestratordUnreachable, error_from_response
+from .client_core import ENDED_EARLY, ClientCore, Retry, transport_reason
+from .errors import error_from_response
 from .retry import RetryPolicy
-from .stream import StreamCursor, StreamItem
-from .target import resolve_target, timeouts
+from .stream import StreamItem
 
 T = TypeVar("T")
 
 
-class Client:
+class Client(ClientCore):
     """Blocking client; `url` and `api_key` default to ORCH_URL / ORCH_API_KEY."""
 
     def __init__(
@@ -52,17 +51,9 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.target = resolve_target(url, api_key)
-        self.retry = retry or RetryPolicy()
+        super().__init__(url, api_key, timeout_s, retry)
         self._sleep = sleep
-        request_timeout, self._stream_timeout = timeouts(timeout_s)
-        self._http = httpx.Client(
-            base_url=self.target.base_url,
-            headers=self.target.headers,
-            timeout=request_timeout,
-            transport=transport,
-            trust_env=False,
-        )
+        self._http = httpx.Client(transport=transport, **self._http_options())
 
     def __enter__(self) -> Client:
         return self
@@ -92,7 +83,7 @@ class Client:
         Raises the typed error of a terminal `error` event, and OrchestratordUnreachable once the
         reconnect budget is spent.
         """
-        cursor = StreamCursor(self.retry, self.target.base_url)
+        cursor = self._stream_cursor()
         path = ops.stream_path(task_id, verbose)
         while not cursor.finished:
             try:
@@ -108,9 +99,9 @@ class Client:
                             yield item
                         if cursor.finished:
                             return
-                reason = "the stream ended without a terminal event"
+                reason = ENDED_EARLY
             except httpx.TransportError as exc:
-                reason = f"{type(exc).__name__}: {exc}"
+                reason = transport_reason(exc)
             self._sleep(cursor.dropped(reason))
 
     def session(self, session_id: str) -> SessionInfo:
@@ -151,19 +142,13 @@ class Client:
 
     def _call(self, operation: ops.Operation[T]) -> T:
         attempt = 1
-        while True:
-            response = self._send(operation)
-            try:
-                return operation.result(response)
-            except OrchError as error:
-                wait = self.retry.wait_before_retry(error, response.headers, attempt)
-                if wait is None:
-                    raise
-            self._sleep(wait)
+        while isinstance(outcome := self._settle(operation, self._send(operation), attempt), Retry):
+            self._sleep(outcome.wait_s)
             attempt += 1
+        return outcome
 
     def _send(self, operation: ops.Operation[Any]) -> httpx.Response:
         try:
             return self._http.send(operation.request(self._http))
         except httpx.TransportError as exc:
-            raise OrchestratordUnreachable(self.target.base_url, f"{type(exc).__name__}: {exc}") from exc
+            raise self._unreachable(exc) from exc

@@ -42,8 +42,3 @@ def resolve_target(url: str | None = None, api_key: str | None = None) -> Target
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidParams(f"url: {url!r} must be an http:// or https:// URL, e.g. http://127.0.0.1:8080")
     return Target(base_url=str(url).rstrip("/"), api_key=api_key or None)
-
-
-def timeouts(request_s: float) -> tuple[httpx.Timeout, httpx.Timeout]:
-    """Timeouts of ordinary requests and of streams; a stream waits through 3 missed 10 s heartbeats."""
-    return httpx.Timeout(request_s, connect=min(request_s, 5.0)), httpx.Timeout(30.0, connect=5.0)
