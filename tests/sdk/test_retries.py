@@ -36,15 +36,22 @@ def _refusal(code: str, status: int, headers: dict[str, str], retriable: bool = 
 
 
 class Script:
-    """Answers with the given responses in order and records every request."""
+    """Answers with the given responses in order, and records every request and every sleep."""
 
     def __init__(self, *responses: httpx.Response) -> None:
         self.responses = list(responses)
         self.requests: list[httpx.Request] = []
+        self.sleeps: list[float] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         return self.responses.pop(0)
+
+    def client(self, retry: RetryPolicy | None = None) -> Client:
+        """A blocking client whose requests this script answers and whose sleeps it records."""
+        return Client(
+            "http://o.test", transport=httpx.MockTransport(self), sleep=self.sleeps.append, retry=retry
+        )
 
 
 @pytest.mark.req("ORCH-9103", "ORCH-1204")
@@ -53,11 +60,10 @@ def test_a_429_is_retried_after_x_backoff_ms_rather_than_retry_after() -> None:
         _refusal("ADMISSION_REJECT", 429, {"Retry-After": "2", "X-Backoff-Ms": "1500"}),
         httpx.Response(202, json=ADMITTED),
     )
-    sleeps: list[float] = []
-    with Client("http://o.test", transport=httpx.MockTransport(script), sleep=sleeps.append) as client:
+    with script.client() as client:
         admission = client.submit(BODY)
     assert str(admission.task_id) == ADMITTED["task_id"]
-    assert sleeps == [1.5]
+    assert script.sleeps == [1.5]
     assert len(script.requests) == 2
 
 
@@ -67,10 +73,9 @@ def test_retry_after_seconds_are_honoured_without_x_backoff_ms() -> None:
         _refusal("POOL_UNREADY", 503, {"Retry-After": "2"}),
         httpx.Response(202, json=ADMITTED),
     )
-    sleeps: list[float] = []
-    with Client("http://o.test", transport=httpx.MockTransport(script), sleep=sleeps.append) as client:
+    with script.client() as client:
         client.submit(BODY)
-    assert sleeps == [2.0]
+    assert script.sleeps == [2.0]
 
 
 @pytest.mark.req("ORCH-9103")
@@ -79,48 +84,35 @@ def test_the_wait_is_capped_at_30_seconds() -> None:
         _refusal("ADMISSION_REJECT", 429, {"Retry-After": "90", "X-Backoff-Ms": "90000"}),
         httpx.Response(202, json=ADMITTED),
     )
-    sleeps: list[float] = []
-    with Client("http://o.test", transport=httpx.MockTransport(script), sleep=sleeps.append) as client:
+    with script.client() as client:
         client.submit(BODY)
-    assert sleeps == [30.0]
+    assert script.sleeps == [30.0]
 
 
 @pytest.mark.req("ORCH-9103")
 def test_three_attempts_then_the_typed_error() -> None:
     refusal = {"Retry-After": "1", "X-Backoff-Ms": "250"}
     script = Script(*(_refusal("ADMISSION_REJECT", 429, refusal) for _ in range(3)))
-    sleeps: list[float] = []
-    with (
-        Client("http://o.test", transport=httpx.MockTransport(script), sleep=sleeps.append) as client,
-        pytest.raises(AdmissionReject),
-    ):
+    with script.client() as client, pytest.raises(AdmissionReject):
         client.submit(BODY)
-    assert sleeps == [0.25, 0.25]
+    assert script.sleeps == [0.25, 0.25]
     assert len(script.requests) == 3
 
 
 @pytest.mark.req("ORCH-9103")
 def test_non_retriable_errors_are_raised_at_once() -> None:
     script = Script(_refusal("INVALID_PARAMS", 400, {}, retriable=False))
-    sleeps: list[float] = []
-    with (
-        Client("http://o.test", transport=httpx.MockTransport(script), sleep=sleeps.append) as client,
-        pytest.raises(InvalidParams),
-    ):
+    with script.client() as client, pytest.raises(InvalidParams):
         client.submit(BODY)
-    assert sleeps == [] and len(script.requests) == 1
+    assert script.sleeps == [] and len(script.requests) == 1
 
 
 @pytest.mark.req("ORCH-9103", "ORCH-2304")
 def test_an_envelope_marked_not_retriable_is_not_retried_even_for_a_429_code() -> None:
     script = Script(_refusal("QUOTA_EXCEEDED", 429, {"Retry-After": "1"}, retriable=False))
-    sleeps: list[float] = []
-    with (
-        Client("http://o.test", transport=httpx.MockTransport(script), sleep=sleeps.append) as client,
-        pytest.raises(QuotaExceeded),
-    ):
+    with script.client() as client, pytest.raises(QuotaExceeded):
         client.submit(BODY)
-    assert sleeps == [] and len(script.requests) == 1
+    assert script.sleeps == [] and len(script.requests) == 1
 
 
 @pytest.mark.req("ORCH-9103", "ORCH-9101")
@@ -145,15 +137,6 @@ async def test_the_async_client_retries_the_same_way() -> None:
 @pytest.mark.req("ORCH-9103")
 def test_a_policy_with_one_attempt_never_retries() -> None:
     script = Script(_refusal("ADMISSION_REJECT", 429, {"X-Backoff-Ms": "10"}))
-    sleeps: list[float] = []
-    with (
-        Client(
-            "http://o.test",
-            transport=httpx.MockTransport(script),
-            sleep=sleeps.append,
-            retry=RetryPolicy(attempts=1),
-        ) as client,
-        pytest.raises(AdmissionReject),
-    ):
+    with script.client(RetryPolicy(attempts=1)) as client, pytest.raises(AdmissionReject):
         client.submit(BODY)
-    assert sleeps == []
+    assert script.sleeps == []
