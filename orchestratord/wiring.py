@@ -32,7 +32,7 @@ from .services.runner import RunSettings, TaskRunner
 from .services.sessions import SessionLimits, SessionStore
 from .services.shutdown import ShutdownCoordinator
 from .services.signal import Wakeup
-from .services.task_registry import TaskRecord, TaskRegistry
+from .services.task_registry import Retention, TaskRecord, TaskRegistry
 from .services.task_spec import TaskState
 from .services.tasks import TaskService
 
@@ -145,7 +145,9 @@ def build_services(
     replicas = ReplicaRegistry(wakeup, throughput)
     for static in config.replicas:
         replicas.register(static_replica_spec(static), adapter_factory(static, config))
-    registry = TaskRegistry(clock, config.streaming.transcript_retention_ms / 1000)
+    streaming = config.streaming
+    retention = Retention(streaming.transcript_retention_ms / 1000, streaming.transcript_retention_max_bytes)
+    registry = TaskRegistry(clock, retention, metrics, log)
     sessions = SessionStore(
         clock,
         SessionLimits(
@@ -225,6 +227,7 @@ def build_services(
         sessions.settle(record.task_id, record.spec.session_id, record.tokens_out, decode_ms, ran)
 
     lifecycle.on_terminal(settle)
+    lifecycle.on_terminal(registry.retain)
     shutdown = ShutdownCoordinator(
         gate=gate,
         dispatcher=dispatcher,

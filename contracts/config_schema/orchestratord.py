@@ -150,6 +150,10 @@ class Streaming(ConfigModel):
     verbose_metrics_interval_ms: PositiveMillis = 1_000
     disconnect_grace_ms: Millis = Field(default=5_000, description="0 disables the cancel on disconnect")
     transcript_retention_ms: Millis = 60_000
+    transcript_retention_max_bytes: PositiveInt = Field(
+        default=64 * 1024 * 1024,
+        description="bytes all finished transcripts may hold; beyond it the oldest are evicted early",
+    )
 
 
 class Timeouts(ConfigModel):

@@ -6,14 +6,12 @@ fairness and placement apply unchanged. The priority class and the session come 
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-import orjson
-from pydantic import MISSING, BaseModel
+from pydantic import MISSING
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
 from orchestrator_core.errors import InvalidParams
@@ -66,11 +64,6 @@ def parse_session_id(value: str | None) -> str | None:
         raise InvalidParams(f"{SESSION_HEADER}: must be a UUID") from None
 
 
-def _fingerprint(body: BaseModel) -> str:
-    dumped = body.model_dump(mode="json", exclude_defaults=True)
-    return hashlib.sha256(orjson.dumps(dumped, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
 def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -85,7 +78,6 @@ def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec
         tenant=context.tenant,
         model_ref=body.model,
         max_tokens=max_tokens or context.default_max_tokens,
-        fingerprint=_fingerprint(body),
         prompt=body.prompt,
         workload="completion",
         session_id=context.session_id,
@@ -107,7 +99,6 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         tenant=context.tenant,
         model_ref=body.model,
         max_tokens=max_tokens or context.default_max_tokens,
-        fingerprint=_fingerprint(body),
         messages=messages,
         workload="chat",
         session_id=context.session_id,

@@ -44,7 +44,7 @@ def streams_router(auth: Authenticator, tasks: TaskService, heartbeat_s: float) 
         principal: Principal = Depends(auth.require(Role.CLIENT)),
     ) -> EventSourceResponse:
         resume_after = parse_last_event_id(last_event_id)
-        record = tasks.get(str(id), principal.visible_tenant)
+        record = tasks.readable(str(id), principal.visible_tenant)
         return EventSourceResponse(
             tasks.follow(record, resume_after, verbose=verbose),
             headers=SSE_HEADERS,

@@ -30,10 +30,14 @@ def _given(value: T | MISSING) -> T | None:
     return None if value is MISSING else value
 
 
-def fingerprint(request: TaskRequest) -> str:
-    """Identity of a submitted body after defaults are applied, without its task_id (ORCH-1005)."""
+def fingerprint(request: TaskRequest) -> bytes:
+    """SHA-256 of the validated body's canonical JSON (defaults applied, keys sorted, no task_id).
+
+    Key order, whitespace and number spelling (`1` or `1.0`) of the submitted bytes do not change it, so
+    the same task sent again is recognised as the same task (ORCH-1005).
+    """
     body = request.model_dump(mode="json", exclude={"task_id"})
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).digest()
 
 
 def _placement(request: TaskRequest) -> PlacementSpec:
@@ -70,7 +74,8 @@ def task_spec(request: TaskRequest, tenant: str) -> TaskSpec:
         tenant=tenant,
         model_ref=request.model_ref,
         max_tokens=request.max_tokens,
-        fingerprint=fingerprint(request),
+        # Only a client-chosen id can be submitted again, so only then is the body fingerprinted.
+        fingerprint=None if task_id is None else fingerprint(request),
         prompt=prompt,
         messages=None if messages is None else tuple(ChatMessage(m.role, m.content) for m in messages),
         session_id=None if session_id is None else str(session_id),

@@ -208,6 +208,16 @@ class DaemonMetrics:
             "Open SSE connections (task streams and OpenAI facade streams).",
             registry=r,
         )
+        self.transcript_bytes = Gauge(
+            "orchd_transcript_retained_bytes",
+            "Bytes held by the transcripts of finished tasks kept for late and resuming readers.",
+            registry=r,
+        )
+        self.transcripts_evicted = Counter(
+            "orchd_transcripts_evicted_total",
+            "Finished transcripts dropped before their retention ended to stay within the byte budget.",
+            registry=r,
+        )
         self.http_requests = Counter(
             "orchd_http_requests_total",
             "HTTP requests answered, by route template and status code.",
@@ -313,6 +323,12 @@ class DaemonMetrics:
 
     def stream_closed(self) -> None:
         self.sse_streams.dec()
+
+    def set_retained_transcript_bytes(self, retained: int) -> None:
+        self.transcript_bytes.set(retained)
+
+    def transcript_evicted(self) -> None:
+        self.transcripts_evicted.inc()
 
     def http_request(self, route: str, status: int) -> None:
         code = str(status) if 100 <= status <= 599 else OTHER

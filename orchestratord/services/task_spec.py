@@ -47,15 +47,16 @@ class PlacementSpec:
 class TaskSpec:
     """Everything admission and dispatch need to know about one task.
 
-    `fingerprint` identifies the submitted body, so a repeated client task_id can be told apart from a
-    different request reusing it (ORCH-1005). `seed` is None when the client gave none; admission derives it.
+    `fingerprint`, the digest of the submitted body, is set only for a client-chosen task_id, so a repeat
+    can be told apart from a different request reusing the id (ORCH-1005). `seed` is None when the client
+    gave none; admission derives it.
     """
 
     task_id: str
     tenant: str
     model_ref: str
     max_tokens: int
-    fingerprint: str
+    fingerprint: bytes | None = None
     prompt: str | None = None
     messages: tuple[ChatMessage, ...] | None = None
     session_id: str | None = None

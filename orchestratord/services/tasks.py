@@ -18,6 +18,7 @@ from .metrics import DaemonMetrics
 from .queues import PoolQueues
 from .task_registry import Admission, TaskRecord, TaskRegistry
 from .task_spec import TaskSpec, TaskState
+from .transcript import EVICTED
 
 
 class TaskService:
@@ -51,6 +52,13 @@ class TaskService:
         record = self._registry.find(task_id)
         if record is None or tenant not in (None, record.spec.tenant):
             raise NotFound(f"unknown task {task_id}")
+        return record
+
+    def readable(self, task_id: str, tenant: str | None) -> TaskRecord:
+        """The record of a task whose stream can be read; an evicted transcript is NotFound (ORCH-1016)."""
+        record = self.get(task_id, tenant)
+        if record.transcript.evicted:
+            raise NotFound(f"task {task_id}: {EVICTED}")
         return record
 
     def queue_position(self, record: TaskRecord) -> int | None:

@@ -1,23 +1,37 @@
-"""A task's event transcript: pre-encoded SSE frames, followed live by any number of readers.
+"""A task's event transcript: pre-encoded SSE frames in one buffer, followed live by any number of readers.
 
-Each event is encoded once (one orjson call per token) when it is appended; readers only slice the list and
-join the frames they have not sent yet, so a burst of tokens leaves in one write (ORCH-1012, ORCH-1013).
+Each event is encoded once (one orjson call per token) when it is appended and copied into one byte buffer;
+readers slice the bytes they have not sent yet, so a burst of tokens leaves in one write and a resume is one
+slice, never a re-encoding (ORCH-1012, ORCH-1013). A token costs its frame plus a 4-byte offset, no object
+of its own. `metrics` frames, for verbose readers only, sit in a second buffer with the offset of the main
+buffer they were appended at. At the end the buffers are trimmed to size; the retention budget may later
+evict a finished transcript that nobody reads (ORCH-1016).
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import sys
+from array import array
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import orjson
 
+from orchestrator_core.errors import NotFound
+
 TERMINAL_KINDS = frozenset({"end", "error"})
+EVICTED = (
+    "the transcript was evicted before its retention ended: finished transcripts exceeded "
+    "streaming.transcript_retention_max_bytes"
+)
+_OFFSETS = "I"  # 4-byte unsigned offsets: a transcript stays far below 4 GiB (max_tokens is bounded)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """One SSE event: its kind, its token index (token events only) and the encoded frame."""
+    """One SSE event on its way into a transcript: its kind, its token index (tokens only) and its frame."""
 
     kind: str
     frame: bytes
@@ -40,76 +54,180 @@ def encode_token(text: str, index: int) -> StreamEvent:
 
 
 class Transcript:
-    """Append-only list of events; closed after the first terminal event, later appends are dropped."""
+    """Append-only event frames; closed after the first terminal event, later appends are dropped."""
+
+    __slots__ = (
+        "_changed",
+        "_frames",
+        "_metrics",
+        "_metrics_at",
+        "_metrics_ends",
+        "_readers",
+        "_started_end",
+        "_terminal_at",
+        "_token_ends",
+        "_tokens",
+        "closed",
+        "evicted",
+        "terminal_kind",
+    )
 
     def __init__(self) -> None:
-        self.events: list[StreamEvent] = []
-        self._token_positions: list[int] = []
+        # started, token and terminal frames in order; bytes once closed
+        self._frames: bytearray | bytes = bytearray()
+        self._token_ends = array(_OFFSETS)  # end of token i's frame in `_frames`
+        self._started_end = 0
+        self._terminal_at = 0
+        self._metrics: bytearray | bytes = bytearray()
+        self._metrics_ends = array(_OFFSETS)  # end of metrics frame k in `_metrics`
+        self._metrics_at = array(_OFFSETS)  # length of `_frames` when metrics frame k was appended
+        self._tokens = 0
+        self._readers = 0
+        self._changed: asyncio.Event | None = None  # created only while a reader waits
         self.closed = False
-        self._changed = asyncio.Event()
-        # Whether a reader waits on `_changed`: appends with nobody waiting allocate and set nothing.
-        self._waited = False
+        self.evicted = False
+        self.terminal_kind: str | None = None
 
     @property
     def tokens(self) -> int:
-        return len(self._token_positions)
+        return self._tokens
 
     @property
     def started(self) -> bool:
-        return bool(self.events)
+        return self._started_end > 0
+
+    @property
+    def readers(self) -> int:
+        return self._readers
+
+    @property
+    def retained_bytes(self) -> int:
+        """Bytes held by the buffers (what the retention budget counts)."""
+        buffers = (self._frames, self._metrics, self._token_ends, self._metrics_ends, self._metrics_at)
+        return sum(sys.getsizeof(buffer) for buffer in buffers)
 
     def append(self, event: StreamEvent) -> bool:
         """Adds `event` unless the transcript is closed; returns whether it was added."""
         if self.closed:
             return False
-        if event.index is not None:
-            self._token_positions.append(len(self.events))
-        self.events.append(event)
+        frames = self._frames
+        assert isinstance(frames, bytearray)  # open transcripts grow in place
+        if event.kind == "metrics":
+            assert isinstance(self._metrics, bytearray)
+            self._metrics += event.frame
+            self._metrics_ends.append(len(self._metrics))
+            self._metrics_at.append(len(frames))
+        else:
+            if event.kind in TERMINAL_KINDS:
+                self._terminal_at = len(frames)
+            frames += event.frame
+            if event.index is not None:
+                self._token_ends.append(len(frames))
+                self._tokens += 1
+            elif event.kind == "started":
+                self._started_end = len(frames)
         if event.kind in TERMINAL_KINDS:
-            self.closed = True
+            self._close(event.kind)
         self._wake()
         return True
 
-    def _wake(self) -> None:
-        if self._waited:
-            self._waited = False
-            self._changed.set()
-            self._changed = asyncio.Event()
+    def _close(self, kind: str) -> None:
+        """Marks the end and trims every buffer to its size: nothing grows any more."""
+        self.closed = True
+        self.terminal_kind = kind
+        self._frames = bytes(self._frames)
+        self._metrics = bytes(self._metrics)
+        self._token_ends = self._token_ends[:]
+        self._metrics_ends = self._metrics_ends[:]
+        self._metrics_at = self._metrics_at[:]
 
-    def _resume_position(self, last_index: int | None) -> int:
-        if last_index is None:
-            return 0
-        if 0 <= last_index < len(self._token_positions):
-            return self._token_positions[last_index] + 1
-        return 0
+    @property
+    def evictable(self) -> bool:
+        """Finished, not evicted yet, and nobody reading it."""
+        return self.closed and not self.evicted and self._readers == 0
+
+    def evict(self) -> None:
+        """Drops the frames of an evictable transcript; readers that come later get NOT_FOUND."""
+        if not self.evictable:
+            return
+        self.evicted = True
+        self._frames = self._metrics = b""
+        self._token_ends = array(_OFFSETS)
+        self._metrics_ends = array(_OFFSETS)
+        self._metrics_at = array(_OFFSETS)
+
+    def frames(self, *, verbose: bool = False) -> bytes:
+        """Every frame appended so far, as a reader that starts now receives them first."""
+        return self._slice(0, len(self._frames), 0 if verbose else None)[0]
+
+    def _wake(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def _wait(self) -> None:
+        if self._changed is None:
+            self._changed = asyncio.Event()
+        await self._changed.wait()
+
+    def _resume_at(self, last_index: int) -> int | None:
+        """Where the frames after token `last_index` begin; None while that token is still to come."""
+        if last_index < len(self._token_ends):
+            return self._token_ends[last_index]
+        if self.closed:
+            return self._terminal_at
+        return None
+
+    def _slice(self, start: int, end: int, next_metrics: int | None) -> tuple[bytes, int | None]:
+        """Frames in [start, end), with the metrics frames due in between when `next_metrics` is set."""
+        frames = self._frames
+        if next_metrics is None:
+            return bytes(frames[start:end]), None
+        parts: list[bytes | bytearray] = []
+        at = start
+        while next_metrics < len(self._metrics_at) and self._metrics_at[next_metrics] <= end:
+            offset = self._metrics_at[next_metrics]
+            parts.append(frames[at:offset])
+            at = offset
+            begin = self._metrics_ends[next_metrics - 1] if next_metrics else 0
+            parts.append(self._metrics[begin : self._metrics_ends[next_metrics]])
+            next_metrics += 1
+        parts.append(frames[at:end])
+        return b"".join(parts), next_metrics
 
     async def follow(self, last_index: int | None = None, *, verbose: bool = False) -> AsyncIterator[bytes]:
         """Frames after token `last_index` (all when None), batched, until the terminal event.
 
         A resumed stream gets `started` again first, so the replay identity is always known; `metrics`
-        events go to verbose readers only.
+        events go to verbose readers only. An evicted transcript is NOT_FOUND, like an expired one.
         """
-        position = self._resume_position(last_index)
-        if position > 0 and self.events[0].kind == "started":
-            yield self.events[0].frame
-        while True:
-            batch = self.events[position:]
-            position += len(batch)
-            if last_index is not None or not verbose:
-                batch = [e for e in batch if _wanted(e, last_index, verbose)]
-            if batch:
-                yield b"".join(event.frame for event in batch)
-            if position < len(self.events):
-                continue  # appended while the batch was being sent
-            if self.closed:
-                return
-            self._waited = True
-            await self._changed.wait()
-
-
-def _wanted(event: StreamEvent, last_index: int | None, verbose: bool) -> bool:
-    if event.kind == "metrics":
-        return verbose
-    if last_index is None or event.index is None:
-        return True
-    return event.index > last_index
+        if self.evicted:
+            raise NotFound(EVICTED)
+        self._readers += 1
+        try:
+            position: int | None = 0 if last_index is None else None
+            started_sent = last_index is None
+            next_metrics: int | None = 0 if verbose else None
+            while True:
+                chunk = b""
+                if position is None:
+                    assert last_index is not None
+                    if not started_sent and self._started_end:
+                        chunk = bytes(self._frames[: self._started_end])
+                        started_sent = True
+                    position = self._resume_at(last_index)
+                    if position is not None and verbose:
+                        next_metrics = bisect.bisect_left(self._metrics_at, position)
+                if position is not None:
+                    end = len(self._frames)
+                    batch, next_metrics = self._slice(position, end, next_metrics)
+                    chunk += batch
+                    position = end
+                if chunk:
+                    yield chunk
+                    continue  # more may have been appended while the batch was being sent
+                if self.closed:
+                    return
+                await self._wait()
+        finally:
+            self._readers -= 1

@@ -14,7 +14,7 @@ from tools.metrics_lint.spec import MetricsSpec, parse_metrics_spec
 
 @pytest.mark.req("ORCH-8001")
 def test_spec_tables_define_both_daemons_and_every_label_budget(metrics_spec: MetricsSpec) -> None:
-    assert len(metrics_spec.for_daemon("orchestratord")) == 28
+    assert len(metrics_spec.for_daemon("orchestratord")) == 30
     assert len(metrics_spec.for_daemon("pool_managerd")) == 16
     first_token = metrics_spec.metrics["orchd_first_token_latency_seconds"]
     assert first_token.type == "histogram"

@@ -55,9 +55,8 @@ async def scenario(replica_faults: list[Faults], plan: list[tuple[int, float | N
         for task_id in ids:
             record = daemon.services.registry.get(task_id)
             assert record.transcript.closed
-            assert [e.kind for e in record.transcript.events].count("end") + [
-                e.kind for e in record.transcript.events
-            ].count("error") == 1
+            frames = record.transcript.frames()
+            assert frames.count(b"event: end\n") + frames.count(b"event: error\n") == 1
 
 
 @pytest.mark.req("ORCH-4003", "ORCH-2009")
