@@ -221,7 +221,7 @@ class Transcript:
                 if position is not None:
                     end = len(self._frames)
                     batch, next_metrics = self._slice(position, end, next_metrics)
-                    chunk += batch
+                    chunk = chunk + batch if chunk else batch
                     position = end
                 if chunk:
                     yield chunk
