@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar, cast
 
-from fastapi import Request
+from starlette.requests import HTTPConnection, Request
+from starlette.types import Scope
 
 from orchestrator_core.errors import Forbidden, Unauthorized
 
@@ -58,22 +60,25 @@ def sha256_hex(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Authorization must be 'Bearer <token>'")
-    return token.strip()
+def bearer_token(scope: Scope) -> str | None:
+    """The Bearer token of a request's headers; None without an Authorization header, Unauthorized for
+    another scheme or an empty token."""
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized("Authorization must be 'Bearer <token>'")
+            return token.strip()
+    return None
 
 
-def _match(digests: Iterable[tuple[str, object]], token: str) -> object | None:
+def _match(digests: Iterable[tuple[bytes, object]], token: str) -> object | None:
     presented = sha256_hex(token).encode()
     found: object | None = None
     for digest, value in digests:
         # Every entry is compared, without early exit, to keep the timing independent of the match.
-        if hmac.compare_digest(presented, digest.lower().encode()):
+        if hmac.compare_digest(presented, digest):
             found = value
     return found
 
@@ -91,18 +96,19 @@ class Authenticator:
         *,
         open_paths: Iterable[str] = ("/metrics", "/healthz", "/readyz"),
     ) -> None:
-        self._keys = [(key.sha256, key) for key in api_keys]
-        self._node_tokens = [(digest, digest) for digest in node_token_digests]
+        self._keys = [(key.sha256.lower().encode(), key) for key in api_keys]
+        self._node_tokens = [(digest.lower().encode(), digest) for digest in node_token_digests]
         self.open_paths = frozenset(open_paths)
 
     @property
     def enabled(self) -> bool:
         return bool(self._keys)
 
-    def principal(self, request: Request) -> Principal:
-        """The caller of `request`; raises Unauthorized when keys are configured and none matches, and
+    def principal(self, request: HTTPConnection | Scope) -> Principal:
+        """The caller of a request; raises Unauthorized when keys are configured and none matches, and
         Forbidden for a node token, which is valid credentials of the wrong kind (ORCH-5003)."""
-        token = _bearer(request)
+        scope = request.scope if isinstance(request, HTTPConnection) else request
+        token = bearer_token(scope)
         if not self._keys:
             return Principal(ANONYMOUS_TENANT, Role.ADMIN)
         if token is None:
@@ -114,39 +120,100 @@ class Authenticator:
             raise Forbidden("a node token grants only node registration and heartbeats; use an API key")
         raise Unauthorized("unknown API key")
 
-    def require(self, role: Role) -> Callable[[Request], Awaitable[Principal]]:
+    def node(self, scope: Scope) -> None:
+        """Passes a configured node token; anything else, an API key included, is Unauthorized (ORCH-5003)."""
+        token = bearer_token(scope)
+        if token is None:
+            raise Unauthorized("missing Authorization: Bearer <node token>")
+        if _match(self._node_tokens, token) is None:
+            raise Unauthorized("unknown node token; node registration and heartbeats need a node token")
+
+    def require(self, role: Role) -> RoleGuard:
         """A FastAPI dependency admitting callers with `role` (401 without credentials, 403 without role)."""
+        return RoleGuard(self, role)
 
-        async def dependency(request: Request) -> Principal:
-            principal = self.principal(request)
-            if not principal.may(role):
-                raise Forbidden(f"this operation needs the {role.value} role")
-            return principal
-
-        return dependency
-
-    def open_or(self, role: Role) -> Callable[[Request], Awaitable[Principal | None]]:
+    def open_or(self, role: Role) -> OpenOrRoleGuard:
         """A dependency for /metrics, /healthz, /readyz: open when configured so, otherwise `role`."""
-        guarded = self.require(role)
+        return OpenOrRoleGuard(RoleGuard(self, role), self.open_paths)
 
-        async def dependency(request: Request) -> Principal | None:
-            if request.url.path in self.open_paths:
-                return None
-            return await guarded(request)
-
-        return dependency
-
-    def require_node(self) -> Callable[[Request], Awaitable[None]]:
+    def require_node(self) -> NodeGuard:
         """A dependency for pool_managerd registration and heartbeats: a configured node token (ORCH-5003).
 
         Only node tokens are credentials here, so an API key is as unknown as a forged token: 401.
         """
+        return NodeGuard(self)
 
-        async def dependency(request: Request) -> None:
-            token = _bearer(request)
-            if token is None:
-                raise Unauthorized("missing Authorization: Bearer <node token>")
-            if _match(self._node_tokens, token) is None:
-                raise Unauthorized("unknown node token; node registration and heartbeats need a node token")
 
-        return dependency
+_DECIDED = "orch.guard"
+T = TypeVar("T")
+
+
+class Guard(Generic[T]):
+    """What a route demands of its caller, decided from the request's headers alone.
+
+    A guard is both the route's FastAPI dependency and what `EdgeMiddleware` checks before it reads the
+    body, so authentication and role come before the body size (ORCH-1008). The decision is kept in the
+    scope, so the dependency returns it instead of checking the credentials a second time.
+    """
+
+    __slots__ = ()
+
+    def check(self, scope: Scope) -> T:
+        """What the dependency yields (the caller, or None where none applies); raises Unauthorized or
+        Forbidden."""
+        raise NotImplementedError
+
+    def decide(self, scope: Scope) -> T:
+        """`check`, once per request and guard."""
+        decided = scope.get(_DECIDED)
+        if decided is not None and decided[0] is self:
+            return cast(T, decided[1])
+        outcome = self.check(scope)
+        scope[_DECIDED] = (self, outcome)
+        return outcome
+
+    async def __call__(self, request: Request) -> T:
+        return self.decide(request.scope)
+
+
+class RoleGuard(Guard[Principal]):
+    """Callers with `role`; an admin passes every role."""
+
+    __slots__ = ("_auth", "role")
+
+    def __init__(self, auth: Authenticator, role: Role) -> None:
+        self._auth = auth
+        self.role = role
+
+    def check(self, scope: Scope) -> Principal:
+        principal = self._auth.principal(scope)
+        if not principal.may(self.role):
+            raise Forbidden(f"this operation needs the {self.role.value} role")
+        return principal
+
+
+class OpenOrRoleGuard(Guard[Principal | None]):
+    """Anyone on the configured open paths (None), elsewhere callers with the guarded role."""
+
+    __slots__ = ("_guarded", "_open_paths")
+
+    def __init__(self, guarded: RoleGuard, open_paths: frozenset[str]) -> None:
+        self._guarded = guarded
+        self._open_paths = open_paths
+
+    def check(self, scope: Scope) -> Principal | None:
+        if scope.get("path") in self._open_paths:
+            return None
+        return self._guarded.check(scope)
+
+
+class NodeGuard(Guard[None]):
+    """Callers presenting a configured node token."""
+
+    __slots__ = ("_auth",)
+
+    def __init__(self, auth: Authenticator) -> None:
+        self._auth = auth
+
+    def check(self, scope: Scope) -> None:
+        self._auth.node(scope)

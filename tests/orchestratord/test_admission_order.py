@@ -1,6 +1,6 @@
 """Admission checks run in the contract's order and stop at the first failure: a request that fails two
-checks is answered with the earlier one. (An oversized body is refused before its credentials are checked,
-see the limits middleware; that pair is not asserted here.)"""
+checks is answered with the earlier one. (Authentication before an oversized body is proven in
+test_auth_before_body_limits.py.)"""
 
 from __future__ import annotations
 
