@@ -4,7 +4,8 @@
 the outcome:
 
 1. what the task needs, statically: engine, model, pin, avoid, prefer (without fallback), sampler
-   profile, replica-set identity, ctx_max >= ctx. Nothing left -> POOL_UNAVAILABLE.
+   profile, determinism (a strict task only on strict replicas, ORCH-3505), replica-set identity,
+   ctx_max >= ctx. Nothing left -> POOL_UNAVAILABLE.
 2. replicas that already failed this task are excluded. Nothing left -> REPLICA_EXHAUSTED.
 3. ready, not draining. Nothing left -> POOL_UNREADY.
 4. a free slot. Nothing left -> BUSY: the task stays queued.
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from orchestrator_core.errors import InvalidParams, OrchError, PoolUnavailable, PoolUnready, ReplicaExhausted
-from orchestrator_core.replica import ReplicaSetIdentity, ReplicaView
+from orchestrator_core.replica import BEST_EFFORT, STRICT, Determinism, ReplicaSetIdentity, ReplicaView
 
 
 class PlacementMode(StrEnum):
@@ -68,13 +69,15 @@ class Requirements:
 
     `identity` binds the task to one replica set (a session's set, or a strict task's first attempt);
     `affinity_replica_id` is the replica holding the session's warm KV; `exclude_replicas` are the
-    replicas that already failed this task (ORCH-4002).
+    replicas that already failed this task (ORCH-4002). A `strict` task runs only on replicas registered
+    strict (ORCH-3505); `best_effort` runs anywhere (ORCH-3504).
     """
 
     model: str
     engine: str | None = None
     ctx: int | None = None
     sampler_profile_version: str = "v1"
+    determinism: Determinism = BEST_EFFORT
     session_id: str | None = None
     identity: ReplicaSetIdentity | None = None
     affinity_replica_id: str | None = None
@@ -107,6 +110,15 @@ class DecisionLog:
     filters: tuple[FilterStep, ...]
     ranking: tuple[str, ...]
     tie_break: str | None
+
+    def emptied_by(self) -> str | None:
+        """The filter that removed the last remaining candidate, or None when some survived every filter."""
+        left = set(self.candidates)
+        for step in self.filters:
+            if left and left.issubset(step.rejected):
+                return step.name
+            left.difference_update(step.rejected)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +207,8 @@ def _static_filters(req: Requirements) -> list[tuple[str, _Predicate]]:
     if rules.mode is PlacementMode.PREFER and not rules.allow_fallback:
         filters.append(("prefer", lambda r: r.pool_id in rules.prefer_pools))
     filters.append(("sampler_profile", lambda r: r.sampler_profile_version == req.sampler_profile_version))
+    if req.determinism == STRICT:
+        filters.append(("determinism", lambda r: r.determinism == STRICT))
     if req.identity is not None:
         filters.append(("identity", lambda r: r.identity == req.identity))
     if req.ctx is not None:

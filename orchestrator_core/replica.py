@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
 
 from orchestrator_core.errors import InvalidParams
+
+Determinism: TypeAlias = Literal["strict", "best_effort"]
+STRICT: Determinism = "strict"
+BEST_EFFORT: Determinism = "best_effort"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -22,7 +27,8 @@ class ReplicaView:
     """One replica at one moment: identity, health and capacity.
 
     `model_ref` is what clients ask for; `model_id` an engine-side alias that also matches. `slots_free`
-    should already account for the daemon's own leases (see `leases.SlotLedger`).
+    should already account for the daemon's own leases (see `leases.SlotLedger`). `determinism` is the
+    mode the replica's engine runs in as registered; a replica not known to be strict is `best_effort`.
     """
 
     replica_id: str
@@ -37,6 +43,7 @@ class ReplicaView:
     ready: bool = True
     draining: bool = False
     sampler_profile_version: str = "v1"
+    determinism: Determinism = BEST_EFFORT
     model_id: str | None = None
     vram_free_mb: int = 0
     tokens_per_s: float = 0.0

@@ -12,13 +12,17 @@ from pathlib import Path
 
 from contracts.config_schema.pool_managerd import Pool, PoolManagerdConfig
 from contracts.config_schema.settings import PoolManagerdSettings
+from pool_managerd.determinism import check_strict_pools
 from pool_managerd.spec import NodeSpec, PoolSpec, RestartPolicy
 
 
 def load_settings(config_path: Path | None) -> PoolManagerdConfig:
-    """The config file (or POOLMGR_CONFIG) with POOLMGR_* overrides applied, validated."""
+    """The config file (or POOLMGR_CONFIG) with POOLMGR_* overrides applied, validated; strict pools
+    must be able to run strict (ORCH-3505)."""
     settings = PoolManagerdSettings() if config_path is None else PoolManagerdSettings(config=config_path)
-    return settings.resolve()
+    config = settings.resolve()
+    check_strict_pools(config.pools, str(settings.config or "POOLMGR_* environment"))
+    return config
 
 
 def node_spec(config: PoolManagerdConfig, config_dir: Path | None = None) -> NodeSpec:

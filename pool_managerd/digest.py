@@ -1,15 +1,26 @@
-"""Model digests: `sha256:<hex>` of the model file, cached by (path, size, mtime) (ORCH-6010).
+"""Model digests: `sha256:<hex>` of the model file, cached by (path, size, mtime) (ORCH-6010), or of the
+engine's model configuration for engines whose weights pool_managerd does not hash (ORCH-7016).
 
 Hashing a multi-hundred-megabyte model takes seconds and every replica restart checks the digest, so a
-file is hashed again only when its size or modification time changes. A model directory (a Triton model
-repository) digests the lines `<sha256>  <relative path>\n` of its files sorted by path.
+file is hashed again only when its size or modification time changes. A model directory digests the lines
+`<sha256>  <relative path>\n` of its files sorted by path.
+
+Triton serves from a model repository whose weights (TensorRT-LLM engines, checkpoints) live wherever its
+configuration points, so its digest is taken from what the running engine reports instead:
+`config_digest` = SHA-256 of the canonical JSON of `GET /v2/models/{model}/config` (orjson, keys sorted
+recursively, no whitespace, UTF-8), then one `\n`, then the configured checkpoint path (the pool's
+resolved model path, as passed to the engine) in UTF-8.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from orchestrator_core.errors import InvalidParams
 
@@ -56,6 +67,18 @@ class DigestCache:
         self._known[stamp] = value
         self.files_hashed += 1
         return value
+
+
+def config_digest(config: Mapping[str, Any], checkpoint: Path) -> str:
+    """`sha256:` of the canonical JSON of an engine's model configuration and the checkpoint path."""
+    try:
+        canonical = orjson.dumps(config, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:
+        raise InvalidParams(f"the engine's model configuration is not plain JSON: {exc}") from exc
+    hasher = hashlib.sha256(canonical)
+    hasher.update(b"\n")
+    hasher.update(str(checkpoint).encode())
+    return DIGEST_PREFIX + hasher.hexdigest()
 
 
 def _sha256_of(path: Path) -> str:

@@ -6,7 +6,8 @@ dropped. Placeholders:
 {binary} {python} {model} {model_id} {host} {port} {slots} {ctx} {ctx_total} {threads} {pool_id} {replica_id}
 {determinism_flags}. `{ctx}` is the context per slot and `{ctx_total}` = ctx x slots, what llama.cpp's
 `-c` takes so that each slot gets `ctx` tokens (ORCH-6019). Strict determinism on llama.cpp forces one slot
-and turns continuous batching off (ORCH-6015).
+and turns continuous batching off (ORCH-6015); on vLLM it turns prefix caching off (one sequence per
+replica is checked at configuration load, see `determinism`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ DEFAULT_TEMPLATES: Mapping[str, str] = {
     LLAMACPP: "{binary} -m {model} --host {host} --port {port} --metrics -np {slots} -c {ctx_total}"
     " -t {threads} -a {model_id}"
     " {determinism_flags}",
-    VLLM: "{binary} serve {model} --host {host} --port {port} --max-num-seqs {slots} --max-model-len {ctx}",
+    VLLM: "{binary} serve {model} --host {host} --port {port} --max-num-seqs {slots} --max-model-len {ctx}"
+    " {determinism_flags}",
     TGI: "{binary} --model-id {model} --hostname {host} --port {port} --max-concurrent-requests {slots}"
     " --max-total-tokens {ctx}",
     TRITON: "{binary} --model-repository {model} --http-address {host} --http-port {port}",
@@ -68,8 +70,14 @@ def effective_slots(engine: str, determinism: str, slots: int) -> int:
     return 1 if engine == LLAMACPP and determinism == STRICT else slots
 
 
+STRICT_FLAGS: Mapping[str, tuple[str, ...]] = {
+    LLAMACPP: ("--no-cont-batching",),
+    VLLM: ("--no-enable-prefix-caching",),
+}
+
+
 def determinism_flags(engine: str, determinism: str) -> tuple[str, ...]:
-    return ("--no-cont-batching",) if engine == LLAMACPP and determinism == STRICT else ()
+    return STRICT_FLAGS.get(engine, ()) if determinism == STRICT else ()
 
 
 def engine_binary(engine: str) -> str:

@@ -16,9 +16,10 @@ from typing import Any
 
 from orchestrator_core.errors import Conflict, OrchError
 from pool_managerd.breaker import CrashBreaker
+from pool_managerd.determinism import running_mode
 from pool_managerd.devices import DeviceInventory, DevicePlan, plan_replica_devices, vram_estimate_mb
 from pool_managerd.digest import DigestCache
-from pool_managerd.engine_command import CommandValues, build_command, effective_slots
+from pool_managerd.engine_command import TRITON, CommandValues, build_command, effective_slots
 from pool_managerd.model_ref import resolve_model_ref
 from pool_managerd.ports import PortAllocator
 from pool_managerd.readiness import AdapterFactory
@@ -163,9 +164,9 @@ class Pool:
         return PoolStatus(
             pool_id=self.pool_id,
             engine=self.spec.engine,
-            determinism=self.spec.determinism,
+            determinism=running_mode(self.spec),
             model_ref=identity.model_ref if identity else self.spec.model_ref,
-            model_digest=identity.model_digest if identity else None,
+            model_digest=active.model_digest if active else None,
             engine_version=active.engine_version if active else None,
             replica_set=active.set_id if active else None,
             live=any(r.pid is not None for r in replicas),
@@ -252,7 +253,8 @@ class Pool:
     async def _plan_set(self, model_ref: str) -> ReplicaSet:
         spec, ctx = self.spec, self._ctx
         path = await asyncio.to_thread(resolve_model_ref, model_ref, ctx.model_cache_dir, ctx.config_dir)
-        digest = await asyncio.to_thread(ctx.digests.digest, path)
+        # Triton's weights are wherever its model repository points; its running config gives the digest.
+        digest = None if spec.engine == TRITON else await asyncio.to_thread(ctx.digests.digest, path)
         vram_mb = vram_estimate_mb(spec.vram_bytes_per_replica or _size_of(path))
         devices = plan_replica_devices(spec.pool_id, spec.devices, spec.replicas, ctx.inventory, vram_mb)
         self.generation += 1

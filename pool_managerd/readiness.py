@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from orchestrator_core.errors import OrchError, PoolUnready
 from worker_adapters.protocol import EngineAdapter
@@ -25,14 +26,22 @@ _UNREPORTED_VERSIONS = frozenset({"", "unknown"})
 SELF_TEST_REQUEST = GenerateRequest(max_tokens=1, seed=0, prompt="Hello", temperature=0.0)
 
 
+@runtime_checkable
+class ModelConfigSource(Protocol):
+    """An adapter whose engine reports its model configuration (Triton), the source of its digest."""
+
+    async def model_config(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class ReadyReport:
-    """What a replica told us when it proved ready."""
+    """What a replica told us when it proved ready; `model_config` only from a ModelConfigSource."""
 
     engine_version: str
     ctx_max: int
     slots_total: int
     model_id: str
+    model_config: dict[str, Any] | None = None
 
 
 async def check_ready(adapter: EngineAdapter) -> ReadyReport:
@@ -52,7 +61,17 @@ async def check_ready(adapter: EngineAdapter) -> ReadyReport:
         ctx_max=props.ctx_max,
         slots_total=props.slots_total,
         model_id=props.model_id,
+        model_config=await _model_config(adapter),
     )
+
+
+async def _model_config(adapter: EngineAdapter) -> dict[str, Any] | None:
+    if not isinstance(adapter, ModelConfigSource):
+        return None
+    try:
+        return await adapter.model_config()
+    except OrchError as exc:
+        raise PoolUnready(f"engine model config unreadable: {exc.message}") from exc
 
 
 async def _self_test(adapter: EngineAdapter) -> None:

@@ -193,6 +193,7 @@ def fingerprint(pools: list[PoolStatus]) -> tuple[object, ...]:
         (
             p.pool_id,
             p.replica_set,
+            p.determinism,
             p.model_digest,
             p.engine_version,
             tuple((r.replica_id, r.endpoint, r.engine_version, r.slots, r.ctx_max) for r in p.replicas),
@@ -225,6 +226,7 @@ def registration_body(
                         endpoint=r.endpoint,
                         engine_version=r.engine_version or "",
                         model_digest=p.model_digest or "",
+                        determinism=p.determinism,
                         slots_total=r.slots,
                         ctx_max=r.ctx_max,
                         ready=r.ready,

@@ -3,6 +3,9 @@
 Replicas of different engine_version or model_digest never share a set (ORCH-3004, ORCH-6012): the
 first ready replica fixes the set's engine_version and a replica reporting another one is refused; before
 every (re)start the model file is hashed again (cached by size and mtime) and a changed file is refused.
+An engine whose weights pool_managerd does not hash (Triton) has no digest before it runs: the first ready
+replica fixes it from the model configuration the engine reports, and a replica whose configuration gives
+another digest is refused (ORCH-7016).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Protocol
 
 from orchestrator_core.errors import PoolUnavailable, PoolUnready
 from pool_managerd.backoff import Backoff
-from pool_managerd.digest import DigestCache
+from pool_managerd.digest import DigestCache, config_digest
 from pool_managerd.readiness import AdapterFactory, ReadyReport
 from pool_managerd.replica import Replica, ReplicaLaunch, ReplicaState, ReplicaTimings
 from pool_managerd.spec import RestartPolicy
@@ -40,12 +43,13 @@ class SetHooks(Protocol):
 
 @dataclass(frozen=True)
 class SetIdentity:
-    """What every replica of a set shares; engine_version is learned from the first ready replica."""
+    """What every replica of a set shares; engine_version is learned from the first ready replica, and
+    so is model_digest when it is None here (it comes from the engine's model configuration)."""
 
     engine: str
     model_ref: str
     model_path: Path
-    model_digest: str
+    model_digest: str | None
 
 
 class ReplicaSet:
@@ -66,6 +70,7 @@ class ReplicaSet:
         self.identity = identity
         self._drain_deadline: float | None = None
         self.engine_version: str | None = None
+        self.model_digest = identity.model_digest
         self._digests = digests
         self._hooks = hooks
         self.replicas = tuple(
@@ -88,6 +93,8 @@ class ReplicaSet:
         return sum(1 for r in self.replicas if r.ready)
 
     async def before_start(self, replica: Replica) -> None:
+        if self.identity.model_digest is None:
+            return  # the engine's configuration gives the digest once it runs (admit)
         digest = await asyncio.to_thread(self._digests.digest, self.identity.model_path)
         if digest != self.identity.model_digest:
             raise PoolUnavailable(
@@ -96,15 +103,31 @@ class ReplicaSet:
             )
 
     def admit(self, replica: Replica, report: ReadyReport) -> None:
-        if self.engine_version is None:
-            self.engine_version = report.engine_version
-        elif report.engine_version != self.engine_version:
+        digest = self._reported_digest(report)
+        if self.engine_version is not None and report.engine_version != self.engine_version:
             raise PoolUnready(
                 f"engine_version {report.engine_version!r} differs from the replica set's "
                 f"{self.engine_version!r}; replicas of different versions never share a set"
             )
+        if self.model_digest is not None and digest != self.model_digest:
+            raise PoolUnready(
+                f"model_digest {digest} of the engine's model configuration differs from the replica "
+                f"set's {self.model_digest}; replicas of different models never share a set"
+            )
+        self.engine_version = report.engine_version
+        self.model_digest = digest
         if replica.counters.load_seconds is not None:
             self._hooks.loaded(self, replica.counters.load_seconds)
+
+    def _reported_digest(self, report: ReadyReport) -> str:
+        """The file digest, or for an engine-configured identity the digest of its model configuration."""
+        if self.identity.model_digest is not None:
+            return self.identity.model_digest
+        if report.model_config is None:
+            raise PoolUnready(
+                f"{self.identity.engine} reported no model configuration to take the model_digest from"
+            )
+        return config_digest(report.model_config, self.identity.model_path)
 
     def crashed(self, replica: Replica, error: str) -> bool:
         return self._hooks.crashed(self, replica, error)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from orchestrator_core.replica import Determinism
+
 MODEL_LOAD_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
@@ -53,7 +55,7 @@ class PoolStatus:
     pool_id: str
     engine: str
     model_ref: str
-    determinism: str
+    determinism: Determinism
     model_digest: str | None
     engine_version: str | None
     replica_set: str | None

@@ -5,6 +5,8 @@ EOF; an error after the first response arrives as `data: {"error": ...}` inside 
 ensemble reports no finish reason: `limit` when max_tokens were produced, `stop` when the text ends
 with a stop word (TensorRT-LLM keeps the stop word in the output), else `eos`. Triton has no
 context-size field, so ctx_max comes from the model config parameter `max_seq_len` or the options.
+Triton reports no digest of the weights it serves; `model_config()` gives the model's configuration, from
+which pool_managerd derives the replica set's model_digest (ORCH-7016).
 """
 
 from __future__ import annotations
@@ -115,11 +117,18 @@ class TritonHttpAdapter:
             return self._http.dead(reason)
         return self._http.starting(reason)
 
+    async def model_config(self) -> dict[str, Any]:
+        """The served model's configuration as `GET /v2/models/{model}/config` returns it."""
+        config = await self._http.get_json(f"/v2/models/{self._model}/config")
+        if not isinstance(config, dict):
+            raise Internal(f"triton model {self._model}: /config is not a JSON object", engine=ENGINE)
+        return config
+
     async def props(self) -> Props:
         """Version from /v2, identity from model metadata, batch size and context from the config."""
         server = await self._http.get_json("/v2")
         metadata = await self._http.get_json(f"/v2/models/{self._model}")
-        config = await self._http.get_json(f"/v2/models/{self._model}/config")
+        config = await self.model_config()
         slots_total = self._http.options.slots_total or optional_int(config.get("max_batch_size")) or 1
         running = (await self.metrics()).requests_running
         versions = metadata.get("versions") or []

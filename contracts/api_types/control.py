@@ -249,6 +249,12 @@ class ReplicaRegistration(BaseModel):
     )
     replica_id: Identifier
     endpoint: HttpUrl
+    determinism: Annotated[
+        Literal["strict", "best_effort"],
+        Field(
+            description="The mode the replica's engine really runs in: `strict` only when its launch makes streams\nreproducible (llama.cpp: one slot, `--parallel 1 --no-cont-batching`; vLLM: one sequence, no\nprefix caching). Strict tasks are placed on strict replicas only (ORCH-3505, ORCH-3009).\n"
+        ),
+    ]
     engine_version: Annotated[StrictStr, Field(max_length=128, min_length=1)]
     model_digest: ModelDigest
     sampler_profile_version: Annotated[

@@ -242,6 +242,7 @@ class NodeRegistry:
                     model_ref=pool.model_ref,
                     node_id=registration.node_id,
                     sampler_profile_version=replica.sampler_profile_version,
+                    determinism=replica.determinism,
                     workloads=tuple(dict.fromkeys(replica.workloads)),
                     max_tokens_out=replica.max_tokens_out
                     if isinstance(replica.max_tokens_out, int)

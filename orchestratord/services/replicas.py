@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator_core.errors import NotFound, OrchError
 from orchestrator_core.leases import SlotLedger
 from orchestrator_core.predictions import ThroughputModel
-from orchestrator_core.replica import ReplicaView
+from orchestrator_core.replica import STRICT, Determinism, ReplicaView
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.types import Props
 
@@ -39,7 +39,12 @@ def canonical_digest(value: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ReplicaSpec:
-    """What is known about a replica before asking its engine: where it belongs and what it serves."""
+    """What is known about a replica before asking its engine: where it belongs and what it serves.
+
+    `determinism` is the mode the replica's node registered (ORCH-3505). A replica configured in
+    orchestratord's own `replicas` list is the operator's engine, whose launch orchestratord cannot see,
+    so it counts as strict unless said otherwise.
+    """
 
     replica_id: str
     pool_id: str
@@ -47,6 +52,7 @@ class ReplicaSpec:
     model_ref: str
     node_id: str | None = None
     sampler_profile_version: str = "v1"
+    determinism: Determinism = STRICT
     workloads: tuple[str, ...] = ("completion", "chat")
     max_tokens_out: int | None = None
     model_digest: str | None = None
@@ -217,6 +223,7 @@ class ReplicaRegistry:
             ready=replica.ready,
             draining=replica.draining,
             sampler_profile_version=replica.spec.sampler_profile_version,
+            determinism=replica.spec.determinism,
             model_id=replica.props.model_id if replica.props else None,
             tokens_per_s=self.throughput.tokens_per_s(replica.replica_id),
             first_token_ms=self.throughput.first_token_ms(replica.replica_id),

@@ -38,6 +38,7 @@ def requirements_for(
         engine=spec.engine,
         ctx=spec.ctx,
         sampler_profile_version=spec.sampler_profile_version,
+        determinism=spec.determinism,
         session_id=spec.session_id,
         identity=identity,
         affinity_replica_id=session.last_replica_id if session is not None else None,

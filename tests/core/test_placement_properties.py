@@ -22,7 +22,7 @@ from orchestrator_core.placement import (
     Requirements,
     decide,
 )
-from orchestrator_core.replica import ReplicaSetIdentity, ReplicaView
+from orchestrator_core.replica import Determinism, ReplicaSetIdentity, ReplicaView
 
 PROPS = settings(max_examples=200, deadline=None, derandomize=True)
 POOLS = ("p1", "p2", "p3")
@@ -34,6 +34,7 @@ IDENTITIES = st.builds(
     st.sampled_from(("d1", "d2")),
     st.sampled_from(("v1", "v2")),
 )
+MODES: st.SearchStrategy[Determinism] = st.sampled_from(("strict", "best_effort"))
 
 
 @st.composite
@@ -52,6 +53,7 @@ def replicas(draw: st.DrawFn) -> list[ReplicaView]:
                 model_ref=draw(st.sampled_from(("m1", "m2"))),
                 model_digest=identity.model_digest,
                 sampler_profile_version=identity.sampler_profile_version,
+                determinism=draw(MODES),
                 ctx_max=draw(st.sampled_from((1024, 2048, 4096))),
                 slots_total=total,
                 slots_free=draw(st.integers(0, total)),
@@ -85,6 +87,7 @@ def healthy_replicas(draw: st.DrawFn, tied: bool = False) -> list[ReplicaView]:
             engine_version="1",
             model_ref="m1",
             model_digest="d1",
+            determinism=draw(MODES),
             ctx_max=draw(st.sampled_from((2048, 4096))),
             slots_total=2,
             slots_free=draw(st.integers(0, 2)),
@@ -123,6 +126,7 @@ REQUIREMENTS = st.builds(
     engine=st.none() | st.sampled_from(("llamacpp", "vllm")),
     ctx=st.none() | st.sampled_from((512, 2048, 4096)),
     sampler_profile_version=st.sampled_from(("v1", "v2")),
+    determinism=MODES,
     session_id=st.none() | st.just("s1"),
     identity=st.none() | IDENTITIES,
     affinity_replica_id=st.none() | st.sampled_from(REPLICA_IDS),
@@ -133,6 +137,7 @@ REQUIREMENTS = REQUIREMENTS | st.builds(
     Requirements,
     model=st.just("m1"),
     ctx=st.none() | st.just(4096),
+    determinism=MODES,
     session_id=st.none() | st.just("s1"),
     affinity_replica_id=st.none() | st.sampled_from(REPLICA_IDS),
     rules=rules(),
@@ -161,6 +166,8 @@ def static_ok(req: Requirements, r: ReplicaView) -> bool:
     ):
         return False
     if r.sampler_profile_version != req.sampler_profile_version:
+        return False
+    if req.determinism == "strict" and r.determinism != "strict":
         return False
     if req.identity is not None and r.identity != req.identity:
         return False
@@ -355,3 +362,42 @@ def test_bad_placement_input_gets_a_typed_error() -> None:
         decide(Requirements(model="m1"), [replica("r1"), replica("r1")])
     with pytest.raises(InvalidParams, match="slots_free"):
         replica("r1", slots_total=1, slots_free=2)
+
+
+@pytest.mark.req("ORCH-3505", "ORCH-3504", "ORCH-9017")
+@PROPS
+@given(req=REQUIREMENTS, pool=POOL)
+def test_a_strict_task_is_never_placed_on_a_best_effort_replica(
+    req: Requirements, pool: list[ReplicaView]
+) -> None:
+    strict = decide(replace(req, determinism="strict"), pool)
+    if isinstance(strict, Assigned):
+        assert strict.replica.determinism == "strict"
+    relaxed = decide(replace(req, determinism="best_effort"), pool)
+    if isinstance(strict, Assigned):
+        assert isinstance(relaxed, Assigned), "a best_effort task may run wherever a strict one can"
+
+
+@pytest.mark.req("ORCH-3505", "ORCH-3002", "ORCH-3006", "ORCH-3007")
+def test_only_best_effort_replicas_leave_a_strict_task_pool_unavailable_by_the_determinism_filter() -> None:
+    pool = [replica("r1", determinism="best_effort"), replica("r2", determinism="best_effort", pool_id="p2")]
+    result = decide(Requirements(model="m1", determinism="strict"), pool)
+    assert isinstance(result, NoCapacity)
+    assert result.reason is NoCapacityReason.POOL_UNAVAILABLE
+    assert [step.name for step in result.log.filters] == ["model", "sampler_profile", "determinism"]
+    assert result.log.filters[-1].rejected == ("r1", "r2")
+    assert result.log.emptied_by() == "determinism"
+    chosen = decide(
+        Requirements(model="m1", determinism="strict"), [*pool, replica("r3", determinism="strict")]
+    )
+    assert isinstance(chosen, Assigned) and chosen.replica.replica_id == "r3"
+    assert decide(Requirements(model="m1"), pool).log.emptied_by() is None
+
+
+@pytest.mark.req("ORCH-3006")
+def test_the_log_names_the_filter_that_removed_the_last_candidate() -> None:
+    result = decide(Requirements(model="m1", ctx=4096), [replica("r1", model_ref="m2"), replica("r2")])
+    assert isinstance(result, NoCapacity)
+    assert result.log.emptied_by() == "ctx"
+    busy = decide(Requirements(model="m1"), [replica("r1", slots_free=0)])
+    assert isinstance(busy, NoCapacity) and busy.log.emptied_by() == "free_slot"

@@ -157,6 +157,7 @@ def registration(api_url: str, endpoint: str) -> dict[str, Any]:
                         "endpoint": endpoint,
                         "engine_version": "b0-unknown",
                         "model_digest": DIGEST,
+                        "determinism": "strict",
                         "slots_total": 1,
                         "ctx_max": 4096,
                         "ready": True,

@@ -37,6 +37,7 @@ def registration(*ready: bool) -> NodeRegistration:
             "endpoint": f"http://127.0.0.1:{39000 + i}",
             "engine_version": "b0-unknown",
             "model_digest": DIGEST,
+            "determinism": "strict",
             "slots_total": 1,
             "ctx_max": 2048,
             "ready": is_ready,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pool_managerd.readiness import AdapterFactory
 from pool_managerd.spec import NodeSpec, PoolSpec
 from pool_managerd.supervisor import Supervisor, build_context
 from tests.pool_managerd.pm_support import CPU_ONLY, REPO, pid_alive
@@ -23,7 +24,7 @@ async def make_supervisor(tmp_path: Path) -> AsyncIterator[MakeSupervisor]:
     """Builds and starts supervisors of one pool each; every engine they started is gone afterwards."""
     started: list[Supervisor] = []
 
-    async def make(pool: PoolSpec, **node: object) -> Supervisor:
+    async def make(pool: PoolSpec, adapters: AdapterFactory = create_adapter, **node: object) -> Supervisor:
         spec = NodeSpec(
             host_id="host-test",
             pools=(pool,),
@@ -32,7 +33,7 @@ async def make_supervisor(tmp_path: Path) -> AsyncIterator[MakeSupervisor]:
             stop_grace_s=3.0,
             **node,  # type: ignore[arg-type]
         )
-        supervisor = Supervisor(spec, build_context(spec, dict(os.environ), create_adapter, CPU_ONLY))
+        supervisor = Supervisor(spec, build_context(spec, dict(os.environ), adapters, CPU_ONLY))
         started.append(supervisor)
         await supervisor.start()
         return supervisor

