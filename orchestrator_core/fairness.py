@@ -20,6 +20,12 @@ deficit covers their estimated tokens. The quantum is never below the largest ta
 dispatches at least one task and a dispatch costs O(1) amortised. Over any interval in which two tenants
 stay backlogged, the tokens dispatched for them differ by at most 3 quanta: a flooding tenant gets its share
 and no more. A tenant whose lane empties leaves the ring and forfeits its deficit.
+
+Predicting the order (ORCH-2206). With no arrivals both stages are closed-form: by the end of its j-th turn
+from now a tenant has been served every head task whose lane prefix (tokens of its lane up to and including
+the task) fits its credit deficit + j·Q, and the class runs follow the weights. So the number of tasks
+dispatched before a given one is computed from per-tenant credits and the current runs, without replaying
+the queue (`DeficitRoundRobin.credits_before`, `ClassScheduler.others_before`).
 """
 
 from __future__ import annotations
@@ -62,6 +68,27 @@ class ClassScheduler:
         if self._run_length < self._weights[self._run]:
             return self._run
         return Priority.BATCH if self._run is Priority.INTERACTIVE else Priority.INTERACTIVE
+
+    def others_before(self, priority: Priority, own_before: int, others_waiting: int) -> int:
+        """Dispatches of the other class that come before the (`own_before` + 1)-th dispatch of `priority`.
+
+        Assumes `priority` stays non-empty until then, the other class holds `others_waiting` tasks and
+        nothing arrives. From now the runs go: the rest of the current run, then alternating full runs of
+        W_own and W_other, so the target's run is preceded by one other-class run per own run before it.
+        """
+        own = self._weights[priority]
+        other = self._weights[Priority.BATCH if priority is Priority.INTERACTIVE else Priority.INTERACTIVE]
+        run, length = self._run, self._run_length
+        if run is priority:
+            pending_others = 0
+            first_own_run = own - length if length < own else 0
+        else:
+            pending_others = other - length if length < other else 0
+            first_own_run = own
+        if own_before < first_own_run:
+            return min(others_waiting, pending_others)
+        full_own_runs = (own_before - first_own_run) // own
+        return min(others_waiting, pending_others + (full_own_runs + 1) * other)
 
     def record(self, priority: Priority) -> None:
         """Note that a task of `priority` was dispatched."""
@@ -130,6 +157,38 @@ class DeficitRoundRobin:
             self._turn_open = False
             ring.rotate(-1)
         return None
+
+    def credits_before(self, tenant: str, need: int, *, min_quantum: int = 1) -> list[tuple[str, int]]:
+        """Tokens each other tenant may be served before a task of `tenant`, if nothing arrives.
+
+        `need` is the tokens of `tenant`'s lane up to and including the task. By the end of its j-th turn
+        from now a tenant has been served every head task whose lane prefix fits its credit
+        c(j) = deficit + j·Q (an open turn has had its quantum already), so the task leaves in the first
+        turn j* with need <= c(j*); tenants before `tenant` in the ring have had j* turns by then, those after
+        it j* - 1. Returns (tenant, credit) in ring order, -1 for a tenant with no turn. A `tenant` not in
+        the ring joins its end with no deficit, as `activate` does; `min_quantum` is the cost of a task
+        about to arrive, which may raise the quantum. O(T).
+        """
+        quantum = max(self.quantum, min_quantum)
+        ring = list(self._ring)
+        if tenant not in self._deficit:
+            ring.append(tenant)
+        deficit = self._deficit
+        open_head = ring[0] if self._turn_open else None
+
+        def base(member: str) -> int:
+            credit = deficit.get(member, 0)
+            return credit - quantum if member == open_head else credit
+
+        position = ring.index(tenant)
+        turns = max(1, -(-(need - base(tenant)) // quantum))
+        credits: list[tuple[str, int]] = []
+        for index, member in enumerate(ring):
+            if index == position:
+                continue
+            member_turns = turns if index < position else turns - 1
+            credits.append((member, base(member) + member_turns * quantum if member_turns > 0 else -1))
+        return credits
 
     def tenants(self) -> tuple[str, ...]:
         """Tenants in ring order (some may have emptied and not yet been dropped)."""

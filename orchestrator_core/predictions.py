@@ -1,12 +1,12 @@
-"""Predictions (ORCH-2203): queue position, predicted start, decode time and on-time probability.
+"""Predictions (ORCH-2203, ORCH-2207): queue position, predicted start, decode time and on-time probability.
 
 Throughput is learnt per replica as exponentially weighted moving averages (EWMA) of decode tokens/s and
 first-token latency, with their spread. A pool's service rate aggregates the rates of its replicas.
 
-Queue position of an arriving task follows the fair order instead of plain FIFO: inside its class every
-other tenant is served about as many tokens as the arriving tenant has queued (deficit round robin), and
-the other class is interleaved by the class weights. The predicted start is the work ahead spread over
-the pool's slots; the task starts at once if a slot is free for it.
+The work ahead of a task (its queue position and the tokens of the tasks ahead) comes from the queue's
+fair order (`PoolQueue.ahead_of`, `PoolQueue.ahead_if_enqueued`). The predicted start is the pool's
+remaining work (running tasks plus the work ahead) shared over its slots; the task starts at once if a
+slot is free for it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from orchestrator_core.errors import InvalidParams
-from orchestrator_core.queue import LaneLoad
-from orchestrator_core.task import Priority
+from orchestrator_core.queue import Ahead
 
 _MIN_RATE = 1e-3
 
@@ -138,11 +137,11 @@ class ThroughputModel:
 
 
 @dataclass(frozen=True, slots=True)
-class Ahead:
-    """Work queued ahead of a task in fair order."""
+class Running:
+    """A task holding a slot of the pool: its estimated output tokens and the time since it started."""
 
-    tasks: int
     tokens: int
+    elapsed_ms: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,70 +154,41 @@ class Prediction:
     on_time_probability: float
 
 
-def work_ahead(
-    loads: Mapping[Priority, Mapping[str, LaneLoad]],
-    requeued: LaneLoad,
-    *,
-    tenant: str,
-    priority: Priority,
-    tokens: int,
-    weights: tuple[int, int],
-) -> Ahead:
-    """Tasks and tokens the fair order serves before a new task of `tenant`/`priority` costing `tokens`.
+def running_ms(rate: ServiceRate, running: Iterable[Running]) -> float:
+    """Predicted remaining time of the running tasks, summed (ORCH-2207): for each, one slot's time to
+    serve it (first-token EWMA plus its estimated tokens at the EWMA rate) less the time it has run, at
+    least 0."""
+    return sum(max(0.0, rate.service_ms(task.tokens) - task.elapsed_ms) for task in running)
 
-    Its own lane is ahead in full; each other tenant of the class is served up to as many tokens as the
-    new task's lane will hold; the other class is interleaved by the class weights; the requeue lane is
-    always ahead.
+
+def predicted_start_ms(ahead: Ahead, *, rate: ServiceRate, slots_free: int, running: float) -> float:
+    """When a task with `ahead` in front of it starts (ORCH-2207).
+
+    0 when fewer tasks are ahead than slots are free. Otherwise the pool's remaining work, `running` (the
+    remaining time of its running tasks, `running_ms`) plus the service time of the work ahead, shared
+    evenly over the slots of its ready replicas (at least one).
     """
-    own = loads[priority].get(tenant, LaneLoad(0, 0))
-    budget = own.tokens + max(tokens, 1)
-    same = _share(loads[priority].items(), tenant, own, budget)
-    other = Priority.BATCH if priority is Priority.INTERACTIVE else Priority.INTERACTIVE
-    mine, theirs = (weights[0], weights[1]) if priority is Priority.INTERACTIVE else (weights[1], weights[0])
-    rounds = math.ceil((same.tasks + 1) / mine)
-    cross = _first_tasks(loads[other].values(), rounds * theirs)
-    return Ahead(requeued.tasks + same.tasks + cross.tasks, requeued.tokens + same.tokens + cross.tokens)
-
-
-def _share(lanes: Iterable[tuple[str, LaneLoad]], tenant: str, own: LaneLoad, budget: int) -> Ahead:
-    tasks, tokens = own.tasks, own.tokens
-    for other, load in lanes:
-        if other == tenant or load.tasks == 0:
-            continue
-        served = min(load.tokens, budget)
-        tokens += served
-        tasks += math.ceil(load.tasks * served / load.tokens) if load.tokens else load.tasks
-    return Ahead(tasks, tokens)
-
-
-def _first_tasks(lanes: Iterable[LaneLoad], limit: int) -> Ahead:
-    total_tasks = 0
-    total_tokens = 0
-    for load in lanes:
-        total_tasks += load.tasks
-        total_tokens += load.tokens
-    if total_tasks <= limit:
-        return Ahead(total_tasks, total_tokens)
-    return Ahead(limit, math.ceil(total_tokens * limit / total_tasks))
+    if ahead.tasks < slots_free:
+        return 0.0
+    return (running + rate.service_ms(ahead.tokens, ahead.tasks)) / max(rate.slots, 1)
 
 
 def predict(
-    ahead: Ahead, *, tokens: int, rate: ServiceRate, slots_free: int, deadline_in_ms: float | None
+    ahead: Ahead,
+    *,
+    tokens: int,
+    rate: ServiceRate,
+    slots_free: int,
+    running: float,
+    deadline_in_ms: float | None,
 ) -> Prediction:
     """Position, start, decode time and on-time probability of a task with `ahead` in front of it.
 
-    The task starts at once when fewer tasks are ahead than slots are free; otherwise after the work ahead,
-    spread over the pool's slots (a busy pool with nothing queued waits about half a service time). The
-    on-time probability treats the finishing time as normal with the pool's relative spread `cv`.
+    `running` is the remaining time of the pool's running tasks (`running_ms`). The on-time probability
+    treats the finishing time as normal with the pool's relative spread `cv`.
     """
     decode_ms = rate.service_ms(tokens)
-    slots = max(rate.slots, 1)
-    if ahead.tasks < slots_free:
-        start_ms = 0.0
-    elif ahead.tasks == 0:
-        start_ms = 0.5 * decode_ms
-    else:
-        start_ms = rate.service_ms(ahead.tokens, ahead.tasks) / slots
+    start_ms = predicted_start_ms(ahead, rate=rate, slots_free=slots_free, running=running)
     return Prediction(
         ahead.tasks, start_ms, decode_ms, on_time_probability(start_ms + decode_ms, rate.cv, deadline_in_ms)
     )

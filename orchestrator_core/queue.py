@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
-from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams
+from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams, NotFound
 from orchestrator_core.fairness import ClassScheduler, DeficitRoundRobin
 from orchestrator_core.task import Priority, QueuedTask
 
@@ -79,11 +79,11 @@ class Dequeued(NamedTuple):
     expired: tuple[QueuedTask, ...] = ()
 
 
-class LaneLoad(NamedTuple):
-    """Queued work of one tenant in one class."""
+class Ahead(NamedTuple):
+    """Queued work the fair order dispatches before a task: how many tasks, and their estimated tokens."""
 
     tasks: int
-    tokens: int
+    tokens: float
 
 
 class _ClassLanes:
@@ -126,6 +126,36 @@ class _ClassLanes:
         else:
             del self.lanes[tenant]
             del self.lane_tokens[tenant]
+
+    def ahead(self, target: QueuedTask, *, arriving: bool, excluded: QueuedTask | None) -> tuple[int, int]:
+        """Tasks and tokens of this class that DRR dispatches before `target`, queued here or (`arriving`)
+        about to be appended to its lane, with `excluded` already gone. O(T) plus the tasks walked in lanes
+        served only in part (and in `target`'s lane when it is queued)."""
+        lane = self.lanes.get(target.tenant)
+        if not arriving:
+            before, tokens = _prefix(self.lanes[target.tenant], target, self.lane_tokens[target.tenant])
+        else:
+            before, tokens = (len(lane), self.lane_tokens[target.tenant]) if lane else (0, 0)
+            if lane is not None and excluded is not None and lane.get(excluded.task_id) is excluded:
+                before, tokens = before - 1, tokens - excluded.cost
+        credits = self.drr.credits_before(
+            target.tenant, tokens + target.cost, min_quantum=target.cost if arriving else 1
+        )
+        for tenant, credit in credits:
+            other = self.lanes.get(tenant)
+            if other is None or credit < 0:
+                continue
+            skip = excluded if excluded is not None and other.get(excluded.task_id) is excluded else None
+            count, total = len(other), self.lane_tokens[tenant]
+            if skip is not None:
+                count, total = count - 1, total - skip.cost
+            served, served_tokens = _fitting(other, credit, count, total, skip)
+            before, tokens = before + served, tokens + served_tokens
+        return before, tokens
+
+    def queued_tokens(self) -> int:
+        """Estimated tokens of every task of this class (O(T))."""
+        return sum(self.lane_tokens.values())
 
     def pop_fair(self) -> QueuedTask | None:
         tenant = self.drr.choose(self.head_cost)
@@ -189,14 +219,48 @@ class PoolQueue:
         """Tasks waiting in the requeue lane."""
         return len(self._front)
 
-    def load(self, priority: Priority) -> dict[str, LaneLoad]:
-        """Queued tasks and tokens per tenant in `priority` (O(T)), for predictions."""
-        lanes = self._classes[priority]
-        return {t: LaneLoad(len(lane), lanes.lane_tokens[t]) for t, lane in lanes.lanes.items()}
+    def ahead_of(self, task_id: str) -> Ahead:
+        """The work dispatched before the queued task `task_id` if nothing arrives, leaves or expires
+        (ORCH-2206): its `tasks` are the task's queue position, exact; see `_ahead` for the tokens.
 
-    def requeued_load(self) -> LaneLoad:
-        """Queued tasks and tokens of the requeue lane."""
-        return LaneLoad(len(self._front), sum(t.cost for t in self._front.values()))
+        Raises:
+            NotFound: the task is not queued here.
+        """
+        task = self._by_id.get(task_id)
+        if task is None:
+            raise NotFound(f"task {task_id} is not queued in pool {self._pool_id}", pool_id=self._pool_id)
+        if task_id in self._front:
+            before, tokens = _prefix(self._front, task, sum(queued.cost for queued in self._front.values()))
+            return Ahead(before, tokens)
+        return self._ahead(task, arriving=False, excluded=None)
+
+    def ahead_if_enqueued(self, task: QueuedTask) -> Ahead:
+        """The work that would be dispatched before `task` were it enqueued now, after the eviction its
+        arrival causes in a full queue (an arrival the queue would refuse is counted as if there were room).
+        Changes nothing.
+
+        Raises:
+            Conflict: a task with the same id is already queued.
+            InvalidParams: the task belongs to another pool.
+        """
+        self._check_new(task)
+        victim = self._victim(task.priority) if len(self._by_id) >= self._config.capacity else None
+        return self._ahead(task, arriving=True, excluded=victim)
+
+    def _ahead(self, task: QueuedTask, *, arriving: bool, excluded: QueuedTask | None) -> Ahead:
+        """Requeue lane, then the task's class under DRR, then the other class's tasks interleaved by the
+        class weights. Counts are exact; the other class's tasks ahead are counted at its mean queued cost
+        (exact when none or all of them are ahead), since which of them go first depends on its own DRR."""
+        before, tokens = self._classes[task.priority].ahead(task, arriving=arriving, excluded=excluded)
+        other_class = Priority.BATCH if task.priority is Priority.INTERACTIVE else Priority.INTERACTIVE
+        other = self._classes[other_class]
+        waiting, waiting_tokens = len(other.arrival), other.queued_tokens()
+        if excluded is not None and other.arrival.get(excluded.task_id) is excluded:
+            waiting, waiting_tokens = waiting - 1, waiting_tokens - excluded.cost
+        crossing = self._scheduler.others_before(task.priority, before, waiting)
+        cross_tokens = float(waiting_tokens) if crossing == waiting else crossing * waiting_tokens / waiting
+        front_tokens = sum(queued.cost for queued in self._front.values())
+        return Ahead(len(self._front) + before + crossing, front_tokens + tokens + cross_tokens)
 
     def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None:
         """Append `task` to its (class, tenant) lane, applying the full-queue policy first.
@@ -324,13 +388,18 @@ class PoolQueue:
         else:
             self._classes[task.priority].remove(task)
 
+    def _victim(self, arrival: Priority) -> QueuedTask | None:
+        """The task a full queue's policy evicts for an arrival of class `arrival`; None: it refuses."""
+        policy = self._config.policy
+        if policy is FullPolicy.DROP_LRU:
+            return self._oldest(Priority.BATCH) or self._oldest(Priority.INTERACTIVE)
+        if policy is FullPolicy.SHED_LOW_PRIORITY and arrival is Priority.INTERACTIVE:
+            return self._newest(Priority.BATCH)
+        return None
+
     def _make_room(self, arrival: Priority, retry_after_ms: int | None) -> QueuedTask:
         policy = self._config.policy
-        victim: QueuedTask | None = None
-        if policy is FullPolicy.DROP_LRU:
-            victim = self._oldest(Priority.BATCH) or self._oldest(Priority.INTERACTIVE)
-        elif policy is FullPolicy.SHED_LOW_PRIORITY and arrival is Priority.INTERACTIVE:
-            victim = self._newest(Priority.BATCH)
+        victim = self._victim(arrival)
         if victim is None:
             raise AdmissionReject(
                 f"queue is full ({self._config.capacity} tasks, policy {policy.value})",
@@ -348,3 +417,42 @@ class PoolQueue:
     def _newest(self, priority: Priority) -> QueuedTask | None:
         arrival = self._classes[priority].arrival
         return next(reversed(arrival.values())) if arrival else None
+
+
+def _prefix(lane: OrderedDict[str, QueuedTask], target: QueuedTask, lane_tokens: int) -> tuple[int, int]:
+    """How many tasks, and their tokens, precede `target` in `lane` (whose tasks total `lane_tokens`).
+
+    Walks from both ends at once, so it costs O(distance to the nearer end)."""
+    before = tokens = behind = behind_tokens = 0
+    for head, tail in zip(lane.values(), reversed(lane.values()), strict=True):
+        if head is target:
+            return before, tokens
+        if tail is target:
+            return len(lane) - behind - 1, lane_tokens - behind_tokens - target.cost
+        before, tokens = before + 1, tokens + head.cost
+        behind, behind_tokens = behind + 1, behind_tokens + tail.cost
+    return before, tokens
+
+
+def _fitting(
+    lane: OrderedDict[str, QueuedTask], credit: int, count: int, total: int, skip: QueuedTask | None
+) -> tuple[int, int]:
+    """How many head tasks of `lane` (`count` tasks, `total` tokens, without `skip`) fit in `credit`
+    tokens, and their tokens; walks from the nearer end of the boundary."""
+    if credit >= total:
+        return count, total
+    if 2 * credit >= total:  # most of the lane fits: drop tasks from the tail
+        for task in reversed(lane.values()):
+            if total <= credit:
+                break
+            if task is not skip:
+                total, count = total - task.cost, count - 1
+        return count, total
+    served = tokens = 0
+    for task in lane.values():
+        if task is skip:
+            continue
+        if tokens + task.cost > credit:
+            break
+        served, tokens = served + 1, tokens + task.cost
+    return served, tokens

@@ -11,7 +11,10 @@ refusal and changes nothing when it refuses:
 
 Every admitted task reaches exactly one end, and the scheduler frees its quota and budget there:
 evicted (returned by `admit`/`requeue_front`), canceled while queued (`cancel`), expired (returned by
-`next_task`), or dispatched and later ended by the daemon with `finish`.
+`next_task`), or dispatched and later ended by the daemon with `finish`. `finish` refuses a task that is
+still queued (it would otherwise be freed again when it leaves the queue); a queued task ends by `cancel`.
+The scheduler remembers when each dispatched task started, so admission predicts the remaining time of
+the running work (ORCH-2207).
 """
 
 from __future__ import annotations
@@ -21,11 +24,18 @@ from dataclasses import dataclass
 
 from orchestrator_core.budgets import SessionBudgets
 from orchestrator_core.deadlines import check_admission
-from orchestrator_core.errors import AdmissionReject, PoolUnavailable
-from orchestrator_core.predictions import Prediction, ServiceRate, predict, retry_after_ms, work_ahead
+from orchestrator_core.errors import AdmissionReject, Conflict, PoolUnavailable
+from orchestrator_core.predictions import (
+    Prediction,
+    Running,
+    ServiceRate,
+    predict,
+    retry_after_ms,
+    running_ms,
+)
 from orchestrator_core.queue import Dequeued, PoolQueue, QueueConfig
 from orchestrator_core.quotas import TenantQuotas
-from orchestrator_core.task import Priority, QueuedTask
+from orchestrator_core.task import QueuedTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,7 @@ class Admission:
 class Scheduler:
     """Per-pool queues plus the tenant quotas and session budgets that guard them."""
 
-    __slots__ = ("_budgets", "_pool_of", "_queues", "_quotas")
+    __slots__ = ("_budgets", "_pool_of", "_queues", "_quotas", "_running")
 
     def __init__(
         self,
@@ -55,6 +65,7 @@ class Scheduler:
         self._quotas = quotas or TenantQuotas()
         self._budgets = budgets or SessionBudgets()
         self._pool_of: dict[str, str] = {}
+        self._running: dict[str, tuple[QueuedTask, float]] = {}
 
     @property
     def quotas(self) -> TenantQuotas:
@@ -101,17 +112,15 @@ class Scheduler:
         retry_ms = _one_slot_ms(rate, task.cost)
         self._quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
         self._budgets.check(task.session_id, task.cost, retry_after_ms=retry_ms)
-        ahead = work_ahead(
-            {p: queue.load(p) for p in Priority},
-            queue.requeued_load(),
-            tenant=task.tenant,
-            priority=task.priority,
-            tokens=task.cost,
-            weights=(queue.config.interactive_weight, queue.config.batch_weight),
-        )
+        ahead = queue.ahead_if_enqueued(task)
         deadline_in = None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms
         prediction = predict(
-            ahead, tokens=task.cost, rate=rate, slots_free=slots_free, deadline_in_ms=deadline_in
+            ahead,
+            tokens=task.cost,
+            rate=rate,
+            slots_free=slots_free,
+            running=running_ms(rate, self._running_in(task.pool_id, now_ms)),
+            deadline_in_ms=deadline_in,
         )
         check_admission(task, prediction, now_ms)
         evicted = queue.enqueue(task, retry_after_ms=retry_ms)
@@ -134,6 +143,7 @@ class Scheduler:
             self._ended_unrun(task)
         if out.task is not None:
             del self._pool_of[out.task.task_id]
+            self._running[out.task.task_id] = (out.task, now_ms)
         return out
 
     def requeue_front(self, task: QueuedTask, *, rate: ServiceRate) -> QueuedTask | None:
@@ -148,6 +158,7 @@ class Scheduler:
             Conflict: the task is still queued.
         """
         queue = self.queue(task.pool_id)
+        self._running.pop(task.task_id, None)
         try:
             evicted = queue.requeue_front(task, retry_after_ms=_one_slot_ms(rate, task.cost))
         except AdmissionReject:
@@ -171,7 +182,18 @@ class Scheduler:
 
     def finish(self, task_id: str, *, tokens_used: int, decode_ms: float) -> None:
         """A dispatched task ended (succeeded, failed or canceled while running): free its quota and charge
-        its session what it used. Idempotent."""
+        its session what it used. Idempotent once the task has left the queue.
+
+        Raises:
+            Conflict: the task is still queued (end it with `cancel`); nothing changes.
+        """
+        pool_id = self._pool_of.get(task_id)
+        if pool_id is not None:
+            raise Conflict(
+                f"task {task_id} is still queued in pool {pool_id}: cancel it instead of finishing it",
+                pool_id=pool_id,
+            )
+        self._running.pop(task_id, None)
         self._quotas.release(task_id)
         self._budgets.settle(task_id, tokens_used=tokens_used, time_ms=decode_ms)
 
@@ -185,6 +207,13 @@ class Scheduler:
         for task in tasks:
             self._ended_unrun(task)
         return tasks
+
+    def _running_in(self, pool_id: str, now_ms: float) -> list[Running]:
+        return [
+            Running(task.cost, now_ms - started_ms)
+            for task, started_ms in self._running.values()
+            if task.pool_id == pool_id
+        ]
 
     def _ended_unrun(self, task: QueuedTask) -> None:
         self._pool_of.pop(task.task_id, None)

@@ -7,6 +7,7 @@ queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005,
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from orchestrator_core.errors import (
     QueueFullDropLru,
 )
 from orchestrator_core.placement import Assigned, NoCapacity, decide
-from orchestrator_core.predictions import MIN_RETRY_AFTER_MS, Prediction, predict, work_ahead
+from orchestrator_core.predictions import MIN_RETRY_AFTER_MS, Prediction, Running, predict, running_ms
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
 from orchestrator_core.task import Priority, QueuedTask
@@ -35,7 +36,7 @@ from .requirements import requirements_for
 from .sessions import SessionStore
 from .signal import Wakeup
 from .task_registry import Admission, TaskRecord, TaskRegistry
-from .task_spec import TaskSpec
+from .task_spec import TaskSpec, TaskState
 
 Clock = Callable[[], float]
 
@@ -60,6 +61,39 @@ class AdmissionGate:
 
     def close(self) -> None:
         self.open = False
+
+
+class _LiveTasks:
+    """The records admitted to each pool that have not been seen ended, oldest first: where predictions
+    find a pool's running tasks (ORCH-2207). Ended records are dropped as they are met."""
+
+    def __init__(self) -> None:
+        self._pools: dict[str, OrderedDict[str, TaskRecord]] = {}
+
+    def add(self, pool_id: str, record: TaskRecord) -> None:
+        self._pools.setdefault(pool_id, OrderedDict())[record.task_id] = record
+
+    def running(self, pool_id: str, busy: int, now_s: float) -> list[Running]:
+        """The running tasks of `pool_id`, oldest admission first, until the `busy` leased slots are
+        accounted for."""
+        live = self._pools.get(pool_id)
+        if live is None:
+            return []
+        while live and next(iter(live.values())).state.terminal:
+            live.popitem(last=False)
+        found: list[Running] = []
+        ended: list[str] = []
+        for task_id, record in live.items():
+            if len(found) >= busy:
+                break
+            if record.state.terminal:
+                ended.append(task_id)
+            elif record.state is TaskState.RUNNING and record.started_at is not None:
+                elapsed_ms = 1000.0 * (now_s - record.started_at)
+                found.append(Running(record.spec.estimated_tokens, elapsed_ms))
+        for task_id in ended:
+            del live[task_id]
+        return found
 
 
 class AdmissionService:
@@ -93,6 +127,7 @@ class AdmissionService:
         self._log = log
         self._wakeup = wakeup
         self._gate = gate
+        self._live = _LiveTasks()
 
     def admit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
         """Admit `spec` or raise: InvalidParams, PayloadTooLarge, Conflict, DeadlineUnmet, 429s, 503s."""
@@ -215,20 +250,14 @@ class AdmissionService:
         pool = self._replicas.of_pool(queue_pool)
         slots = {r.replica_id: self._replicas.total_slots(r.replica_id) for r in pool if r.ready}
         slots_free = sum(self._replicas.free_slots(r) for r in slots)
-        ahead = work_ahead(
-            {p: queue.load(p) for p in Priority},
-            queue.requeued_load(),
-            tenant=task.tenant,
-            priority=task.priority,
-            tokens=task.estimated_tokens,
-            weights=(queue.config.interactive_weight, queue.config.batch_weight),
-        )
         rate = self._replicas.throughput.pool_rate(slots)
+        running = self._live.running(queue_pool, sum(slots.values()) - slots_free, self._clock())
         return predict(
-            ahead,
+            queue.ahead_if_enqueued(task),
             tokens=task.estimated_tokens,
             rate=rate,
             slots_free=slots_free,
+            running=running_ms(rate, running),
             deadline_in_ms=None if deadline_ms is None else float(deadline_ms),
         )
 
@@ -252,7 +281,9 @@ class AdmissionService:
             pool_id=task.pool_id,
             on_time_probability=prediction.on_time_probability,
         )
-        self._registry.add(TaskRecord(spec=spec, seed=seed, admission=admission, admitted_at=self._clock()))
+        record = TaskRecord(spec=spec, seed=seed, admission=admission, admitted_at=self._clock())
+        self._registry.add(record)
+        self._live.add(task.pool_id, record)
         self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
 
     def _evict(self, evicted: QueuedTask, retry_ms: int) -> None:

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from orchestrator_core.errors import NotFound
+from orchestrator_core.queue import PoolQueue
 
 from .admission import AdmissionService
 from .lifecycle import TaskLifecycle
@@ -62,10 +63,16 @@ class TaskService:
         return record
 
     def queue_position(self, record: TaskRecord) -> int | None:
+        """Where a queued task stands now: the core's count of the tasks the fair order dispatches before
+        it (ORCH-2206), from the queue that holds it (a re-queue may have moved it, ORCH-2012); None
+        once it is in no queue."""
         if record.state is not TaskState.QUEUED:
             return None
-        queue = self._queues.get(record.admission.pool_id)
-        return min(record.admission.queue_position, max(len(queue) - 1, 0))
+        holders: list[PoolQueue] = [self._queues.get(record.admission.pool_id), *self._queues]
+        for queue in holders:
+            if record.task_id in queue:
+                return queue.ahead_of(record.task_id).tasks
+        return None
 
     def cancel(self, task_id: str, tenant: str | None, reason: str = "client") -> None:
         """Cancels a queued or running task; a finished one is left as it is (idempotent)."""

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import strategies as st
 
-from orchestrator_core.errors import AdmissionReject, DeadlineUnmet, QuotaExceeded
+from orchestrator_core.errors import AdmissionReject, Conflict, DeadlineUnmet, QuotaExceeded
 from orchestrator_core.predictions import ServiceRate
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
@@ -126,9 +127,12 @@ class Driver:
             return
         task = known[pick % len(known)]
         if kind == "finish":
-            # Success, failure and cancel while running all end in finish (only ever called for a
-            # dispatched task); a repeat after the end must change nothing.
-            if task.task_id in self.model.running:
+            # Success, failure and cancel while running all end in finish; a repeat after the end must
+            # change nothing, and finishing a task that is still queued is refused without freeing it.
+            if task.task_id in self.model.queued_in:
+                with pytest.raises(Conflict, match="still queued"):
+                    self.sched.finish(task.task_id, tokens_used=1, decode_ms=1.0)
+            elif task.task_id in self.model.running:
                 self.sched.finish(task.task_id, tokens_used=1, decode_ms=1.0)
                 self.model.end(task)
             elif task.task_id in self.model.ended:

@@ -12,13 +12,15 @@ from orchestrator_core.predictions import (
     Ahead,
     Ewma,
     Prediction,
+    Running,
     ServiceRate,
     ThroughputModel,
     on_time_probability,
     predict,
-    work_ahead,
+    predicted_start_ms,
+    running_ms,
 )
-from orchestrator_core.queue import LaneLoad, PoolQueue, QueueConfig
+from orchestrator_core.queue import PoolQueue, QueueConfig
 from orchestrator_core.task import Priority
 from tests.core.strategies import make_task
 
@@ -53,16 +55,34 @@ def test_throughput_model_learns_per_replica_and_aggregates_by_slots() -> None:
     assert model.tokens_per_s("r1") == 50.0
 
 
-@pytest.mark.req("ORCH-2203")
-def test_prediction_spreads_the_work_ahead_over_the_slots() -> None:
+@pytest.mark.req("ORCH-2207", "ORCH-2203")
+def test_predicted_start_is_zero_with_a_free_slot_else_the_remaining_work_shared_over_the_slots() -> None:
+    # Pool: 2 slots, 100 tokens/s per slot, 50 ms first token. Every figure below is the spec formula
+    # worked by hand: service of n tasks and k tokens = n * 50 + 1000 * k / 100 ms.
     rate = ServiceRate(tokens_per_s=100.0, first_token_ms=50.0, slots=2, cv=0.2)
-    idle = predict(Ahead(0, 0), tokens=100, rate=rate, slots_free=2, deadline_in_ms=None)
-    assert idle == Prediction(0, 0.0, 1050.0, 1.0)
-    queued = predict(Ahead(4, 400), tokens=100, rate=rate, slots_free=0, deadline_in_ms=None)
-    assert queued.queue_position == 4
-    assert queued.predicted_start_ms == (4 * 50.0 + 4000.0) / 2
-    busy = predict(Ahead(0, 0), tokens=100, rate=rate, slots_free=0, deadline_in_ms=None)
-    assert busy.predicted_start_ms == 525.0
+
+    def start(ahead: Ahead, slots_free: int, running: list[Running]) -> float:
+        remaining = running_ms(rate, running)
+        return predict(
+            ahead, tokens=100, rate=rate, slots_free=slots_free, running=remaining, deadline_in_ms=None
+        ).predicted_start_ms
+
+    # Fewer tasks ahead than free slots: a slot is left for the task.
+    assert start(Ahead(0, 0), 2, []) == 0.0
+    assert start(Ahead(1, 100), 2, [Running(100, 0.0)]) == 0.0
+    # As many ahead as free slots: both slots take the tasks ahead (2 * 50 + 2000 ms of work), no running.
+    assert start(Ahead(2, 200), 2, []) == (2 * 50 + 1000 * 200 / 100) / 2
+    # Busy pool, empty queue: the running tasks' remaining time. One started 300 ms ago with 100 tokens
+    # (1050 ms of service, 750 left); one is past its 2050 ms service (0 left, never negative).
+    busy = [Running(100, 300.0), Running(200, 2500.0)]
+    assert start(Ahead(0, 0), 0, busy) == (750 + 0) / 2
+    # Busy pool with 4 tasks (400 tokens) ahead: remaining plus 4 * 50 + 4000 ms, over 2 slots.
+    assert start(Ahead(4, 400), 0, busy) == (750 + 4 * 50 + 1000 * 400 / 100) / 2
+    # No ready replica: the work is not divided by zero slots but counted for one.
+    idle_pool = ServiceRate(tokens_per_s=100.0, first_token_ms=50.0, slots=0)
+    assert predicted_start_ms(Ahead(1, 10), rate=idle_pool, slots_free=0, running=0.0) == 50 + 100
+    decode = predict(Ahead(0, 0), tokens=100, rate=rate, slots_free=2, running=0.0, deadline_in_ms=None)
+    assert decode == Prediction(0, 0.0, 50 + 1000.0, 1.0)
 
 
 @pytest.mark.req("ORCH-2203")
@@ -74,7 +94,7 @@ def test_on_time_probability_is_a_normal_tail() -> None:
     assert on_time_probability(1000.0, 0.0, 999.0) == 0.0
 
 
-@pytest.mark.req("ORCH-2203", "ORCH-2103")
+@pytest.mark.req("ORCH-2206", "ORCH-2103")
 def test_position_follows_fair_order_not_fifo() -> None:
     queue = PoolQueue("pool-a", QueueConfig(capacity=100))
     for _ in range(20):
@@ -82,16 +102,14 @@ def test_position_follows_fair_order_not_fifo() -> None:
     queue.enqueue(make_task("other", cost=10))
     for _ in range(3):
         queue.enqueue(make_task("flood", Priority.BATCH, cost=10))
-    loads = {p: queue.load(p) for p in Priority}
-    assert loads[Priority.INTERACTIVE] == {"flood": LaneLoad(20, 200), "other": LaneLoad(1, 10)}
-    newcomer = work_ahead(
-        loads, LaneLoad(0, 0), tenant="newcomer", priority=Priority.INTERACTIVE, tokens=10, weights=(8, 1)
-    )
-    # A new tenant waits for one task of each other tenant, not for the flood, plus one batch round.
-    assert newcomer == Ahead(2 + 1, 20 + 10)
-    batch = work_ahead(loads, LaneLoad(1, 5), tenant="x", priority=Priority.BATCH, tokens=10, weights=(8, 1))
-    # Batch: the requeued task, one flood batch task (DRR share), then 8 interactive per batch dispatch.
-    assert batch == Ahead(1 + 1 + 16, 5 + 10 + 160)
+    # The quantum (4096 tokens) covers all 200 flood tokens, so the whole flood goes in its first turn,
+    # then the other tenant's task: 21 interactive tasks ahead of a newcomer, and, by the 8:1 weights,
+    # two batch tasks (one after the 8th and one after the 16th interactive dispatch).
+    newcomer = queue.ahead_if_enqueued(make_task("newcomer", cost=10))
+    assert newcomer == Ahead(21 + 2, 210 + 20)
+    # A batch arrival is the 4th batch dispatch, which would follow the 32nd interactive one (8, then 8
+    # more after each batch): all 24 queued tasks are ahead of it.
+    assert queue.ahead_if_enqueued(make_task("x", Priority.BATCH, cost=10)) == Ahead(24, 240)
 
 
 @pytest.mark.req("ORCH-2201")

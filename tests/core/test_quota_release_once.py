@@ -1,4 +1,5 @@
-"""Quota state is freed exactly once per task, at its end, whatever mix of ends the tasks meet (ORCH-2306)."""
+"""Quota state is freed exactly once per task, at its end, whatever mix of ends the tasks meet (ORCH-2306),
+including a `finish` wrongly asked for a task that is still queued, which the scheduler refuses."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from tests.core.scheduler_driver import OPS, TENANTS, Driver
 
 
-@pytest.mark.req("ORCH-2306", "ORCH-2301")
+@pytest.mark.req("ORCH-2306", "ORCH-2301", "ORCH-2307")
 @settings(max_examples=500, deadline=None)
 @given(OPS)
 def test_every_tenants_concurrent_count_equals_its_live_tasks_after_any_mix_of_ends(

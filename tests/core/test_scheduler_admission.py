@@ -132,3 +132,34 @@ def test_drain_and_unknown_pools() -> None:
         sched.queue("pool-a").enqueue(make_task(pool_id="pool-b"))
     sched.add_pool("pool-b", QueueConfig(1))
     assert sched.admit(make_task(pool_id="pool-b"), rate=RATE, slots_free=1, now_ms=0.0).evicted is None
+
+
+@pytest.mark.req("ORCH-2307", "ORCH-2306")
+def test_finishing_a_task_that_is_still_queued_is_refused_and_frees_nothing() -> None:
+    sched = scheduler(capacity=3)
+    queued = make_task(session_id="s", cost=30)
+    sched.admit(queued, rate=RATE, slots_free=0, now_ms=0.0)
+    with pytest.raises(Conflict, match="still queued"):
+        sched.finish(queued.task_id, tokens_used=30, decode_ms=5.0)
+    assert sched.quotas.in_flight("t1") == 1
+    assert sched.budgets.remaining("s").tokens == 70
+    assert sched.cancel(queued.task_id) == queued  # it ends once, here
+    assert sched.quotas.in_flight("t1") == 0
+    assert sched.budgets.remaining("s").tokens == 100
+
+
+@pytest.mark.req("ORCH-2207")
+def test_admission_to_a_busy_pool_waits_for_the_remaining_time_of_the_running_task() -> None:
+    sched = scheduler(capacity=5)
+    running = make_task(cost=100)
+    sched.admit(running, rate=RATE, slots_free=1, now_ms=0.0)
+    assert sched.next_task("pool-a", 0.0).task == running
+    # RATE serves 100 tokens in 100 ms first token + 1000 ms decode; 300 ms have passed, 800 ms remain,
+    # on the pool's single slot, with nothing queued ahead.
+    waiting = sched.admit(make_task(cost=10), rate=RATE, slots_free=0, now_ms=300.0)
+    assert waiting.prediction.queue_position == 0
+    assert waiting.prediction.predicted_start_ms == (100.0 + 1000.0 - 300.0) / 1
+    sched.finish(running.task_id, tokens_used=100, decode_ms=1000.0)
+    after = sched.admit(make_task(cost=10), rate=RATE, slots_free=0, now_ms=400.0)
+    # The running task ended; the one task ahead (10 tokens) is all the pool has left to do.
+    assert after.prediction.predicted_start_ms == 100.0 + 1000.0 * 10 / 100.0
