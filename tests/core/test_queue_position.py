@@ -182,14 +182,14 @@ def test_class_interleaving_formula_matches_stepping_the_class_scheduler(
     w_i: int, w_b: int, history: list[Priority], mine: Priority, own_before: int, others: int
 ) -> None:
     scheduler = ClassScheduler(w_i, w_b)
+    other = Priority.BATCH if mine is Priority.INTERACTIVE else Priority.INTERACTIVE
     for priority in history:
         scheduler.record(priority)
     predicted = scheduler.others_before(mine, own_before, others)
     stepped, own_left, others_left = 0, own_before, others
     while True:
-        chosen = scheduler.choose(True, others_left > 0) if mine is Priority.INTERACTIVE else None
-        if mine is Priority.BATCH:
-            chosen = scheduler.choose(others_left > 0, True)
+        waiting = {mine: True, other: others_left > 0}
+        chosen = scheduler.choose(waiting[Priority.INTERACTIVE], waiting[Priority.BATCH])
         assert chosen is not None
         scheduler.record(chosen)
         if chosen is mine:
