@@ -69,7 +69,8 @@ async def test_replica_not_ready_within_the_start_timeout_is_killed_counted_as_a
         mock_pool(
             model_file(tmp_path),
             loading_s=60,
-            start_timeout_s=0.5,
+            # Long enough for the mock to be listening (and answering "Loading model") on a loaded machine.
+            start_timeout_s=3,
             restart=RestartPolicy(backoff_initial_ms=1500, breaker_crashes=5),
         )
     )
@@ -79,13 +80,13 @@ async def test_replica_not_ready_within_the_start_timeout_is_killed_counted_as_a
     assert (first.state, first.ready, first.restarts, first.crashes) == ("starting", False, 0, 0)
     assert first.pid is not None
 
-    await wait_for(lambda: pool.status().replicas[0].crashes == 1, 5, "the start timeout to count a crash")
+    await wait_for(lambda: pool.status().replicas[0].crashes == 1, 10, "the start timeout to count a crash")
     timed_out = pool.status().replicas[0]
     assert not pid_alive(first.pid), "the engine that missed its start timeout must be killed"
     assert timed_out.state == "restarting"
     assert (timed_out.pid, timed_out.restarts) == (None, 0)
     assert timed_out.last_exit_code is not None
-    assert timed_out.last_error is not None and "start timeout of 0.5 s" in timed_out.last_error
+    assert timed_out.last_error is not None and "start timeout of 3 s" in timed_out.last_error
     assert "Loading model" in timed_out.last_error
     assert pool.status().last_error is not None and "start timeout" in pool.status().last_error
 
