@@ -16,6 +16,7 @@ from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage
 
 from ..http.correlation import correlation_id
+from ..http.json_body import json_body
 from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
 from ..services.task_registry import Admission, TaskRecord
@@ -162,9 +163,10 @@ def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
     router = APIRouter(tags=["tasks"])
     client = Depends(auth.require(Role.CLIENT))
 
+    # The body is read by `json_body` rather than declared as a parameter: one JSON decode per submission.
     @router.post("/v1/tasks", operation_id="createTask", status_code=202)
-    async def create_task(body: TaskRequest, request: Request, principal: Principal = client) -> JSONResponse:
-        spec = task_spec(body, principal.tenant)
+    async def create_task(request: Request, principal: Principal = client) -> JSONResponse:
+        spec = task_spec(await json_body(request, TaskRequest), principal.tenant)
         admission_runs(request.scope)
         admission = tasks.submit(spec, correlation_id(request.scope))
         return JSONResponse(admission_body(admission), status_code=202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from orchestrator_core.errors import Backpressure, OrchError, Unauthorized
@@ -12,6 +13,9 @@ from orchestrator_core.errors import Backpressure, OrchError, Unauthorized
 from .correlation import HEADER as CORRELATION_HEADER
 
 DEFAULT_BACKOFF_MS = 1000
+_JSON = (b"content-type", b"application/json")
+_CORRELATION = CORRELATION_HEADER.encode()
+_WWW_AUTHENTICATE = (b"www-authenticate", b"Bearer")
 
 
 def envelope_body(error: OrchError, correlation_id: str) -> dict[str, object]:
@@ -41,6 +45,20 @@ def backoff_headers(retry_after_ms: int) -> dict[str, str]:
     return {"Retry-After": str(seconds), "X-Backoff-Ms": str(max(0, retry_after_ms))}
 
 
+class EnvelopeResponse(Response):
+    """A finished envelope: body and raw headers are set as given, without Starlette's header
+    normalisation, because every header here is built by this module (a 429 under a flood is rendered
+    thousands of times a second)."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes, status_code: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+        self.body = body
+        self.status_code = status_code
+        self.background: BackgroundTask | None = None
+        self.raw_headers = raw_headers
+
+
 def envelope_response(
     error: OrchError,
     correlation_id: str,
@@ -51,15 +69,13 @@ def envelope_response(
     """A JSON response carrying the envelope, the correlation header, `WWW-Authenticate` for 401
     (ORCH-1207) and, for 429, the backoff headers."""
     body = envelope_body(error, correlation_id)
-    headers = {CORRELATION_HEADER: correlation_id, **(headers or {})}
+    encoded = orjson.dumps(body)
+    raw = [(b"content-length", str(len(encoded)).encode()), _JSON, (_CORRELATION, correlation_id.encode())]
     if isinstance(error, Unauthorized):
-        headers["WWW-Authenticate"] = "Bearer"
+        raw.append(_WWW_AUTHENTICATE)
+    extra = dict(headers or {})
     if isinstance(error, Backpressure):
         retry_after = body["retry_after_ms"]
-        headers.update(backoff_headers(retry_after if isinstance(retry_after, int) else DEFAULT_BACKOFF_MS))
-    return Response(
-        content=orjson.dumps(body),
-        status_code=status_code or error.http_status,
-        media_type="application/json",
-        headers=headers,
-    )
+        extra |= backoff_headers(retry_after if isinstance(retry_after, int) else DEFAULT_BACKOFF_MS)
+    raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
+    return EnvelopeResponse(encoded, status_code or error.http_status, raw)

@@ -59,5 +59,5 @@ class RouteGuards:
     def _all(self, scope: Scope) -> list[GuardedRoute]:
         if self._routes is None:
             contexts = iter_route_contexts(scope["app"].router.routes)
-            self._routes = [(route, declared_guards(route.dependant)) for route in contexts]
+            self._routes = [(route, declared_guards(getattr(route, "dependant", None))) for route in contexts]
         return self._routes

@@ -1,0 +1,37 @@
+"""Request bodies validated straight from their JSON bytes, syntax and schema in one pass (ORCH-1002).
+
+FastAPI's own body handling decodes the JSON into Python objects and then validates those; for the
+admission route, which answers thousands of 429s a second under a flood, pydantic's JSON validation from
+the bytes does the same checks with one decode. Refusals are the same 400 INVALID_PARAMS naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+
+from orchestrator_core.errors import InvalidParams
+
+from .errors import describe_validation_errors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def is_json(content_type: str | None) -> bool:
+    """`application/json` or a `+json` type, parameters ignored (FastAPI's rule for JSON bodies)."""
+    if content_type is None:
+        return False
+    media = content_type.partition(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's body as `model`; InvalidParams for another content type, bad JSON or a bad field."""
+    if not is_json(request.headers.get("content-type")):
+        raise InvalidParams("body: Content-Type must be application/json")
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise InvalidParams(describe_validation_errors(exc.errors()) or "invalid request") from None
