@@ -7,6 +7,12 @@ never answers (time to first token of 10 minutes). Every later task is admitted 
 (validation, quotas, placement finding the replica busy, prediction, enqueue) and stays queued. The queue
 holds exactly the warm-up plus the measured tasks, so after them every POST meets a full queue (policy
 `reject`, 429).
+
+The flood is measured twice. Closed loop (each connection sends its next request when the previous answer
+arrives) gives the 429 capacity: at saturation its latency is Little's law, connections / throughput, so
+it is reported as a throughput figure. Open loop (requests paced at fixed offered rates over the
+connections, latency from each request's scheduled send time) gives the latency a 429 has under a
+flood arriving at that rate; ORCH-9206 is judged there, at `Plan.flood_judged_rate`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,15 @@ import httpx
 
 from bench.arms import PROMPT
 from bench.plan import Plan
-from bench.stack import HOST, MODEL_REF, DaemonSettings, EngineSettings, LoadGenerator, running_stack
+from bench.stack import (
+    HOST,
+    MODEL_REF,
+    DaemonSettings,
+    EngineSettings,
+    LoadGenerator,
+    Stack,
+    running_stack,
+)
 from bench.stats import percentile, rounded
 
 Progress = Callable[[str], None]
@@ -73,11 +87,21 @@ def run_admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, progress: P
         progress(f"admission: {rate:.0f} tasks/s, statuses {admitted['statuses']}")
         floods = {}
         for connections in plan.flood_concurrency:
-            answer = loadgen.call(
-                {"op": "post", "target": target, "concurrency": connections, "duration_s": plan.flood_s}
-            )
-            floods[connections] = _flood_summary(answer, connections)
-            progress(f"flood from {connections} connections: {floods[connections]}")
+            command = {"op": "post", "target": target, "concurrency": connections, "duration_s": plan.flood_s}
+            floods[connections] = _measured_flood(stack, loadgen, command)
+            progress(f"closed-loop flood from {connections} connections: {floods[connections]}")
+        capacity_rate = floods[max(floods)]["requests_per_s"]
+        open_floods = {}
+        for rate in _open_loop_rates(plan, capacity_rate):
+            command = {
+                "op": "paced_post",
+                "target": target,
+                "concurrency": plan.flood_open_concurrency,
+                "rate": rate,
+                "duration_s": plan.flood_open_s,
+            }
+            open_floods[rate] = _measured_flood(stack, loadgen, command)
+            progress(f"open-loop flood at {rate:g}/s: {open_floods[rate]}")
         after_flood = stack.daemon.sample()
     growth = after.rss_bytes - before.rss_bytes
     return {
@@ -97,17 +121,35 @@ def run_admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, progress: P
             "rss_after_mib": round(after.rss_bytes / 2**20, 1),
             "bytes_per_queued_task": round(growth / accepted) if accepted else None,
         },
-        # The target is judged at the largest flood; one connection shows a 429's own cost, no queueing.
-        "flood": floods[max(floods)]
+        # The target is judged on the open-loop flood at the judged rate.
+        "flood": open_floods[plan.flood_judged_rate]
         | {"queue_capacity": capacity, "rss_after_mib": round(after_flood.rss_bytes / 2**20, 1)},
+        # Closed loop: capacity (the largest connection count) and a 429's own cost (one connection).
         "flood_by_connections": {str(c): summary for c, summary in floods.items()},
+        "flood_open_loop": {f"{rate:g}": summary for rate, summary in open_floods.items()},
     }
+
+
+def _open_loop_rates(plan: Plan, capacity_rate: float) -> list[float]:
+    """The plan's fixed rates and the judged one, plus a round rate just below the closed-loop capacity."""
+    near_capacity = float(max(100, int(capacity_rate * plan.flood_capacity_fraction) // 100 * 100))
+    return sorted({*plan.flood_rates, plan.flood_judged_rate, near_capacity})
+
+
+def _measured_flood(stack: Stack, loadgen: LoadGenerator, command: dict[str, Any]) -> dict[str, Any]:
+    before = stack.daemon.sample()
+    answer = loadgen.call(command)
+    after = stack.daemon.sample()
+    summary = _flood_summary(answer, int(command["concurrency"]))
+    summary["cpu_ms_per_request"] = rounded((after.cpu_s - before.cpu_s) * 1000 / summary["requests"], 4)
+    return summary
 
 
 def _flood_summary(answer: dict[str, Any], connections: int) -> dict[str, Any]:
     requests = sum(int(n) for n in answer["statuses"].values())
     elapsed = float(answer["elapsed_s"])
-    return {
+    summary: dict[str, Any] = {
+        "loop": "closed",
         "concurrency": connections,
         "requests": requests,
         "statuses": answer["statuses"],
@@ -115,3 +157,12 @@ def _flood_summary(answer: dict[str, Any], connections: int) -> dict[str, Any]:
         "requests_per_s": round(requests / elapsed, 1),
         "latency_429_ms": _latencies(answer, "429"),
     }
+    if "offered_per_s" in answer:
+        lags = answer["send_lag_ms"]
+        summary["loop"] = "open"
+        summary["offered_per_s"] = answer["offered_per_s"]
+        summary["send_lag_ms"] = {
+            "p50": rounded(percentile(lags, 0.50)),
+            "p99": rounded(percentile(lags, 0.99)),
+        }
+    return summary

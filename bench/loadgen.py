@@ -7,7 +7,13 @@ Commands:
   elapsed time, every time to first token and the inter-token gaps. A request still streaming after
   `request_timeout_s` (default 20) is counted as failed.
 - `{"op": "post", "target": {...}, "concurrency": C, "count": N | "duration_s": D}`: POST /v1/tasks as fast as
-  C connections allow, N times or for D seconds; answers the statuses and every latency.
+  C connections allow (closed loop), N times or for D seconds; answers the statuses and every latency.
+- `{"op": "paced_post", "target": {...}, "concurrency": C, "rate": R, "duration_s": D}`: POST /v1/tasks
+  at R requests/s for D seconds (open loop), request i scheduled at i/R and sent on connection i mod C;
+  every latency counts from the scheduled time (or the send, if earlier), so a late send (a busy
+  connection or a slow client) shows as latency instead of silently lowering the offered rate (no
+  coordinated omission). Answers the statuses, every latency and every send lag (actual minus scheduled
+  send time).
 - `{"op": "quit"}`.
 """
 
@@ -96,6 +102,16 @@ async def stream_load(command: Command) -> dict[str, Any]:
     }
 
 
+async def _post(conn: Connection, request: bytes) -> int:
+    """The status of one request whose body is read and dropped; 0 when the connection broke."""
+    try:
+        head = await conn.send(request)
+        await conn.body(head)
+    except HttpError:
+        return 0
+    return head.status
+
+
 async def post_load(command: Command) -> dict[str, Any]:
     """POST /v1/tasks from C connections, `count` times or for `duration_s` seconds."""
     target = target_of(command)
@@ -115,12 +131,7 @@ async def post_load(command: Command) -> dict[str, Any]:
             if time.perf_counter() >= deadline:
                 return
             sent = time.perf_counter()
-            try:
-                head = await conn.send(body)
-                await conn.body(head)
-                status = head.status
-            except HttpError:
-                status = 0
+            status = await _post(conn, body)
             latencies.setdefault(status, []).append((time.perf_counter() - sent) * 1000.0)
             statuses[status] += 1
 
@@ -134,9 +145,50 @@ async def post_load(command: Command) -> dict[str, Any]:
     }
 
 
+async def paced_post_load(command: Command) -> dict[str, Any]:
+    """POST /v1/tasks at a fixed offered rate from C connections, latency from the scheduled send time."""
+    target = target_of(command)
+    concurrency = int(command["concurrency"])
+    rate = float(command["rate"])
+    total = max(1, round(rate * float(command["duration_s"])))
+    conns = await _open_all(target, concurrency)
+    body = build_request("POST", f"{target.host}:{target.port}", "/v1/tasks", task_body(target, 1))
+    statuses: Counter[int] = Counter()
+    latencies: dict[int, list[float]] = {}
+    lags: list[float] = []
+    # Every worker is asleep before the first scheduled send.
+    start = time.perf_counter() + 0.05
+
+    async def worker(first: int, conn: Connection) -> None:
+        for index in range(first, total, concurrency):
+            scheduled = start + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            sent = time.perf_counter()
+            status = await _post(conn, body)
+            done = time.perf_counter()
+            lags.append((sent - scheduled) * 1000.0)
+            # A timer may wake a little early: then the latency counts from the actual send.
+            latencies.setdefault(status, []).append((done - min(scheduled, sent)) * 1000.0)
+            statuses[status] += 1
+
+    await asyncio.gather(*(worker(first, conn) for first, conn in enumerate(conns)))
+    elapsed = time.perf_counter() - start
+    await asyncio.gather(*(conn.close() for conn in conns))
+    return {
+        "elapsed_s": elapsed,
+        "offered_per_s": rate,
+        "statuses": {str(k): v for k, v in statuses.items()},
+        "latency_ms": {str(k): [round(t, 4) for t in v] for k, v in latencies.items()},
+        "send_lag_ms": [round(t, 4) for t in lags],
+    }
+
+
 HANDLERS: dict[str, Callable[[Command], Coroutine[Any, Any, dict[str, Any]]]] = {
     "stream": stream_load,
     "post": post_load,
+    "paced_post": paced_post_load,
 }
 
 

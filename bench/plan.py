@@ -23,6 +23,13 @@ class Plan:
     admission_concurrency: int = 32
     flood_s: float = 3.0
     flood_concurrency: tuple[int, ...] = (1, 64)
+    # Open-loop flood: fixed offered rates, plus one near the closed-loop capacity; ORCH-9206 is judged at
+    # `flood_judged_rate`.
+    flood_rates: tuple[float, ...] = (500.0, 1000.0)
+    flood_judged_rate: float = 1000.0
+    flood_capacity_fraction: float = 0.9
+    flood_open_s: float = 4.0
+    flood_open_concurrency: int = 64
     core_ops: int = 400_000
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -43,5 +50,9 @@ def quick_plan() -> Plan:
         admission_concurrency=4,
         flood_s=0.3,
         flood_concurrency=(1, 4),
+        flood_rates=(100.0, 200.0),
+        flood_judged_rate=200.0,
+        flood_open_s=0.3,
+        flood_open_concurrency=4,
         core_ops=4_000,
     )
