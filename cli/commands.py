@@ -102,9 +102,17 @@ def capabilities(client: Client, args: argparse.Namespace, output: Output) -> Ex
 def describe_capabilities(caps: Capabilities) -> str:
     limits = caps.limits
     engines = table(
-        ["engine", "version", "ctx max", "max tokens out", "slots", "workloads"],
+        ["engine", "version", "determinism", "ctx max", "max tokens out", "slots", "workloads"],
         [
-            [e.engine, e.engine_version, e.ctx_max, e.max_tokens_out, e.slots_total, e.workloads]
+            [
+                e.engine,
+                e.engine_version,
+                e.determinism,
+                e.ctx_max,
+                e.max_tokens_out,
+                e.slots_total,
+                e.workloads,
+            ]
             for e in caps.engines
         ],
     )

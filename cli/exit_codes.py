@@ -68,7 +68,7 @@ _HINTS: dict[str, str] = {
     "ADMISSION_REJECT": "the queue is full; try again later or use --priority batch for background work",
     "QUEUE_FULL_DROP_LRU": "the task was evicted from a full queue; submit it again later",
     "QUOTA_EXCEEDED": "a quota or session budget is used up; wait, or start a new session",
-    "POOL_UNAVAILABLE": "no pool serves this model; check --model and `llorch pools`",
+    "POOL_UNAVAILABLE": "no pool (or no strict pool) serves this model; check --model, --determinism",
     "POOL_UNREADY": "replicas are starting or unhealthy; check `llorch pools` and try again shortly",
     "REPLICA_EXHAUSTED": "every replica failed the task; check `llorch pools health ID` and try again",
     "DECODE_TIMEOUT": "the engine stopped producing tokens; submit the task again",

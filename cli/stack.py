@@ -119,6 +119,8 @@ def static_config(plan: StackPlan, engine_port: int) -> Path:
                     "model_ref": MODEL_REF,
                     "slots": 1,
                     "ctx_max": CTX,
+                    # llama_server_command launches it one slot, no continuous batching (ORCH-3506).
+                    "determinism": "strict",
                 }
             ],
         },

@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", help="session id (UUID) to run the task in")
     parser.add_argument("--deadline-ms", type=int, help="finish within this many ms of admission")
     parser.add_argument("--temperature", type=float, help="0 is greedy; default 1.0")
+    parser.add_argument(
+        "--determinism",
+        choices=("strict", "best_effort"),
+        help="strict: reproducible on a strict replica set; default: the server's (best_effort)",
+    )
 
 
 def request_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,6 +46,7 @@ def request_body(args: argparse.Namespace) -> dict[str, Any]:
         "session_id": args.session,
         "deadline_ms": args.deadline_ms,
         "temperature": args.temperature,
+        "determinism": args.determinism,
     }
     body.update({name: value for name, value in optional.items() if value is not None})
     return body

@@ -86,6 +86,7 @@ def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
         ctx_max=replica.ctx_max,
         slots_total=replica.slots,
         model_digest=replica.model_digest,
+        determinism=replica.determinism,
     )
 
 

@@ -236,7 +236,12 @@ class TaskRequest(_JsonSchemaRuntimeValidationBase):
             le=4294967295,
         ),
     ] = MISSING
-    determinism: Literal["strict", "best_effort"] = "strict"
+    determinism: Annotated[
+        Literal["strict", "best_effort"],
+        Field(
+            description="Opt-in reproducibility (ORCH-3506). `strict` runs the task only on replicas registered\n`determinism: strict` (ORCH-3505), bound to one replica set, with every sampling field sent and\nprompt caching off, so the same request replays byte for byte; 503 POOL_UNAVAILABLE when no\nstrict replica serves the model. `best_effort` (the default) runs on any matching replica.\n"
+        ),
+    ] = "best_effort"
     sampler_profile_version: Annotated[
         StrictStr, Field(pattern="^v[1-9][0-9]{0,3}$")
     ] = "v1"
@@ -412,6 +417,12 @@ class SessionInfo(BaseModel):
 class EngineCapability(BaseModel):
     engine: Engine
     engine_version: StrictStr
+    determinism: Annotated[
+        Literal["strict", "best_effort"],
+        Field(
+            description="The mode these replicas run in as registered (ORCH-3505); strict tasks run only on `strict`\nones (ORCH-3506).\n"
+        ),
+    ]
     ctx_max: Annotated[StrictInt, Field(ge=1)]
     workloads: list[Literal["completion", "chat"]]
     slots_total: Annotated[StrictInt, Field(ge=0)]

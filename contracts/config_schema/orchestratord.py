@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from contracts.config_schema.common import (
     Bind,
     ConfigModel,
+    Determinism,
     Engine,
     HttpUrl,
     Identifier,
@@ -204,6 +205,14 @@ class StaticReplica(ConfigModel):
     model_id: str | None = Field(default=None, min_length=1, description="name clients may use for the model")
     slots: PositiveInt = 1
     ctx_max: PositiveInt = 2_048
+    determinism: Determinism = Field(
+        default="best_effort",
+        description=(
+            "the mode the engine was launched in; orchestratord cannot see the launch, so the operator "
+            "declares `strict` only for an engine that decodes one sequence at a time with nothing shared "
+            "between requests (llama.cpp `--parallel 1 --no-cont-batching`, ORCH-3505)"
+        ),
+    )
     model_digest: ModelDigest | None = Field(
         default=None,
         description=(

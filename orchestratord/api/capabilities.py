@@ -1,5 +1,5 @@
-"""GET /v1/capabilities: the contract version, engines of the live replicas and the request limits
-(ORCH-1050, ORCH-1003)."""
+"""GET /v1/capabilities: the contract version, engines of the live replicas with the determinism mode they
+run in, and the request limits (ORCH-1050, ORCH-3506, ORCH-1003)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,14 @@ def contract_version() -> str:
 
 
 def engine_entries(replicas: list[Replica], totals: dict[str, int]) -> list[dict[str, object]]:
-    """One entry per (engine, engine_version) of the registered replicas, from live props."""
-    groups: dict[tuple[str, str], list[Replica]] = {}
+    """One entry per (engine, engine_version, determinism) of the registered replicas, from live props, so
+    a client sees whether strict tasks have replicas to run on."""
+    groups: dict[tuple[str, str, str], list[Replica]] = {}
     for replica in replicas:
-        groups.setdefault((replica.spec.engine, replica.engine_version), []).append(replica)
+        key = (replica.spec.engine, replica.engine_version, replica.spec.determinism)
+        groups.setdefault(key, []).append(replica)
     entries: list[dict[str, object]] = []
-    for (engine, version), members in sorted(groups.items()):
+    for (engine, version, determinism), members in sorted(groups.items()):
         ctx_max = max((r.ctx_max for r in members), default=0)
         out_limits = [r.spec.max_tokens_out or r.ctx_max for r in members]
         workloads = sorted({w for r in members for w in r.spec.workloads})
@@ -42,6 +44,7 @@ def engine_entries(replicas: list[Replica], totals: dict[str, int]) -> list[dict
             {
                 "engine": engine,
                 "engine_version": version,
+                "determinism": determinism,
                 "ctx_max": max(ctx_max, 1),
                 "workloads": workloads,
                 "slots_total": sum(totals.get(r.replica_id, 0) for r in members),

@@ -28,12 +28,14 @@ from ..services.task_spec import TaskSpec
 from ..services.tasks import TaskService
 from .openai_relay import Batch, ChunkWriter, Kind, Shape, parse_batch, response_body, typed_error
 from .openai_requests import (
+    DETERMINISM_HEADER,
     PRIORITY_HEADER,
     SESSION_HEADER,
     FacadeContext,
     chat_spec,
     completion_spec,
     include_usage,
+    parse_determinism,
     parse_priority,
     parse_session_id,
 )
@@ -138,6 +140,23 @@ async def _disconnected(receive: Receive) -> None:
         pass
 
 
+@dataclass(frozen=True, slots=True)
+class FacadeHeaders:
+    """The facade's own request headers, as sent (validated when the TaskSpec is built)."""
+
+    priority: str | None
+    session_id: str | None
+    determinism: str | None
+
+
+def facade_headers(
+    priority: str | None = Header(default=None, alias=PRIORITY_HEADER),
+    session_id: str | None = Header(default=None, alias=SESSION_HEADER),
+    determinism: str | None = Header(default=None, alias=DETERMINISM_HEADER),
+) -> FacadeHeaders:
+    return FacadeHeaders(priority, session_id, determinism)
+
+
 def openai_router(
     auth: Authenticator,
     facade: OpenAIFacade,
@@ -155,12 +174,13 @@ def openai_router(
     client = Depends(auth.require(Role.CLIENT))
     started = int(clock())
 
-    def context(principal: Principal, priority: str | None, session_id: str | None) -> FacadeContext:
+    def context(principal: Principal, headers: FacadeHeaders) -> FacadeContext:
         return FacadeContext(
             tenant=principal.tenant,
-            priority=parse_priority(priority),
-            session_id=parse_session_id(session_id),
+            priority=parse_priority(headers.priority),
+            session_id=parse_session_id(headers.session_id),
             default_max_tokens=facade.settings.default_max_tokens,
+            determinism=parse_determinism(headers.determinism),
         )
 
     @router.post("/v1/completions", operation_id="createCompletion")
@@ -168,10 +188,9 @@ def openai_router(
         body: CompletionRequest,
         request: Request,
         principal: Principal = client,
-        priority: str | None = Header(default=None, alias=PRIORITY_HEADER),
-        session_id: str | None = Header(default=None, alias=SESSION_HEADER),
+        headers: FacadeHeaders = Depends(facade_headers),
     ) -> Response:
-        spec = completion_spec(body, context(principal, priority, session_id))
+        spec = completion_spec(body, context(principal, headers))
         return await facade.answer("completion", spec, body, request)
 
     @router.post("/v1/chat/completions", operation_id="createChatCompletion")
@@ -179,10 +198,9 @@ def openai_router(
         body: ChatCompletionRequest,
         request: Request,
         principal: Principal = client,
-        priority: str | None = Header(default=None, alias=PRIORITY_HEADER),
-        session_id: str | None = Header(default=None, alias=SESSION_HEADER),
+        headers: FacadeHeaders = Depends(facade_headers),
     ) -> Response:
-        spec = chat_spec(body, context(principal, priority, session_id))
+        spec = chat_spec(body, context(principal, headers))
         return await facade.answer("chat", spec, body, request)
 
     @router.get("/v1/models", operation_id="listModels")

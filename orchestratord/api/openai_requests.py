@@ -1,7 +1,8 @@
 """OpenAI-compatible requests turned into the daemon's TaskSpec (ORCH-1060, ORCH-1061, ORCH-1063).
 
 The facade builds the same TaskSpec as `POST /v1/tasks`, so validation limits, quotas, sessions, the queue,
-fairness and placement apply unchanged. The priority class and the session come from headers.
+fairness and placement apply unchanged. The priority class, the session and the determinism mode come from
+headers; a request is best_effort unless it asks for strict (ORCH-3506).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
 from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage
 
-from ..services.task_spec import Priority, TaskSpec, new_task_id
+from ..services.task_spec import Determinism, Priority, TaskSpec, new_task_id
 
 T = TypeVar("T")
 PRIORITY_HEADER = "X-Orch-Priority"
 SESSION_HEADER = "X-Orch-Session-Id"
+DETERMINISM_HEADER = "X-Orch-Determinism"
 _PRIORITIES: dict[str, Priority] = {"interactive": "interactive", "batch": "batch"}
+_MODES: dict[str, Determinism] = {"strict": "strict", "best_effort": "best_effort"}
 _ROLES: dict[str, Literal["system", "user", "assistant"]] = {
     "system": "system",
     "developer": "system",
@@ -39,6 +42,7 @@ class FacadeContext:
     priority: Priority
     session_id: str | None
     default_max_tokens: int
+    determinism: Determinism = "best_effort"
 
 
 def _given(value: T | MISSING | None) -> T | None:
@@ -46,13 +50,23 @@ def _given(value: T | MISSING | None) -> T | None:
     return None if value is MISSING or value is None else value
 
 
-def parse_priority(value: str | None) -> Priority:
+def _header_choice(header: str, value: str | None, choices: dict[str, T], default: T) -> T:
+    """One of `choices` (case-insensitive); absent means `default`, anything else is 400 naming the header."""
     if value is None:
-        return "interactive"
-    priority = _PRIORITIES.get(value.strip().lower())
-    if priority is None:
-        raise InvalidParams(f"{PRIORITY_HEADER}: must be interactive or batch")
-    return priority
+        return default
+    chosen = choices.get(value.strip().lower())
+    if chosen is None:
+        raise InvalidParams(f"{header}: must be {' or '.join(choices)}")
+    return chosen
+
+
+def parse_priority(value: str | None) -> Priority:
+    return _header_choice(PRIORITY_HEADER, value, _PRIORITIES, "interactive")
+
+
+def parse_determinism(value: str | None) -> Determinism:
+    """The task's mode from `X-Orch-Determinism`; absent means best_effort (ORCH-3506)."""
+    return _header_choice(DETERMINISM_HEADER, value, _MODES, "best_effort")
 
 
 def parse_session_id(value: str | None) -> str | None:
@@ -82,6 +96,7 @@ def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec
         workload="completion",
         session_id=context.session_id,
         priority=context.priority,
+        determinism=context.determinism,
         seed=_given(body.seed),
         temperature=_given(body.temperature),
         top_p=_given(body.top_p),
@@ -103,6 +118,7 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         workload="chat",
         session_id=context.session_id,
         priority=context.priority,
+        determinism=context.determinism,
         seed=_given(body.seed),
         temperature=_given(body.temperature),
         top_p=_given(body.top_p),

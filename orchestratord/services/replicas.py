@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator_core.errors import NotFound, OrchError
 from orchestrator_core.leases import SlotLedger
 from orchestrator_core.predictions import ThroughputModel
-from orchestrator_core.replica import STRICT, Determinism, ReplicaView
+from orchestrator_core.replica import BEST_EFFORT, Determinism, ReplicaView
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.types import Props
 
@@ -43,7 +43,7 @@ class ReplicaSpec:
 
     `determinism` is the mode the replica's node registered (ORCH-3505). A replica configured in
     orchestratord's own `replicas` list is the operator's engine, whose launch orchestratord cannot see,
-    so it counts as strict unless said otherwise.
+    so it is best_effort unless the operator declares it strict (ORCH-3506).
     """
 
     replica_id: str
@@ -52,7 +52,7 @@ class ReplicaSpec:
     model_ref: str
     node_id: str | None = None
     sampler_profile_version: str = "v1"
-    determinism: Determinism = STRICT
+    determinism: Determinism = BEST_EFFORT
     workloads: tuple[str, ...] = ("completion", "chat")
     max_tokens_out: int | None = None
     model_digest: str | None = None

@@ -66,7 +66,7 @@ class TaskSpec:
     priority: Priority = "interactive"
     deadline_ms: int | None = None
     seed: int | None = None
-    determinism: Determinism = "strict"
+    determinism: Determinism = "best_effort"
     sampler_profile_version: str = "v1"
     temperature: float | None = None
     top_p: float | None = None

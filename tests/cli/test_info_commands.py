@@ -14,7 +14,7 @@ JSON = pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["human", "js
 UNKNOWN_TASK = "00000000-0000-4000-8000-0000000000aa"
 
 
-@pytest.mark.req("ORCH-9105", "ORCH-9107", "ORCH-9109")
+@pytest.mark.req("ORCH-9105", "ORCH-9107", "ORCH-9109", "ORCH-3506")
 @JSON
 def test_capabilities(llorch: Runner, snapshot: SnapshotAssertion, json_flag: tuple[str, ...]) -> None:
     result = llorch("capabilities", *json_flag)

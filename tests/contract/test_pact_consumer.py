@@ -92,16 +92,9 @@ def test_submit_answers_202_with_the_admission(pact: Pact) -> None:
         pact.upon_receiving("a request to submit a completion task")
         .given(STATE_SERVES)
         .with_request("POST", "/v1/tasks")
-        .with_body(
-            {
-                **body,
-                "priority": "interactive",
-                "determinism": "strict",
-                "sampler_profile_version": "v1",
-                "kv_hint": "reuse",
-            },
-            content_type=JSON,
-        )
+        # Only the fields the caller set: every default, determinism best_effort among them, is the
+        # server's (ORCH-3506).
+        .with_body(body, content_type=JSON)
         .will_respond_with(202)
         .with_body(
             {
@@ -221,6 +214,7 @@ def test_capabilities(pact: Pact) -> None:
                     {
                         "engine": match.regex("llamacpp", regex=ENGINE_RE),
                         "engine_version": match.string("b0-unknown"),
+                        "determinism": match.regex("best_effort", regex=r"^(strict|best_effort)$"),
                         "ctx_max": match.int(4096),
                         "workloads": match.each_like(match.regex("completion", regex=r"^(completion|chat)$")),
                         "slots_total": match.int(2),
@@ -235,6 +229,7 @@ def test_capabilities(pact: Pact) -> None:
     with pact.serve() as server, sdk(str(server.url)) as client:
         capabilities = client.capabilities()
     assert capabilities.api_version == "1.0.0" and capabilities.engines[0].ctx_max == 4096
+    assert capabilities.engines[0].determinism == "best_effort"
 
 
 def test_session_get(pact: Pact) -> None:
@@ -348,12 +343,7 @@ def test_full_queue_answers_429_with_retry_headers(pact: Pact) -> None:
         pact.upon_receiving("a request to submit a task to a full queue")
         .given(STATE_QUEUE_FULL)
         .with_request("POST", "/v1/tasks")
-        .with_body(
-            body
-            | {"priority": "interactive", "determinism": "strict", "sampler_profile_version": "v1"}
-            | {"kv_hint": "reuse"},
-            content_type=JSON,
-        )
+        .with_body(body, content_type=JSON)
         .will_respond_with(429)
         .with_header("Retry-After", match.regex("1", regex=r"^[1-9][0-9]*$"))
         .with_header("X-Backoff-Ms", match.regex("400", regex=r"^[0-9]+$"))

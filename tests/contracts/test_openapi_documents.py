@@ -173,7 +173,7 @@ def test_task_stream_is_an_event_stream_with_named_event_schemas() -> None:
     assert set(document["components"]["schemas"]["TokenEvent"]["required"]) == {"t", "i"}
 
 
-@pytest.mark.req("ORCH-1060", "ORCH-1061", "ORCH-1062", "ORCH-1063")
+@pytest.mark.req("ORCH-1060", "ORCH-1061", "ORCH-1062", "ORCH-1063", "ORCH-3506")
 def test_openai_facade_streams_and_takes_the_orchestrator_headers() -> None:
     document = load("data")
     paths = document["paths"]
@@ -182,7 +182,7 @@ def test_openai_facade_streams_and_takes_the_orchestrator_headers() -> None:
         headers = {
             resolve(document, p)["name"] for p in op["parameters"] if resolve(document, p)["in"] == "header"
         }
-        assert {"X-Orch-Priority", "X-Orch-Session-Id"} <= headers
+        assert {"X-Orch-Priority", "X-Orch-Session-Id", "X-Orch-Determinism"} <= headers
         assert set(op["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
     assert "get" in paths["/v1/models"]
 

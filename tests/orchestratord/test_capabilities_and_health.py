@@ -31,6 +31,7 @@ async def test_capabilities_come_from_live_props_and_the_contract_version(contra
             {
                 "engine": "llamacpp",
                 "engine_version": "mock-1",
+                "determinism": "best_effort",
                 "ctx_max": 8192,
                 "workloads": ["chat", "completion"],
                 "slots_total": 5,

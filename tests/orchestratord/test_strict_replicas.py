@@ -43,6 +43,19 @@ async def two_pools(best_effort_slots: int = 4) -> AsyncIterator[Daemon]:
         yield daemon
 
 
+@asynccontextmanager
+async def best_effort_only() -> AsyncIterator[Daemon]:
+    """A daemon whose only pool serving MODEL was registered best_effort, as a TGI or Triton node does."""
+    async with node_stack() as (daemon, engine):
+        body = with_mode(
+            registration("host-1", {"pool-be": [replica("pool-be-r0", engine.base_url)]}),
+            "pool-be-r0",
+            "best_effort",
+        )
+        assert (await daemon.client.post("/v1/nodes/register", json=body, headers=NODE)).status_code == 200
+        yield daemon
+
+
 async def placed_on(daemon: Daemon, determinism: str) -> tuple[str, str]:
     """(pool the task was queued for, replica it ran on)."""
     answer = await daemon.client.post(
@@ -73,15 +86,9 @@ async def test_a_strict_task_joins_the_strict_pool_even_when_a_best_effort_pool_
 
 @pytest.mark.req("ORCH-3505", "ORCH-3009", "ORCH-3007")
 async def test_a_strict_task_without_strict_replicas_is_refused_saying_no_strict_replica_serves_it() -> None:
-    async with node_stack() as (daemon, engine):
-        body = with_mode(
-            registration("host-1", {"pool-be": [replica("pool-be-r0", engine.base_url)]}),
-            "pool-be-r0",
-            "best_effort",
-        )
-        assert (await daemon.client.post("/v1/nodes/register", json=body, headers=NODE)).status_code == 200
+    async with best_effort_only() as daemon:
         refused = await daemon.client.post(
-            "/v1/tasks", json={"model_ref": MODEL, "prompt": "hi", "max_tokens": 3}
+            "/v1/tasks", json={"model_ref": MODEL, "prompt": "hi", "max_tokens": 3, "determinism": "strict"}
         )
         relaxed = await daemon.client.post(
             "/v1/tasks",

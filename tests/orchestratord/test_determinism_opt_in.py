@@ -1,0 +1,136 @@
+"""Determinism is opt-in (ORCH-3506): a task or OpenAI request that does not ask for `strict` is
+best_effort and runs on best_effort-only pools; `X-Orch-Determinism: strict` asks for strict through the
+OpenAI facade; static replicas are best_effort unless the operator declares them strict; capabilities
+report the mode of each engine group."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from tests.orchestratord.orchd_harness import MODEL, Daemon, eventually, make_config, running_daemon
+from tests.orchestratord.test_nodes_registry import CLIENT_KEY
+from tests.orchestratord.test_strict_replicas import best_effort_only, two_pools
+from worker_adapters.mock.faults import MockConfig
+from worker_adapters.mock.server import serve_mock
+
+PROMPT = {"model": MODEL, "prompt": "Once upon a time", "max_tokens": 3}
+
+
+def sdk(daemon: Daemon) -> openai.AsyncOpenAI:
+    """The unmodified `openai` package, talking to the in-process daemon."""
+    return openai.AsyncOpenAI(
+        base_url="http://orchd/v1", api_key=CLIENT_KEY, http_client=daemon.client, max_retries=0
+    )
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-3504")
+async def test_a_task_without_determinism_runs_on_a_best_effort_only_pool() -> None:
+    async with best_effort_only() as daemon:
+        answer = await daemon.client.post(
+            "/v1/tasks", json={"model_ref": MODEL, "prompt": "hi", "max_tokens": 3}
+        )
+        assert answer.status_code == 202, answer.text
+        status = await daemon.wait_state(answer.json()["task_id"], "succeeded", "failed")
+        spec = daemon.services.registry.get(answer.json()["task_id"]).spec
+    assert status["state"] == "succeeded", status
+    assert status["replay"]["replica_id"] == "pool-be-r0"
+    assert spec.determinism == "best_effort"
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-1060", "ORCH-1061")
+async def test_an_openai_request_without_the_header_runs_on_a_best_effort_only_pool() -> None:
+    async with best_effort_only() as daemon:
+        client = sdk(daemon)
+        completion = await client.completions.create(**PROMPT)
+        chat = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=3
+        )
+    assert completion.choices[0].finish_reason == "length"
+    assert chat.choices[0].message.content
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-3505", "ORCH-1063")
+async def test_the_strict_header_gets_503_naming_the_missing_strict_replica() -> None:
+    async with best_effort_only() as daemon:
+        client = sdk(daemon)
+        with pytest.raises(openai.APIStatusError) as refused:
+            await client.completions.create(**PROMPT, extra_headers={"X-Orch-Determinism": "strict"})
+        with pytest.raises(openai.APIStatusError) as refused_chat:
+            await client.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": "hi"}],
+                max_tokens=3,
+                extra_headers={"X-Orch-Determinism": "strict"},
+            )
+        relaxed = await client.completions.create(
+            **PROMPT, extra_headers={"X-Orch-Determinism": "best_effort"}
+        )
+    for error in (refused.value, refused_chat.value):
+        assert error.status_code == 503
+        assert isinstance(error.body, dict)
+        assert error.body["code"] == "POOL_UNAVAILABLE"
+        assert f"no strict replica serves model {MODEL}" in error.body["message"]
+    assert relaxed.choices[0].text
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-3505", "ORCH-3009")
+async def test_the_strict_header_places_the_request_on_the_strict_pool() -> None:
+    async with two_pools() as daemon:
+        raw = await sdk(daemon).completions.with_raw_response.create(
+            **PROMPT, extra_headers={"X-Orch-Determinism": "strict"}
+        )
+        status = (await daemon.client.get(f"/v1/tasks/{raw.headers['x-orch-task-id']}")).json()
+    assert raw.parse().choices[0].text
+    assert status["replay"]["replica_id"] == "pool-st-r0"
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-1063")
+async def test_an_invalid_determinism_header_is_400_naming_it() -> None:
+    async with best_effort_only() as daemon:
+        answer = await daemon.client.post(
+            "/v1/completions", json=PROMPT, headers={"X-Orch-Determinism": "always"}
+        )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "INVALID_PARAMS"
+    assert answer.json()["message"].startswith("X-Orch-Determinism")
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-1050")
+async def test_capabilities_report_the_determinism_mode_of_each_engine_group() -> None:
+    async with two_pools(best_effort_slots=4) as daemon:
+        engines = (await daemon.client.get("/v1/capabilities")).json()["engines"]
+    assert sorted((e["engine"], e["determinism"], e["slots_total"]) for e in engines) == [
+        ("llamacpp", "best_effort", 4),
+        ("llamacpp", "strict", 1),
+    ]
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-3505")
+async def test_a_static_replica_is_best_effort_unless_the_operator_declares_it_strict() -> None:
+    async with (
+        serve_mock("llamacpp", MockConfig(slots=1, ctx_max=4096)) as plain,
+        serve_mock("llamacpp", MockConfig(slots=1, ctx_max=4096)) as declared,
+    ):
+        static = {"engine": "llamacpp", "model_ref": MODEL, "slots": 1, "ctx_max": 4096}
+        config = make_config(
+            replicas=[
+                {"id": "plain-r0", "pool_id": "plain", "base_url": plain.base_url, **static},
+                {
+                    "id": "declared-r0",
+                    "pool_id": "declared",
+                    "base_url": declared.base_url,
+                    "determinism": "strict",
+                    **static,
+                },
+            ]
+        )
+        async with running_daemon((), config=config) as daemon:
+            replicas = daemon.services.replicas
+            await eventually(lambda: all(r.ready for r in replicas.all()))
+            modes = {r.replica_id: replicas.view(r).determinism for r in replicas.all()}
+            strict = await daemon.submit(determinism="strict", max_tokens=3)
+            assert strict.status_code == 202, strict.text
+            status = await daemon.wait_state(strict.json()["task_id"], "succeeded", "failed")
+    assert modes == {"plain-r0": "best_effort", "declared-r0": "strict"}
+    assert status["replay"]["replica_id"] == "declared-r0"
