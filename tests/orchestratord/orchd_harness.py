@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
+from orchestrator_core.replica import BEST_EFFORT, Determinism
 from orchestratord.app import create_app
 from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.wiring import Services, build_services
@@ -52,6 +53,8 @@ class MockReplica:
     faults: Faults = field(default_factory=Faults)
     engine: str = "llamacpp"
     model_ref: str = MODEL
+    determinism: Determinism = BEST_EFFORT
+    model_digest: str | None = None
 
 
 @dataclass
@@ -111,6 +114,8 @@ async def running_daemon(
             pool_id=replica.pool_id,
             engine=replica.engine,
             model_ref=replica.model_ref,
+            determinism=replica.determinism,
+            model_digest=replica.model_digest,
         )
         services.replicas.register(spec, MockAdapter(engine, no_retry_options()))
     if services_hook is not None:

@@ -5,22 +5,45 @@ report the mode of each engine group."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
 import openai
 import pytest
+from openai.types import Completion
 
-from tests.orchestratord.orchd_harness import MODEL, Daemon, eventually, make_config, running_daemon
+from tests.orchestratord.orchd_harness import (
+    MODEL,
+    Daemon,
+    MockReplica,
+    eventually,
+    make_config,
+    running_daemon,
+)
 from tests.orchestratord.test_nodes_registry import CLIENT_KEY
 from tests.orchestratord.test_strict_replicas import best_effort_only, two_pools
-from worker_adapters.mock.faults import MockConfig
+from worker_adapters.mock.faults import Faults, MockConfig
 from worker_adapters.mock.server import serve_mock
 
-PROMPT = {"model": MODEL, "prompt": "Once upon a time", "max_tokens": 3}
+DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+STRICT = {"X-Orch-Determinism": "strict"}
 
 
 def sdk(daemon: Daemon) -> openai.AsyncOpenAI:
-    """The unmodified `openai` package, talking to the in-process daemon."""
+    """The unmodified `openai` package, talking to the in-process daemon.
+
+    The package annotates its client as its own httpx fork's; httpx's AsyncClient offers the same API.
+    """
+    http_client: Any = daemon.client
     return openai.AsyncOpenAI(
-        base_url="http://orchd/v1", api_key=CLIENT_KEY, http_client=daemon.client, max_retries=0
+        base_url="http://orchd/v1", api_key=CLIENT_KEY, http_client=http_client, max_retries=0
+    )
+
+
+def complete(client: openai.AsyncOpenAI, **headers: str) -> Awaitable[Completion]:
+    """A short completion, with the given request headers."""
+    return client.completions.create(
+        model=MODEL, prompt="Once upon a time", max_tokens=3, extra_headers=headers or None
     )
 
 
@@ -42,7 +65,7 @@ async def test_a_task_without_determinism_runs_on_a_best_effort_only_pool() -> N
 async def test_an_openai_request_without_the_header_runs_on_a_best_effort_only_pool() -> None:
     async with best_effort_only() as daemon:
         client = sdk(daemon)
-        completion = await client.completions.create(**PROMPT)
+        completion = await complete(client)
         chat = await client.chat.completions.create(
             model=MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=3
         )
@@ -55,17 +78,15 @@ async def test_the_strict_header_gets_503_naming_the_missing_strict_replica() ->
     async with best_effort_only() as daemon:
         client = sdk(daemon)
         with pytest.raises(openai.APIStatusError) as refused:
-            await client.completions.create(**PROMPT, extra_headers={"X-Orch-Determinism": "strict"})
+            await complete(client, **STRICT)
         with pytest.raises(openai.APIStatusError) as refused_chat:
             await client.chat.completions.create(
                 model=MODEL,
                 messages=[{"role": "user", "content": "hi"}],
                 max_tokens=3,
-                extra_headers={"X-Orch-Determinism": "strict"},
+                extra_headers=STRICT,
             )
-        relaxed = await client.completions.create(
-            **PROMPT, extra_headers={"X-Orch-Determinism": "best_effort"}
-        )
+        relaxed = await complete(client, **{"X-Orch-Determinism": "best_effort"})
     for error in (refused.value, refused_chat.value):
         assert error.status_code == 503
         assert isinstance(error.body, dict)
@@ -78,7 +99,7 @@ async def test_the_strict_header_gets_503_naming_the_missing_strict_replica() ->
 async def test_the_strict_header_places_the_request_on_the_strict_pool() -> None:
     async with two_pools() as daemon:
         raw = await sdk(daemon).completions.with_raw_response.create(
-            **PROMPT, extra_headers={"X-Orch-Determinism": "strict"}
+            model=MODEL, prompt="Once upon a time", max_tokens=3, extra_headers=STRICT
         )
         status = (await daemon.client.get(f"/v1/tasks/{raw.headers['x-orch-task-id']}")).json()
     assert raw.parse().choices[0].text
@@ -89,7 +110,7 @@ async def test_the_strict_header_places_the_request_on_the_strict_pool() -> None
 async def test_an_invalid_determinism_header_is_400_naming_it() -> None:
     async with best_effort_only() as daemon:
         answer = await daemon.client.post(
-            "/v1/completions", json=PROMPT, headers={"X-Orch-Determinism": "always"}
+            "/v1/completions", json={"model": MODEL, "prompt": "x"}, headers={"X-Orch-Determinism": "always"}
         )
     assert answer.status_code == 400
     assert answer.json()["code"] == "INVALID_PARAMS"
@@ -134,3 +155,21 @@ async def test_a_static_replica_is_best_effort_unless_the_operator_declares_it_s
             status = await daemon.wait_state(strict.json()["task_id"], "succeeded", "failed")
     assert modes == {"plain-r0": "best_effort", "declared-r0": "strict"}
     assert status["replay"]["replica_id"] == "declared-r0"
+
+
+@pytest.mark.req("ORCH-3506", "ORCH-4002", "ORCH-3004")
+@pytest.mark.parametrize(("mode", "outcome"), [("strict", "failed"), ("best_effort", "succeeded")])
+async def test_only_a_strict_task_is_requeued_within_its_first_replica_set(mode: str, outcome: str) -> None:
+    # r0 (more free slots, so placed first) fails before any token; r1 serves the model from another file.
+    replicas = [
+        MockReplica("r0", slots=2, faults=Faults(fail_at=0), determinism="strict", model_digest=DIGEST_A),
+        MockReplica("r1", slots=1, determinism="strict", model_digest=DIGEST_B),
+    ]
+    async with running_daemon(replicas) as daemon:
+        task_id = (await daemon.submit(max_tokens=3, determinism=mode)).json()["task_id"]
+        status = await daemon.wait_state(task_id, "succeeded", "failed")
+    assert status["state"] == outcome, status
+    if mode == "strict":
+        assert status["error"]["code"] == "REPLICA_EXHAUSTED"
+    else:
+        assert status["replay"]["replica_id"] == "r1"
