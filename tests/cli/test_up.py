@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
-from cli.stack import free_port
+from cli.stack import StackPlan, free_port, llama_server_command, static_config
+from contracts.config_schema.orchestratord import OrchestratordConfig
 from tests.cli.llorch_runner import normalise
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,3 +105,12 @@ def test_up_serves_a_working_curl_example_and_stops_everything(
     assert len(spawned) >= 2  # orchestratord and llama-server, or orchestratord and pool_managerd
     assert [pid for pid in spawned if _alive(pid)] == []
     assert normalise(banner.replace(str(tmp_path), "<state-dir>")) == snapshot
+
+
+@pytest.mark.req("ORCH-9106", "ORCH-3506", "ORCH-3502")
+def test_the_static_stack_declares_its_single_slot_llama_server_strict(tmp_path: Path) -> None:
+    plan = StackPlan("127.0.0.1", 8080, 9200, tmp_path)
+    config = OrchestratordConfig.model_validate_json(static_config(plan, 8081).read_text())
+    command = llama_server_command("127.0.0.1", 8081)
+    assert [replica.determinism for replica in config.replicas] == ["strict"]
+    assert command[command.index("-np") + 1] == "1" and "--no-cont-batching" in command
