@@ -96,7 +96,11 @@ class Pool(ConfigModel):
     devices: list[GpuIndex] | Literal["cpu"] = Field(
         description='GPU indices, or "cpu" as an explicit carve-out; a GPU pool never falls back to CPU'
     )
-    determinism: Determinism = "strict"
+    determinism: Determinism = Field(
+        default="strict",
+        description="strict or best_effort; when omitted: strict for a llamacpp or vllm pool with one slot, "
+        "else best_effort",
+    )
     slots: PositiveInt = Field(default=1, description="concurrent requests per replica")
     ctx: PositiveInt = 2_048
     threads: PositiveInt = 1
@@ -122,6 +126,16 @@ class Pool(ConfigModel):
     )
     drain_deadline_ms: Annotated[int, Field(ge=0, le=600_000)] = 30_000
     reload_timeout_ms: PositiveMillis = 600_000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_determinism(cls, data: object) -> object:
+        # ORCH-6015: an omitted mode is strict only where the engine can run it with the pool's slots, so a
+        # TGI, Triton or multi-slot pool loads as best_effort, not refused for a mode nobody asked for.
+        if isinstance(data, dict) and "determinism" not in data:
+            can_be_strict = data.get("engine") in ("llamacpp", "vllm") and data.get("slots", 1) == 1
+            return {**data, "determinism": "strict" if can_be_strict else "best_effort"}
+        return data
 
     @field_validator("devices")
     @classmethod

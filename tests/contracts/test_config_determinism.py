@@ -21,10 +21,9 @@ def _config(**pool: Any) -> PoolManagerdConfig:
 
 
 @pytest.mark.req("ORCH-6015", "ORCH-3502")
-@pytest.mark.parametrize("determinism", [{"determinism": "strict"}, {}])
-def test_strict_llamacpp_with_several_slots_is_an_error_naming_slots(determinism: dict[str, str]) -> None:
+def test_strict_llamacpp_with_several_slots_is_an_error_naming_slots() -> None:
     with pytest.raises(InvalidParams) as raised:
-        _config(engine="llamacpp", slots=4, **determinism)
+        _config(engine="llamacpp", slots=4, determinism="strict")
 
     assert "pools.0.slots: slots must be 1 for a llamacpp pool with strict determinism (got 4)" in (
         raised.value.message
@@ -42,3 +41,19 @@ def test_strict_llamacpp_with_several_slots_is_an_error_naming_slots(determinism
 )
 def test_single_slot_strict_and_best_effort_pools_are_accepted(pool: dict[str, Any]) -> None:
     assert _config(**pool).pools[0].slots == pool["slots"]
+
+
+@pytest.mark.req("ORCH-6015", "ORCH-3506")
+@pytest.mark.parametrize(
+    ("pool", "mode"),
+    [
+        ({"engine": "llamacpp"}, "strict"),
+        ({"engine": "llamacpp", "slots": 4}, "best_effort"),
+        ({"engine": "vllm", "slots": 1}, "strict"),
+        ({"engine": "vllm", "slots": 8}, "best_effort"),
+        ({"engine": "tgi"}, "best_effort"),
+        ({"engine": "triton"}, "best_effort"),
+    ],
+)
+def test_an_omitted_mode_is_strict_only_where_the_engine_can_run_it(pool: dict[str, Any], mode: str) -> None:
+    assert _config(**pool).pools[0].determinism == mode

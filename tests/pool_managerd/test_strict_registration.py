@@ -50,10 +50,10 @@ def write_config(tmp_path: Path, **pool: object) -> Path:
 @pytest.mark.parametrize(
     ("pool", "reason"),
     [
-        ({"engine": "triton"}, "engine triton cannot run strict determinism"),
+        ({"engine": "triton", "determinism": "strict"}, "engine triton cannot run strict determinism"),
         ({"engine": "tgi", "determinism": "strict"}, "engine tgi cannot run strict determinism"),
         (
-            {"engine": "vllm", "slots": 8},
+            {"engine": "vllm", "slots": 8, "determinism": "strict"},
             "strict determinism on vllm runs one slot per replica (got slots 8)",
         ),
     ],
