@@ -6,10 +6,10 @@ queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005,
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from orchestrator_core.deadlines import check_admission, deadline_at
 from orchestrator_core.errors import (
@@ -20,8 +20,9 @@ from orchestrator_core.errors import (
     PoolUnavailable,
     QueueFullDropLru,
 )
-from orchestrator_core.placement import Assigned, NoCapacity, decide
-from orchestrator_core.predictions import MIN_RETRY_AFTER_MS, Prediction, Running, predict, running_ms
+from orchestrator_core.placement import Assigned, NoCapacity, NoCapacityReason, decide
+from orchestrator_core.predictions import Prediction, Running, predict, retry_after_ms, running_ms
+from orchestrator_core.queue import FullPolicy, PoolQueue
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
 from orchestrator_core.task import Priority, QueuedTask
@@ -31,7 +32,7 @@ from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
 from .queues import PoolQueues
-from .replicas import ReplicaRegistry
+from .replicas import PoolCapacity, ReplicaRegistry
 from .requirements import requirements_for
 from .sessions import SessionStore
 from .signal import Wakeup
@@ -185,10 +186,11 @@ class AdmissionService:
         decision = decide(requirements_for(spec, session, ()), views)
         if isinstance(decision, Assigned):
             return decision.replica.pool_id
-        error = decision.error(self._refusal_text(spec, decision))
-        if error is not None:
-            self._metrics.placement_decision(None, OUTCOME[decision.reason])
-            raise error
+        if decision.reason is not NoCapacityReason.BUSY:
+            error = decision.error(self._refusal_text(spec, decision))
+            if error is not None:
+                self._metrics.placement_decision(None, OUTCOME[decision.reason])
+                raise error
         busy = next(step for step in decision.log.filters if step.name == "free_slot").rejected
         pools = sorted({v.pool_id for v in views if v.replica_id in busy})
         return min(pools, key=lambda pool: len(self._queues.get(pool)))
@@ -205,7 +207,8 @@ class AdmissionService:
 
     def _enqueue(self, spec: TaskSpec, pool_id: str, correlation_id: str | None) -> Admission:
         now_ms = self._clock() * 1000.0
-        seed = resolve_seed(spec.seed, spec.task_id)
+        # A given seed is checked here; the derived one is only needed once the task is admitted.
+        own_seed = None if spec.seed is None else resolve_seed(spec.seed, spec.task_id)
         tokens = spec.estimated_tokens
         queue = self._queues.get(pool_id)
         task = QueuedTask(
@@ -218,15 +221,21 @@ class AdmissionService:
             deadline_at_ms=deadline_at(now_ms, spec.deadline_ms),
             session_id=spec.session_id,
         )
-        prediction = self._predict(task, queue_pool=pool_id, deadline_ms=spec.deadline_ms)
-        retry_ms = max(MIN_RETRY_AFTER_MS, math.ceil(prediction.predicted_decode_ms))  # ORCH-2014
+        capacity = self._replicas.capacity(pool_id)
+        retry_ms = retry_after_ms(capacity.rate, tokens)  # ORCH-2014
         if spec.session_id is not None:
             self._sessions.check_turn(spec.session_id, spec.tenant, tokens)
         self._quotas.check(spec.tenant, tokens, now_ms, concurrency_retry_after_ms=retry_ms)
+        if task.deadline_at_ms is None and _refuses_every_arrival(queue):
+            # Without a deadline the feasibility check passes whatever the prediction says, so the queue
+            # policy is next (ORCH-1008) and refuses: the prediction cannot change the answer.
+            _refuse(queue, task, retry_ms)
+        prediction = self._predict(task, queue, capacity, deadline_ms=spec.deadline_ms)
         check_admission(task, prediction, now_ms)
         evicted = queue.enqueue(task, retry_after_ms=retry_ms)
         # Clients are asked to slow down once the queue is 80% full, before refusals start (ORCH-1007).
         backoff_ms = retry_ms if len(queue) >= 0.8 * queue.config.capacity else 0
+        seed = own_seed if own_seed is not None else resolve_seed(None, spec.task_id)
         self._commit(spec, task, seed, prediction, now_ms, backoff_ms)
         if evicted is not None:
             self._evict(evicted, retry_ms)
@@ -245,19 +254,17 @@ class AdmissionService:
         self._wakeup.notify()
         return admission
 
-    def _predict(self, task: QueuedTask, *, queue_pool: str, deadline_ms: int | None) -> Prediction:
-        queue = self._queues.get(queue_pool)
-        pool = self._replicas.of_pool(queue_pool)
-        slots = {r.replica_id: self._replicas.total_slots(r.replica_id) for r in pool if r.ready}
-        slots_free = sum(self._replicas.free_slots(r) for r in slots)
-        rate = self._replicas.throughput.pool_rate(slots)
-        running = self._live.running(queue_pool, sum(slots.values()) - slots_free, self._clock())
+    def _predict(
+        self, task: QueuedTask, queue: PoolQueue, capacity: PoolCapacity, *, deadline_ms: int | None
+    ) -> Prediction:
+        busy = sum(capacity.slots.values()) - capacity.free
+        running = self._live.running(queue.pool_id, busy, self._clock())
         return predict(
             queue.ahead_if_enqueued(task),
             tokens=task.estimated_tokens,
-            rate=rate,
-            slots_free=slots_free,
-            running=running_ms(rate, running),
+            rate=capacity.rate,
+            slots_free=capacity.free,
+            running=running_ms(capacity.rate, running),
             deadline_in_ms=None if deadline_ms is None else float(deadline_ms),
         )
 
@@ -300,3 +307,14 @@ class AdmissionService:
                     policy_label=policy,
                 ),
             )
+
+
+def _refuses_every_arrival(queue: PoolQueue) -> bool:
+    """A full queue under policy `reject`, which refuses an arrival without evicting anything."""
+    return queue.config.policy is FullPolicy.REJECT and len(queue) >= queue.config.capacity
+
+
+def _refuse(queue: PoolQueue, task: QueuedTask, retry_ms: int) -> NoReturn:
+    """Lets the queue refuse `task` with its own AdmissionReject (ORCH-2001)."""
+    queue.enqueue(task, retry_after_ms=retry_ms)
+    raise AssertionError(f"queue {queue.pool_id} accepted a task while full under policy reject")

@@ -4,6 +4,10 @@ Static replicas from the config and replicas registered by pool_managerd (the co
 alike. Placement reads `views()`; the dispatcher leases slots through `lease()`/`release()`; the lifespan
 polls health and props with `refresh()` so capabilities and readiness come from live data (ORCH-1050,
 ORCH-1072).
+
+Every admission reads the views of all replicas, so they are kept until something they show changes: each
+change goes through this registry (membership, health, props, drain, leases, throughput observations),
+which drops the cached view of the replica it touched.
 """
 
 from __future__ import annotations
@@ -12,12 +16,12 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator_core.errors import NotFound, OrchError
 from orchestrator_core.leases import SlotLedger
-from orchestrator_core.predictions import ThroughputModel
+from orchestrator_core.predictions import ServiceRate, ThroughputModel
 from orchestrator_core.replica import BEST_EFFORT, Determinism, ReplicaView
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.types import Props
@@ -59,6 +63,15 @@ class ReplicaSpec:
     engine_version: str | None = None
     ctx_max: int | None = None
     slots_total: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PoolCapacity:
+    """What predictions need of a pool: the slots of its ready replicas, how many are free, its rate."""
+
+    slots: Mapping[str, int]
+    free: int
+    rate: ServiceRate
 
 
 @dataclass(slots=True)
@@ -118,6 +131,36 @@ class Replica:
         return self.props.slots_total if self.props else 0
 
 
+class ObservedThroughput:
+    """The registry's ThroughputModel: an observation changes a replica's view (its rates), so it is
+    reported to the registry, which drops that view."""
+
+    __slots__ = ("_changed", "_model")
+
+    def __init__(self, model: ThroughputModel, changed: Callable[[str], None]) -> None:
+        self._model = model
+        self._changed = changed
+
+    def observe(self, replica_id: str, *, tokens_out: int, decode_ms: float, first_token_ms: float) -> None:
+        self._model.observe(
+            replica_id, tokens_out=tokens_out, decode_ms=decode_ms, first_token_ms=first_token_ms
+        )
+        self._changed(replica_id)
+
+    def forget(self, replica_id: str) -> None:
+        self._model.forget(replica_id)
+        self._changed(replica_id)
+
+    def tokens_per_s(self, replica_id: str) -> float:
+        return self._model.tokens_per_s(replica_id)
+
+    def first_token_ms(self, replica_id: str) -> float:
+        return self._model.first_token_ms(replica_id)
+
+    def pool_rate(self, replica_slots: Mapping[str, int]) -> ServiceRate:
+        return self._model.pool_rate(replica_slots)
+
+
 class ReplicaRegistry:
     """Replicas by id, with slot leases; notifies `wakeup` whenever capacity may have appeared."""
 
@@ -125,7 +168,17 @@ class ReplicaRegistry:
         self._replicas: dict[str, Replica] = {}
         self._ledger = SlotLedger()
         self._wakeup = wakeup
-        self.throughput = throughput
+        self.throughput = ObservedThroughput(throughput, self._changed)
+        # Views as last built, per replica and for all replicas in registration order; `_changed` drops
+        # what a change makes stale, and the next read rebuilds it.
+        self._cached: dict[str, ReplicaView] = {}
+        self._all_views: tuple[ReplicaView, ...] | None = None
+        self._capacities: dict[str, PoolCapacity] = {}
+
+    def _changed(self, replica_id: str) -> None:
+        self._cached.pop(replica_id, None)
+        self._all_views = None
+        self._capacities.clear()
 
     # --- membership (static config and the control plane) ---
 
@@ -137,6 +190,7 @@ class ReplicaRegistry:
             replica.warm_sessions = previous.warm_sessions
         self._replicas[spec.replica_id] = replica
         self._ledger.set_total(spec.replica_id, replica.slots_total)
+        self._changed(spec.replica_id)
         return replica
 
     def update(
@@ -159,6 +213,7 @@ class ReplicaRegistry:
             replica.draining = draining
         if last_error is not None:
             replica.last_error = last_error
+        self._changed(replica_id)
         self._wakeup.notify()
         return replica
 
@@ -167,6 +222,7 @@ class ReplicaRegistry:
         self._replicas.pop(replica_id, None)
         self._ledger.forget(replica_id)
         self.throughput.forget(replica_id)
+        self._changed(replica_id)
         self._wakeup.notify()
 
     def mark_unready(self, node_id: str, reason: str = "node lease expired") -> list[str]:
@@ -182,6 +238,7 @@ class ReplicaRegistry:
         replica.node_ready = ready
         replica.ready = ready
         replica.last_error = last_error
+        self._changed(replica_id)
         self._wakeup.notify()
         return replica
 
@@ -209,6 +266,16 @@ class ReplicaRegistry:
         return [r for r in self._replicas.values() if r.pool_id == pool_id]
 
     def view(self, replica: Replica) -> ReplicaView:
+        """The replica's view as of now; kept until the replica changes."""
+        if self._replicas.get(replica.replica_id) is not replica:  # no longer registered: nothing to keep
+            return self.fresh_view(replica)
+        cached = self._cached.get(replica.replica_id)
+        if cached is None:
+            cached = self._cached[replica.replica_id] = self.fresh_view(replica)
+        return cached
+
+    def fresh_view(self, replica: Replica) -> ReplicaView:
+        """The replica's view built from its current state, bypassing the cache."""
         total = self._ledger.total(replica.replica_id)
         return ReplicaView(
             replica_id=replica.replica_id,
@@ -231,7 +298,25 @@ class ReplicaRegistry:
         )
 
     def views(self, replicas: Iterable[Replica] | None = None) -> list[ReplicaView]:
-        return [self.view(r) for r in (self._replicas.values() if replicas is None else replicas)]
+        """The views of `replicas` (default: every replica, in registration order)."""
+        if replicas is not None:
+            return [self.view(r) for r in replicas]
+        if self._all_views is None:
+            self._all_views = tuple(self.view(r) for r in self._replicas.values())
+        return list(self._all_views)
+
+    def capacity(self, pool_id: str) -> PoolCapacity:
+        """The pool's ready slots, free slots and service rate; kept until a replica changes."""
+        known = self._capacities.get(pool_id)
+        if known is None:
+            known = self._capacities[pool_id] = self.fresh_capacity(pool_id)
+        return known
+
+    def fresh_capacity(self, pool_id: str) -> PoolCapacity:
+        """The pool's capacity computed from the current state, bypassing the cache."""
+        slots = {r.replica_id: self._ledger.total(r.replica_id) for r in self.of_pool(pool_id) if r.ready}
+        free = sum(self._ledger.free(replica_id) for replica_id in slots)
+        return PoolCapacity(slots, free, self.throughput.pool_rate(slots))
 
     def any_ready(self) -> bool:
         return any(r.ready and not r.draining for r in self._replicas.values())
@@ -239,10 +324,16 @@ class ReplicaRegistry:
     # --- slots ---
 
     def lease(self, replica_id: str, lease_id: str) -> bool:
-        return self._ledger.acquire(replica_id, lease_id)
+        acquired = self._ledger.acquire(replica_id, lease_id)
+        if acquired:
+            self._changed(replica_id)
+        return acquired
 
     def release(self, lease_id: str) -> None:
+        replica_id = self._ledger.holder(lease_id)
         if self._ledger.release(lease_id):
+            if replica_id is not None:
+                self._changed(replica_id)
             self._wakeup.notify()
 
     def free_slots(self, replica_id: str) -> int:
@@ -270,16 +361,15 @@ class ReplicaRegistry:
                 health = await replica.adapter.health()
                 props = await replica.adapter.props() if health.ready else None
         except (OrchError, TimeoutError) as exc:
-            replica.ready = False
-            replica.last_error = str(exc) or type(exc).__name__
+            self._probe_failed(replica, str(exc) or type(exc).__name__)
             return
         except Exception as exc:  # an adapter bug makes this replica unready, never stops the polling
             logger.exception("probing replica %s failed", replica.replica_id)
-            replica.ready = False
-            replica.last_error = f"{type(exc).__name__} while probing"
+            self._probe_failed(replica, f"{type(exc).__name__} while probing")
             return
         if self._replicas.get(replica.replica_id) is not replica:
             return
+        self._changed(replica.replica_id)
         if props is not None:
             replica.props = props
             self._ledger.set_total(replica.replica_id, replica.slots_total)
@@ -288,3 +378,8 @@ class ReplicaRegistry:
             replica.last_error = None
         elif not health.ready:
             replica.last_error = health.reason
+
+    def _probe_failed(self, replica: Replica, reason: str) -> None:
+        replica.ready = False
+        replica.last_error = reason
+        self._changed(replica.replica_id)
