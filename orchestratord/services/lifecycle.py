@@ -58,7 +58,8 @@ class TaskLifecycle:
         record.identity = None
 
     def started(self, record: TaskRecord, replica: Replica, kv_warmth: bool, queue_depth: int) -> None:
-        """Publishes `started` with the replay identity, then a first `metrics` event (ORCH-1021)."""
+        """Publishes `started` with the replay identity, then a first `metrics` event (ORCH-1021); the
+        caller logs it with `log_started`."""
         identity = record.identity
         if identity is None or identity.replica_id != replica.replica_id:
             identity = self.placed(record, replica)
@@ -80,6 +81,12 @@ class TaskLifecycle:
             )
         )
         self.progress(record, queue_depth)
+
+    def log_started(self, record: TaskRecord) -> None:
+        """The `task.started` log line; written once readers have the first token, off its path."""
+        identity = record.identity
+        if identity is None:
+            return
         self._log.event(
             "task.started",
             task_id=record.task_id,

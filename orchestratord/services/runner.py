@@ -127,15 +127,29 @@ class TaskRunner:
                     # token can be replaced without the client ever seeing it (ORCH-4002).
                     self._start(record, replica)
                     started = True
+                    if isinstance(event, FinalEvent):
+                        self._lifecycle.log_started(record)
                 if isinstance(event, FinalEvent):
                     stop_reason = _STOP_REASONS.get(event.stop_reason, "eos")
                     self._lifecycle.succeeded(record, event, stop_reason, self._queue_depth(replica.pool_id))
                     return
                 self._lifecycle.token(record, event.text, event.index)
+                if event.index == 0:
+                    await self._flush_first_token(record)
                 if event.index % METRICS_EVERY_TOKENS == METRICS_EVERY_TOKENS - 1:
                     self._lifecycle.progress(record, self._queue_depth(replica.pool_id))
         if not record.state.terminal:
             self._lifecycle.failed(record, WorkerReset("the engine stream ended without a final event"))
+
+    async def _flush_first_token(self, record: TaskRecord) -> None:
+        """Lets waiting readers write `started` and the first token before the rest of the burst.
+
+        The adapter hands over every token of a received chunk without awaiting, so without this one
+        pause the readers would only run once the whole burst is in the transcript (ORCH-4007,
+        ORCH-9204); later tokens are batched as they come. The start is logged after it, off the path.
+        """
+        await asyncio.sleep(0)
+        self._lifecycle.log_started(record)
 
     def _start(self, record: TaskRecord, replica: Replica) -> None:
         kv_warmth = False
