@@ -5,13 +5,13 @@ Pool operations need the `admin` role. Pools registered by a pool_managerd are f
 (`PoolClient`); pools of replicas from orchestratord's own configuration (listed with node_id `static`)
 are answered from local state: drain stops placing tasks on them, reload is refused because no process
 manager owns them. Node registration and heartbeats need a node token; a node may delete itself with its
-token, an operator with an admin key.
+token, an operator with an admin key. Every route declares its guard from `security` as a dependency, so the
+edge decides the credentials before the body is read (ORCH-1008).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import httpx
@@ -57,46 +57,6 @@ class NodeIdSegment(StringConvertor):
 
 
 NODE_ID_CONVERTOR = "node_id"
-
-
-# --- credentials ---
-
-
-def _bearer_token(request: Request) -> str:
-    return request.headers.get("authorization", "").partition(" ")[2].strip()
-
-
-def node_guard(auth: Authenticator) -> Callable[[Request], Awaitable[str]]:
-    """A configured node token (ORCH-5003); returns it, since it also authenticates calls to the node."""
-    node = auth.require_node()
-
-    async def guard(request: Request) -> str:
-        await node(request)
-        return _bearer_token(request)
-
-    return guard
-
-
-def node_or_admin_guard(auth: Authenticator) -> Callable[[Request], Awaitable[str | None]]:
-    """A node token (returned) or an admin key (None): who may delete a node (ORCH-1112)."""
-    node = auth.require_node()
-    admin = auth.require(Role.ADMIN)
-
-    async def guard(request: Request) -> str | None:
-        if await _passes(node, request):
-            return _bearer_token(request)
-        await admin(request)
-        return None
-
-    return guard
-
-
-async def _passes(check: Callable[[Request], Awaitable[object]], request: Request) -> bool:
-    try:
-        await check(request)
-    except OrchError:
-        return False
-    return True
 
 
 # --- pools ---
@@ -350,7 +310,7 @@ def node_info(node: Node, replicas: ReplicaRegistry, now: float) -> dict[str, ob
 def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegistry) -> APIRouter:
     register_url_convertor(NODE_ID_CONVERTOR, NodeIdSegment())
     router = APIRouter(tags=["nodes"])
-    node_token = Depends(node_guard(auth))
+    node_token = Depends(auth.require_node())
 
     @router.post(f"/v1/nodes/{REGISTER_PATH_SEGMENT}", operation_id="registerNode")
     async def register_node(body: NodeRegistration, token: str = node_token) -> JSONResponse:
@@ -362,7 +322,9 @@ def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegi
         return JSONResponse(lease_body(nodes.heartbeat(id, body)))
 
     @router.delete(f"/v1/nodes/{{id:{NODE_ID_CONVERTOR}}}", operation_id="deregisterNode", status_code=204)
-    async def deregister_node(id: PathId, token: str | None = Depends(node_or_admin_guard(auth))) -> Response:
+    async def deregister_node(
+        id: PathId, token: str | None = Depends(auth.require_node_or(Role.ADMIN))
+    ) -> Response:
         if token is not None:
             nodes.check_token(id, token)
         nodes.deregister(id)

@@ -17,7 +17,7 @@ from typing import Generic, TypeVar, cast
 from starlette.requests import HTTPConnection, Request
 from starlette.types import Scope
 
-from orchestrator_core.errors import Forbidden, Unauthorized
+from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
 
 
 class Role(StrEnum):
@@ -120,13 +120,15 @@ class Authenticator:
             raise Forbidden("a node token grants only node registration and heartbeats; use an API key")
         raise Unauthorized("unknown API key")
 
-    def node(self, scope: Scope) -> None:
-        """Passes a configured node token; anything else, an API key included, is Unauthorized (ORCH-5003)."""
+    def node(self, scope: Scope) -> str:
+        """The request's node token if it is a configured one (it also authenticates calls to the node);
+        anything else, an API key included, is Unauthorized (ORCH-5003)."""
         token = bearer_token(scope)
         if token is None:
             raise Unauthorized("missing Authorization: Bearer <node token>")
         if _match(self._node_tokens, token) is None:
             raise Unauthorized("unknown node token; node registration and heartbeats need a node token")
+        return token
 
     def require(self, role: Role) -> RoleGuard:
         """A FastAPI dependency admitting callers with `role` (401 without credentials, 403 without role)."""
@@ -142,6 +144,11 @@ class Authenticator:
         Only node tokens are credentials here, so an API key is as unknown as a forged token: 401.
         """
         return NodeGuard(self)
+
+    def require_node_or(self, role: Role) -> NodeOrRoleGuard:
+        """A dependency for routes a node may call with its token and an operator with a `role` key, such
+        as deleting a node (ORCH-1112): the node token, or None for the key."""
+        return NodeOrRoleGuard(NodeGuard(self), RoleGuard(self, role))
 
 
 _DECIDED = "orch.guard"
@@ -207,13 +214,31 @@ class OpenOrRoleGuard(Guard[Principal | None]):
         return self._guarded.check(scope)
 
 
-class NodeGuard(Guard[None]):
-    """Callers presenting a configured node token."""
+class NodeGuard(Guard[str]):
+    """Callers presenting a configured node token; yields the token."""
 
     __slots__ = ("_auth",)
 
     def __init__(self, auth: Authenticator) -> None:
         self._auth = auth
 
-    def check(self, scope: Scope) -> None:
-        self._auth.node(scope)
+    def check(self, scope: Scope) -> str:
+        return self._auth.node(scope)
+
+
+class NodeOrRoleGuard(Guard[str | None]):
+    """A configured node token (yielded), else a caller with the role (None); a caller with neither gets
+    the role's refusal (401 without valid credentials, 403 without the role)."""
+
+    __slots__ = ("_node", "_role")
+
+    def __init__(self, node: NodeGuard, role: RoleGuard) -> None:
+        self._node = node
+        self._role = role
+
+    def check(self, scope: Scope) -> str | None:
+        try:
+            return self._node.check(scope)
+        except OrchError:
+            self._role.check(scope)
+            return None
