@@ -16,6 +16,7 @@ from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage
 
 from ..http.correlation import correlation_id
+from ..http.explicit_route import explicit_route
 from ..http.json_body import json_body
 from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
@@ -161,15 +162,25 @@ def status_body(record: TaskRecord, queue_position: int | None) -> dict[str, obj
 
 def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
     router = APIRouter(tags=["tasks"])
-    client = Depends(auth.require(Role.CLIENT))
+    client_guard = auth.require(Role.CLIENT)
+    client = Depends(client_guard)
 
     # The body is read by `json_body` rather than declared as a parameter: one JSON decode per submission.
-    @router.post("/v1/tasks", operation_id="createTask", status_code=202)
+    # The route is served with its guard's decision passed in, without FastAPI's dependency solving.
     async def create_task(request: Request, principal: Principal = client) -> JSONResponse:
         spec = task_spec(await json_body(request, TaskRequest), principal.tenant)
         admission_runs(request.scope)
         admission = tasks.submit(spec, correlation_id(request.scope))
         return JSONResponse(admission_body(admission), status_code=202)
+
+    router.add_api_route(
+        "/v1/tasks",
+        create_task,
+        methods=["POST"],
+        operation_id="createTask",
+        status_code=202,
+        route_class_override=explicit_route(client_guard, create_task),
+    )
 
     @router.get("/v1/tasks/{id}", operation_id="getTask")
     async def get_task(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
