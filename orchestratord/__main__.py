@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import signal
 import sys
@@ -79,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
         )
     )
+    # What exists now (modules, routes, schemas, config) lives as long as the daemon: freezing it keeps a
+    # full collection under load to per-request objects instead of a 20-50 ms walk over everything.
+    gc.collect()
+    gc.freeze()
     server.run()
     if not server.started:
         return 1
