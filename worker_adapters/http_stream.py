@@ -9,7 +9,6 @@ body chunk by chunk: the deadline, the error mapping and the await cost once per
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AsyncExitStack, aclosing
@@ -26,8 +25,6 @@ from worker_adapters.types import FinalEvent, StreamEvent, Timings, TokenEvent
 from worker_adapters.wire import Finish, WireCall, WireDecoder
 
 Clock = Callable[[], float]
-# How long the end of a body may take after its final event before the connection is dropped instead.
-DRAIN_TIMEOUT_S = 0.25
 
 
 @dataclass(slots=True)
@@ -105,14 +102,7 @@ class StreamDriver:
                         break
                 if progress.tokens != delivered:
                     progress.last_token_at = self._clock()
-            final = self._final(finish, progress)
-            try:
-                yield final
-            finally:
-                # The consumer stops at the final event, before the body's end has been read; a
-                # response closed unread takes its connection down, and every request would then pay
-                # a new connection to the engine. Reading the rest keeps it in the pool.
-                await _drain(chunks)
+        yield self._final(finish, progress)
 
     async def _next_payloads(
         self, chunks: AsyncIterator[str], reader: SseDataReader, progress: _Progress
@@ -165,12 +155,3 @@ class StreamDriver:
             stop_reason=finish.stop_reason,
             timings=timings,
         )
-
-
-async def _drain(chunks: AsyncIterator[str]) -> None:
-    """Reads what is left of a finished stream's body (normally only the end of the chunked encoding),
-    so that its connection is reused; an engine that keeps talking or fails here costs the connection."""
-    with contextlib.suppress(TimeoutError, httpx.HTTPError):
-        async with asyncio.timeout(DRAIN_TIMEOUT_S):
-            async for _ in chunks:
-                pass
