@@ -82,7 +82,7 @@ def _children(log_dir: Path, trees: dict[str, Path], tokens: int) -> Iterator[tu
             child.stop()
 
 
-def measure(trees: dict[str, Path], rounds: int, cell_s: float, tokens: int) -> str:
+def measure(trees: dict[str, Path], rounds: int, cell_s: float, tokens: int, concurrency: int = 1) -> str:
     with tempfile.TemporaryDirectory(prefix="orchqueue-ttft-") as tmp:
         loadgen = LoadGenerator(Path(tmp))
         try:
@@ -91,35 +91,47 @@ def measure(trees: dict[str, Path], rounds: int, cell_s: float, tokens: int) -> 
                 for name, port in ports.items():
                     cells += [(f"v1 {name}", "v1", port), (f"openai {name}", "openai", port)]
                 samples: dict[str, list[float]] = {label: [] for label, _, _ in cells}
+                relayed: dict[str, list[float]] = {label: [0.0, 0.0] for label, _, _ in cells}
                 before = load_average()
                 for round_index in range(rounds + 1):  # round 0 is the warm-up
                     shift = round_index % len(cells)
                     for label, arm, port in cells[shift:] + cells[:shift]:
                         target = {"arm": arm, "host": HOST, "port": port, "max_tokens": tokens}
                         target["model"] = MODEL_REF
-                        command = {"op": "stream", "target": target, "concurrency": 1, "duration_s": cell_s}
+                        command = {
+                            "op": "stream",
+                            "target": target,
+                            "concurrency": concurrency,
+                            "duration_s": cell_s,
+                        }
                         answer = loadgen.call(command)
                         if answer["failed"]:
                             raise RuntimeError(f"{label}: {answer['errors']}")
                         if round_index:
                             samples[label].extend(answer["ttft_ms"])
+                            relayed[label][0] += answer["tokens"]
+                            relayed[label][1] += answer["elapsed_s"]
                 after = load_average()
         finally:
             loadgen.stop()
-    return _table(samples, before, after)
+    return _table(samples, relayed, before, after)
 
 
-def _table(samples: dict[str, list[float]], before: list[float], after: list[float]) -> str:
+def _table(
+    samples: dict[str, list[float]], relayed: dict[str, list[float]], before: list[float], after: list[float]
+) -> str:
     direct50 = percentile(samples["direct"], 0.5) or 0.0
     direct99 = percentile(samples["direct"], 0.99) or 0.0
     lines = [
         f"load average before {before} after {after}",
-        "arm            n      p50 ms  p99 ms  added p50/p99",
+        "arm            n  tokens/s   p50 ms  p99 ms  added p50/p99",
     ]
     for label, values in samples.items():
         p50, p99 = percentile(values, 0.5) or 0.0, percentile(values, 0.99) or 0.0
         added = "" if label == "direct" else f"{p50 - direct50:6.2f} / {p99 - direct99:6.2f}"
-        lines.append(f"{label:<12} {len(values):6d}  {p50:6.2f}  {p99:6.2f}  {added}")
+        tokens, elapsed = relayed[label]
+        rate = tokens / elapsed if elapsed else 0.0
+        lines.append(f"{label:<12} {len(values):6d} {rate:9,.0f}  {p50:6.2f}  {p99:6.2f}  {added}")
     return "\n".join(lines)
 
 
@@ -129,11 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cell-s", type=float, default=2.0)
     parser.add_argument("--tokens", type=int, default=256)
+    parser.add_argument("--concurrency", type=int, default=1, help="streams at once (1 for the TTFT target)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     trees = {"head": Path(__file__).resolve().parent.parent}
     if args.tree:
         trees = {name: Path(path).resolve() for name, _, path in (t.partition("=") for t in args.tree)}
-    print(measure(trees, args.rounds, args.cell_s, args.tokens))
+    print(measure(trees, args.rounds, args.cell_s, args.tokens, args.concurrency))
     return 0
 
 
