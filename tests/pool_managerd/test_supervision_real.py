@@ -137,8 +137,12 @@ async def test_drain_lets_a_running_stream_finish_then_stops_the_replica(
     tokens, final = await asyncio.wait_for(stream, 30)
     assert final is not None and final.tokens_out == tokens == 48
     assert replica.pid is not None
-    await wait_for(lambda: not pid_alive(replica.pid or 0), 10, "the drained replica to stop")
-    assert pool.status().replicas[0].state == "stopped"
+    # The supervisor records the exit once its wait on the process returns, a moment after the pid is gone.
+    await wait_for(
+        lambda: not pid_alive(replica.pid or 0) and pool.status().replicas[0].state == "stopped",
+        10,
+        "the drained replica to stop",
+    )
 
 
 @pytest.mark.req("ORCH-6012", "ORCH-6010", "ORCH-1104")
