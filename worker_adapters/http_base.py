@@ -98,7 +98,8 @@ class HttpEngine:
         return self.dead(f"{path} answered {response.status_code}: {body_message(response.content)}")
 
     async def aclose(self) -> None:
-        """Close the HTTP clients and their connections."""
+        """Stop the background drains, then close the HTTP clients and their connections."""
+        await self.driver.drainer.aclose()
         await self.client.aclose()
         if self.probe_client is not self.client:
             await self.probe_client.aclose()

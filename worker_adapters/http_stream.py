@@ -4,13 +4,16 @@ It opens the engine stream inside `async with`, so closing the generator closes 
 at once (ORCH-7003); maps every failure to a typed error; applies the first-token and inter-token idle
 timeouts; and retries with full jitter only while no token has been delivered (ORCH-7005). It reads the
 body chunk by chunk: the deadline, the error mapping and the await cost once per chunk, not per event.
+A stream that reached its final event leaves its response to the `BodyDrainer`, which reads the body's
+end in the background so the connection goes back to the pool without holding up the consumer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, aclosing
 from dataclasses import dataclass
 from typing import cast
@@ -25,6 +28,71 @@ from worker_adapters.types import FinalEvent, StreamEvent, Timings, TokenEvent
 from worker_adapters.wire import Finish, WireCall, WireDecoder
 
 Clock = Callable[[], float]
+# After the final event only the body's end (a `[DONE]` line, the last chunk) is expected; an engine that
+# takes longer or sends more than this costs the connection instead.
+DRAIN_TIMEOUT_S = 1.0
+DRAIN_MAX_CHARS = 64 * 1024
+# Connections are kept for reuse only while at most this many streams are open on the replica. Under
+# load a drained connection turns idle only after the next request has opened another one, and httpcore's
+# pool scans every connection for each idle one whenever a request starts or ends, which cost more than
+# half the throughput at 64 streams; a connect is then a small part of the time to first token anyway.
+REUSE_UP_TO_STREAMS = 8
+
+
+class BodyDrainer:
+    """Reads the rest of finished stream bodies in background tasks, then closes their responses.
+
+    A response closed before its body has ended takes its connection down, and the next request then
+    pays for a new one. The consumer has what it needs at the final event, so the wait for the body's
+    end must not delay it (nor the slot it holds): it happens here, bounded in time and size.
+    """
+
+    def __init__(
+        self,
+        timeout_s: float = DRAIN_TIMEOUT_S,
+        max_chars: int = DRAIN_MAX_CHARS,
+        reuse_up_to: int = REUSE_UP_TO_STREAMS,
+    ) -> None:
+        self._timeout_s = timeout_s
+        self._max_chars = max_chars
+        self._reuse_up_to = reuse_up_to
+        self._streams = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        """Counts a stream as open for as long as the block runs."""
+        self._streams += 1
+        try:
+            yield
+        finally:
+            self._streams -= 1
+
+    def adopt(self, response: AsyncExitStack, chunks: AsyncIterator[str]) -> None:
+        """Take over a response whose final event was read: drain `chunks`, then exit what is popped from
+        `response`; while too many streams are open to keep the connection, `response` is left as it is."""
+        if self._streams > self._reuse_up_to:
+            return
+        task = asyncio.create_task(self._drain(response.pop_all(), chunks))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, response: AsyncExitStack, chunks: AsyncIterator[str]) -> None:
+        async with response:
+            read = 0
+            with contextlib.suppress(TimeoutError, httpx.HTTPError):
+                async with asyncio.timeout(self._timeout_s):
+                    async for text in chunks:
+                        read += len(text)
+                        if read > self._max_chars:
+                            return
+
+    async def aclose(self) -> None:
+        """Stop every drain at once, closing its response and connection."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @dataclass(slots=True)
@@ -47,6 +115,7 @@ class StreamDriver:
         options: AdapterOptions,
         clock: Clock = time.monotonic,
     ) -> None:
+        self.drainer = BodyDrainer()
         self._client = client
         self._engine = engine
         self._options = options
@@ -75,6 +144,7 @@ class StreamDriver:
         self, call: WireCall, decoder: WireDecoder, progress: _Progress
     ) -> AsyncGenerator[StreamEvent, None]:
         async with AsyncExitStack() as stack:
+            stack.enter_context(self.drainer.counting())
             with transport_errors(self._engine):
                 request = self._client.stream("POST", call.path, json=call.body)
                 response = await stack.enter_async_context(request)
@@ -95,6 +165,9 @@ class StreamDriver:
                     for piece in decoder.feed(payload):
                         if isinstance(piece, Finish):
                             finish = piece
+                            # The response may now outlive this generator: closing it at the final
+                            # event must not cut the body's end off (ORCH-7003).
+                            self.drainer.adopt(stack, chunks)
                             break
                         if piece:
                             yield self._token(piece, progress)
