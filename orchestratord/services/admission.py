@@ -6,7 +6,6 @@ queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005,
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
@@ -32,7 +31,7 @@ from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
 from .queues import PoolQueues
-from .replicas import PoolCapacity, ReplicaRegistry
+from .replicas import PoolCapacity, ReplicaRegistry, task_of_lease
 from .requirements import requirements_for
 from .sessions import SessionStore
 from .signal import Wakeup
@@ -64,37 +63,19 @@ class AdmissionGate:
         self.open = False
 
 
-class _LiveTasks:
-    """The records admitted to each pool that have not been seen ended, oldest first: where predictions
-    find a pool's running tasks (ORCH-2207). Ended records are dropped as they are met."""
-
-    def __init__(self) -> None:
-        self._pools: dict[str, OrderedDict[str, TaskRecord]] = {}
-
-    def add(self, pool_id: str, record: TaskRecord) -> None:
-        self._pools.setdefault(pool_id, OrderedDict())[record.task_id] = record
-
-    def running(self, pool_id: str, busy: int, now_s: float) -> list[Running]:
-        """The running tasks of `pool_id`, oldest admission first, until the `busy` leased slots are
-        accounted for."""
-        live = self._pools.get(pool_id)
-        if live is None:
-            return []
-        while live and next(iter(live.values())).state.terminal:
-            live.popitem(last=False)
-        found: list[Running] = []
-        ended: list[str] = []
-        for task_id, record in live.items():
-            if len(found) >= busy:
-                break
-            if record.state.terminal:
-                ended.append(task_id)
-            elif record.state is TaskState.RUNNING and record.started_at is not None:
-                elapsed_ms = 1000.0 * (now_s - record.started_at)
-                found.append(Running(record.spec.estimated_tokens, elapsed_ms))
-        for task_id in ended:
-            del live[task_id]
-        return found
+def running_tasks(
+    replicas: ReplicaRegistry, registry: TaskRegistry, pool_id: str, now_s: float
+) -> list[Running]:
+    """The running tasks of `pool_id`, oldest lease first: the tasks that hold one of its slot leases
+    (ORCH-2207). Costs one look-up per leased slot, whatever the queue holds; a task that ended or went
+    back to its queue while its run has not yet given the lease back is not running."""
+    found: list[Running] = []
+    for lease_id in replicas.held_leases(pool_id):
+        record = registry.find(task_of_lease(lease_id))
+        if record is None or record.state is not TaskState.RUNNING or record.started_at is None:
+            continue
+        found.append(Running(record.spec.estimated_tokens, 1000.0 * (now_s - record.started_at)))
+    return found
 
 
 class AdmissionService:
@@ -128,7 +109,6 @@ class AdmissionService:
         self._log = log
         self._wakeup = wakeup
         self._gate = gate
-        self._live = _LiveTasks()
 
     def admit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
         """Admit `spec` or raise: InvalidParams, PayloadTooLarge, Conflict, DeadlineUnmet, 429s, 503s."""
@@ -257,8 +237,7 @@ class AdmissionService:
     def _predict(
         self, task: QueuedTask, queue: PoolQueue, capacity: PoolCapacity, *, deadline_ms: int | None
     ) -> Prediction:
-        busy = sum(capacity.slots.values()) - capacity.free
-        running = self._live.running(queue.pool_id, busy, self._clock())
+        running = running_tasks(self._replicas, self._registry, queue.pool_id, self._clock())
         return predict(
             queue.ahead_if_enqueued(task),
             tokens=task.estimated_tokens,
@@ -290,7 +269,6 @@ class AdmissionService:
         )
         record = TaskRecord(spec=spec, seed=seed, admission=admission, admitted_at=self._clock())
         self._registry.add(record)
-        self._live.add(task.pool_id, record)
         self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
 
     def _evict(self, evicted: QueuedTask, retry_ms: int) -> None:

@@ -41,6 +41,17 @@ def canonical_digest(value: str | None) -> str | None:
     return f"sha256:{found.group(1)}" if found else None
 
 
+def lease_id_for(task_id: str, attempt: int) -> str:
+    """The id of the slot lease a task's `attempt`-th placement holds (one per attempt, ORCH-4002)."""
+    return f"{task_id}#{attempt}"
+
+
+def task_of_lease(lease_id: str) -> str:
+    """The task whose placement holds `lease_id` (the inverse of `lease_id_for`)."""
+    task_id, _, _attempt = lease_id.rpartition("#")
+    return task_id or lease_id
+
+
 @dataclass(frozen=True, slots=True)
 class ReplicaSpec:
     """What is known about a replica before asking its engine: where it belongs and what it serves.
@@ -174,6 +185,10 @@ class ReplicaRegistry:
         self._cached: dict[str, ReplicaView] = {}
         self._all_views: tuple[ReplicaView, ...] | None = None
         self._capacities: dict[str, PoolCapacity] = {}
+        # The leases held in each pool, oldest first, kept at acquire and release so predictions find a
+        # pool's running tasks without looking at its queue (ORCH-2207).
+        self._pool_leases: dict[str, dict[str, None]] = {}
+        self._lease_pool: dict[str, str] = {}
 
     def _changed(self, replica_id: str) -> None:
         self._cached.pop(replica_id, None)
@@ -220,7 +235,8 @@ class ReplicaRegistry:
     def remove(self, replica_id: str) -> None:
         """Forgets a replica; tasks running on it fail through their stream and release their lease."""
         self._replicas.pop(replica_id, None)
-        self._ledger.forget(replica_id)
+        for lease_id in self._ledger.forget(replica_id):
+            self._unindex(lease_id)
         self.throughput.forget(replica_id)
         self._changed(replica_id)
         self._wakeup.notify()
@@ -325,16 +341,29 @@ class ReplicaRegistry:
 
     def lease(self, replica_id: str, lease_id: str) -> bool:
         acquired = self._ledger.acquire(replica_id, lease_id)
-        if acquired:
+        if acquired and lease_id not in self._lease_pool:
+            pool_id = self.get(replica_id).pool_id
+            self._lease_pool[lease_id] = pool_id
+            self._pool_leases.setdefault(pool_id, {})[lease_id] = None
             self._changed(replica_id)
         return acquired
 
     def release(self, lease_id: str) -> None:
         replica_id = self._ledger.holder(lease_id)
         if self._ledger.release(lease_id):
+            self._unindex(lease_id)
             if replica_id is not None:
                 self._changed(replica_id)
             self._wakeup.notify()
+
+    def _unindex(self, lease_id: str) -> None:
+        pool_id = self._lease_pool.pop(lease_id, None)
+        if pool_id is not None:
+            self._pool_leases[pool_id].pop(lease_id, None)
+
+    def held_leases(self, pool_id: str) -> tuple[str, ...]:
+        """The leases held on the replicas of `pool_id`, oldest first: its running tasks (ORCH-2207)."""
+        return tuple(self._pool_leases.get(pool_id, ()))
 
     def free_slots(self, replica_id: str) -> int:
         return self._ledger.free(replica_id)
