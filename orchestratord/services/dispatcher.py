@@ -23,7 +23,7 @@ from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
 from .queues import PoolQueues
-from .replicas import ReplicaRegistry
+from .replicas import ReplicaRegistry, lease_id_for
 from .requirements import requirements_for
 from .runner import TaskRunner
 from .sessions import SessionStore
@@ -180,7 +180,7 @@ class Dispatcher:
             self._lifecycle.failed(record, error)
             return True
         replica = self._replicas.get(decision.replica.replica_id)
-        lease_id = f"{record.task_id}#{len(record.attempts)}"
+        lease_id = lease_id_for(record.task_id, len(record.attempts))
         if not self._replicas.lease(replica.replica_id, lease_id):
             return False
         self._metrics.placement_decision(queue.pool_id, "assigned")
