@@ -4,11 +4,8 @@ listens and a curl example that works, and leaves no process behind after Ctrl-C
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,9 +14,9 @@ from syrupy.assertion import SnapshotAssertion
 
 from cli.stack import StackPlan, free_port, llama_server_command, static_config
 from contracts.config_schema.orchestratord import OrchestratordConfig
+from tests.cli.llorch_process import interrupt, llorch_process
 from tests.cli.llorch_runner import normalise
 
-ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 90
 
 
@@ -80,12 +77,9 @@ def test_up_serves_a_working_curl_example_and_stops_everything(
     tmp_path: Path, snapshot: SnapshotAssertion, stack: str, json_mode: bool
 ) -> None:
     port, pool_port = free_port("127.0.0.1"), free_port("127.0.0.1")
-    argv = [sys.executable, "-m", "cli", "up", "--stack", stack, "--port", str(port)]
-    argv += ["--pool-port", str(pool_port), "--state-dir", str(tmp_path), *(["--json"] if json_mode else [])]
-    process = subprocess.Popen(
-        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
+    argv = ["up", "--stack", stack, "--port", str(port), "--pool-port", str(pool_port)]
+    argv += ["--state-dir", str(tmp_path), *(["--json"] if json_mode else [])]
+    with llorch_process(*argv, text=True) as process:
         banner = _read_until_ready(process, json_mode)
         if json_mode:
             curl = json.loads(banner.splitlines()[-1])["curl"]
@@ -93,12 +87,7 @@ def test_up_serves_a_working_curl_example_and_stops_everything(
             curl = next(line.strip() for line in banner.splitlines() if line.strip().startswith("curl "))
         spawned = _descendants(process.pid)
         answer = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60, check=True)
-        os.killpg(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=40)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        err = interrupt(process, timeout_s=40)
     assert process.returncode == 0, err
     assert "event: started" in answer.stdout and "event: end" in answer.stdout
     assert len(re.findall(r"event: token", answer.stdout)) >= 1

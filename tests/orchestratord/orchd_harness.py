@@ -1,25 +1,24 @@
 """Test harness: an in-process orchestratord with in-process mock engines, driven through httpx's ASGI
-transport (and, for the few tests that need real sockets, uvicorn on 127.0.0.1)."""
+transport (and, for the few tests that need real sockets, `tests.live_daemon` on 127.0.0.1)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
+from starlette.types import ASGIApp
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
 from orchestrator_core.replica import BEST_EFFORT, Determinism
 from orchestratord.app import create_app
 from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.wiring import Services, build_services
+from tests.live_daemon import live_daemon_async
 from worker_adapters.mock.adapter import MockAdapter
 from worker_adapters.mock.engine import MockEngine
 from worker_adapters.mock.faults import Faults, MockConfig
@@ -70,7 +69,7 @@ class Daemon:
     async def wait_state(self, task_id: str, *states: str, timeout_s: float = 15.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
             while True:
-                status = (await self.client.get(f"/v1/tasks/{task_id}")).json()
+                status: dict[str, Any] = (await self.client.get(f"/v1/tasks/{task_id}")).json()
                 if status["state"] in states:
                     return status
                 await asyncio.sleep(0.01)
@@ -162,35 +161,14 @@ async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> N
             await asyncio.sleep(0.005)
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn inside the test's event loop; the process's signal handlers stay untouched."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+@asynccontextmanager
+async def _app_and_services(config: OrchestratordConfig) -> AsyncIterator[tuple[ASGIApp, Services]]:
+    services = build_services(config)
+    yield create_app(config, services=services), services
 
 
 @asynccontextmanager
 async def serve_orchestratord(config: OrchestratordConfig) -> AsyncIterator[tuple[str, Services]]:
     """orchestratord on a free 127.0.0.1 port with real sockets; yields its base URL and services."""
-    services = build_services(config)
-    app = create_app(config, services=services)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = _QuietServer(
-        uvicorn.Config(app, log_level="warning", access_log=False, ws="none", timeout_graceful_shutdown=2)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.01)
-        yield f"http://127.0.0.1:{port}", services
-    finally:
-        server.should_exit = True
-        await asyncio.wait({task}, timeout=10)
-        sock.close()
+    async with live_daemon_async(lambda: _app_and_services(config)) as daemon:
+        yield daemon.url, daemon.state

@@ -11,16 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from contracts.api_types.control import DrainAccepted, PoolHealth, PoolList, ReloadResult
 from orchestratord.http.security import sha256_hex
+from tests.live_daemon import live_daemon_async
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import EmbeddedServer, MockServer, reserve_socket, serve_mock
+from worker_adapters.mock.server import MockServer, reserve_socket, serve_mock
 
 CONTROL_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "control.yaml"
 NODE_TOKEN = "node-secret"
@@ -118,23 +118,15 @@ def pool_health(pool_id: str) -> dict[str, Any]:
 
 
 @asynccontextmanager
+async def _fake_app(fake: FakePoolManager) -> AsyncIterator[tuple[FastAPI, FakePoolManager]]:
+    yield fake.app(), fake
+
+
+@asynccontextmanager
 async def serve_fake(fake: FakePoolManager) -> AsyncIterator[FakePoolManager]:
-    server = EmbeddedServer(uvicorn.Config(fake.app(), log_level="warning", access_log=False, lifespan="off"))
-    sock = reserve_socket("127.0.0.1", 0)
-    host, port = sock.getsockname()[:2]
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                await asyncio.sleep(0.01)
-        fake.url = f"http://{host}:{port}"
+    async with live_daemon_async(lambda: _fake_app(fake), ready_path=None) as served:
+        fake.url = served.url
         yield fake
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
 
 
 def registration(api_url: str, endpoint: str) -> dict[str, Any]:

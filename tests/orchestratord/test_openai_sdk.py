@@ -4,132 +4,60 @@ streaming client that leaves cancels its task at once."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
+from starlette.types import ASGIApp
 
 from orchestratord.app import create_app
+from tests.live_daemon import live_daemon
 from tests.orchestratord.orchd_harness import MODEL, make_config
+from tests.sdk.live_orchd import LiveOrchestratord
 from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import EmbeddedServer, reserve_socket, serve_mock
-
-STARTUP_TIMEOUT_S = 20.0
+from worker_adapters.mock.server import serve_mock
 
 
-class LiveStack:
-    """A mock engine server and orchestratord (uvicorn) on free loopback ports, in a thread of their own."""
-
-    def __init__(self) -> None:
-        self.url = ""
-        self.engine_url = ""
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="live-orchestratord", daemon=True)
-
-    def __enter__(self) -> LiveStack:
-        self._thread.start()
-        if not self._ready.wait(STARTUP_TIMEOUT_S) or self._error is not None:
-            self.__exit__()
-            raise RuntimeError(f"live stack did not start: {self._error!r}")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=15)
-        assert not self._thread.is_alive(), "live orchestratord did not stop"
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as exc:  # reported to the test thread by __enter__
-            self._error = exc
-            self._ready.set()
-
-    async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        async with serve_mock("llamacpp", MockConfig(slots=1, ctx_max=4096)) as engine:
-            self.engine_url = engine.base_url
-            config = make_config(
-                replicas=[
-                    {
-                        "id": "r0",
-                        "pool_id": "pool-a",
-                        "engine": "llamacpp",
-                        "base_url": engine.base_url,
-                        "model_ref": MODEL,
-                        "slots": 1,
-                    }
-                ],
-                queues={"defaults": {"capacity": 1, "policy": "reject"}},
-            )
-            server = EmbeddedServer(
-                uvicorn.Config(
-                    create_app(config),
-                    log_level="warning",
-                    access_log=False,
-                    timeout_graceful_shutdown=2,
-                )
-            )
-            sock = reserve_socket("127.0.0.1", 0)
-            host, port = sock.getsockname()[:2]
-            serving = asyncio.create_task(server.serve(sockets=[sock]))
-            try:
-                async with asyncio.timeout(STARTUP_TIMEOUT_S):
-                    while not server.started:
-                        if serving.done():
-                            serving.result()
-                            raise RuntimeError("orchestratord stopped before it started")
-                        await asyncio.sleep(0.01)
-                self.url = f"http://{host}:{port}"
-                self._ready.set()
-                await self._stop.wait()
-            finally:
-                server.should_exit = True
-                await serving
-                sock.close()
-
-    def set_faults(self, **faults: Any) -> None:
-        httpx.post(f"{self.engine_url}/admin/faults", json=faults, timeout=5).raise_for_status()
-
-    def reset_faults(self) -> None:
-        httpx.post(f"{self.engine_url}/admin/faults/reset", timeout=5).raise_for_status()
+@asynccontextmanager
+async def _one_slot_and_a_queue_of_one() -> AsyncIterator[tuple[ASGIApp, str]]:
+    """orchestratord over a one-slot mock llama.cpp engine server, queue capacity 1, policy reject."""
+    async with serve_mock("llamacpp", MockConfig(slots=1, ctx_max=4096)) as engine:
+        replica = {"id": "r0", "pool_id": "pool-a", "engine": "llamacpp", "model_ref": MODEL, "slots": 1}
+        config = make_config(
+            replicas=[{**replica, "base_url": engine.base_url}],
+            queues={"defaults": {"capacity": 1, "policy": "reject"}},
+        )
+        yield create_app(config), engine.base_url
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[LiveStack]:
-    with LiveStack() as live:
-        yield live
+def stack() -> Iterator[LiveOrchestratord]:
+    with live_daemon(_one_slot_and_a_queue_of_one) as daemon:
+        yield LiveOrchestratord(daemon.url, daemon.state)
 
 
 @pytest.fixture
-def sdk(stack: LiveStack) -> Iterator[openai.OpenAI]:
-    stack.reset_faults()
+def sdk(stack: LiveOrchestratord) -> Iterator[openai.OpenAI]:
+    stack.set_faults()
     client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key="local", max_retries=0, timeout=15)
     try:
         yield client
     finally:
         client.close()
-        stack.reset_faults()
+        stack.set_faults()
 
 
-def task_state(stack: LiveStack, task_id: str) -> str:
+def task_state(stack: LiveOrchestratord, task_id: str) -> str:
     state = httpx.get(f"{stack.url}/v1/tasks/{task_id}", timeout=5).json()["state"]
     return str(state)
 
 
-def wait_for_state(stack: LiveStack, task_id: str, *states: str, timeout_s: float = 5.0) -> str:
+def wait_for_state(stack: LiveOrchestratord, task_id: str, *states: str, timeout_s: float = 5.0) -> str:
     deadline = time.monotonic() + timeout_s
     while True:
         state = task_state(stack, task_id)
@@ -139,7 +67,9 @@ def wait_for_state(stack: LiveStack, task_id: str, *states: str, timeout_s: floa
 
 
 @pytest.mark.req("ORCH-1060", "ORCH-1065")
-def test_sdk_completion_returns_text_usage_and_the_task_id(stack: LiveStack, sdk: openai.OpenAI) -> None:
+def test_sdk_completion_returns_text_usage_and_the_task_id(
+    stack: LiveOrchestratord, sdk: openai.OpenAI
+) -> None:
     raw = sdk.completions.with_raw_response.create(
         model=MODEL, prompt="Once upon a time", max_tokens=6, seed=7
     )
@@ -220,7 +150,7 @@ def test_sdk_lists_the_served_model(sdk: openai.OpenAI) -> None:
 
 
 @pytest.mark.req("ORCH-1060", "ORCH-1204", "ORCH-2003")
-def test_a_full_queue_surfaces_as_rate_limit_error(stack: LiveStack, sdk: openai.OpenAI) -> None:
+def test_a_full_queue_surfaces_as_rate_limit_error(stack: LiveOrchestratord, sdk: openai.OpenAI) -> None:
     stack.set_faults(token_delay_ms=40)
     with httpx.Client(base_url=stack.url, timeout=15) as http:
         running = http.post("/v1/tasks", json={"model_ref": MODEL, "prompt": "a", "max_tokens": 200})
@@ -244,7 +174,9 @@ def test_a_full_queue_surfaces_as_rate_limit_error(stack: LiveStack, sdk: openai
 
 
 @pytest.mark.req("ORCH-1064", "ORCH-1206")
-def test_a_failure_after_the_stream_started_raises_an_api_error(sdk: openai.OpenAI, stack: LiveStack) -> None:
+def test_a_failure_after_the_stream_started_raises_an_api_error(
+    sdk: openai.OpenAI, stack: LiveOrchestratord
+) -> None:
     stack.set_faults(error_at=2)
     stream = sdk.completions.create(model=MODEL, prompt="fail soon", max_tokens=20, stream=True)
     texts: list[str] = []
@@ -260,7 +192,7 @@ def test_a_failure_after_the_stream_started_raises_an_api_error(sdk: openai.Open
 
 
 @pytest.mark.req("ORCH-1065", "ORCH-1031")
-def test_a_streaming_client_that_leaves_cancels_its_task_at_once(stack: LiveStack) -> None:
+def test_a_streaming_client_that_leaves_cancels_its_task_at_once(stack: LiveOrchestratord) -> None:
     stack.set_faults(token_delay_ms=40)
     body = {"model": MODEL, "prompt": "long story", "max_tokens": 500, "stream": True}
     with (
@@ -276,7 +208,7 @@ def test_a_streaming_client_that_leaves_cancels_its_task_at_once(stack: LiveStac
     assert time.monotonic() - left_at < 2.0
 
 
-def canceled_total(stack: LiveStack) -> float:
+def canceled_total(stack: LiveOrchestratord) -> float:
     text = httpx.get(f"{stack.url}/metrics", timeout=5).text
     return sum(
         sample.value
@@ -287,7 +219,7 @@ def canceled_total(stack: LiveStack) -> float:
 
 
 @pytest.mark.req("ORCH-1065", "ORCH-1031")
-def test_a_non_streaming_client_that_leaves_cancels_its_task(stack: LiveStack) -> None:
+def test_a_non_streaming_client_that_leaves_cancels_its_task(stack: LiveOrchestratord) -> None:
     stack.set_faults(token_delay_ms=40)
     before = canceled_total(stack)
     body = {"model": MODEL, "prompt": "long story", "max_tokens": 500}
