@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar, cast
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.types import Scope
 
 from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
@@ -104,10 +104,9 @@ class Authenticator:
     def enabled(self) -> bool:
         return bool(self._keys)
 
-    def principal(self, request: HTTPConnection | Scope) -> Principal:
+    def principal(self, scope: Scope) -> Principal:
         """The caller of a request; raises Unauthorized when keys are configured and none matches, and
         Forbidden for a node token, which is valid credentials of the wrong kind (ORCH-5003)."""
-        scope = request.scope if isinstance(request, HTTPConnection) else request
         token = bearer_token(scope)
         if not self._keys:
             return Principal(ANONYMOUS_TENANT, Role.ADMIN)

@@ -93,7 +93,7 @@ async def test_admin_role_and_node_tokens_are_enforced_with_401_and_403() -> Non
     with pytest.raises(Unauthorized):
         await node(request_with(ADMIN_KEY))
     with pytest.raises(Forbidden):
-        auth.principal(request_with(NODE_TOKEN))
+        auth.principal(request_with(NODE_TOKEN).scope)
 
 
 @pytest.mark.req("ORCH-5005")
