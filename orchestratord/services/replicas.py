@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from orchestrator_core.errors import NotFound, OrchError
@@ -142,36 +142,6 @@ class Replica:
         return self.props.slots_total if self.props else 0
 
 
-class ObservedThroughput:
-    """The registry's ThroughputModel: an observation changes a replica's view (its rates), so it is
-    reported to the registry, which drops that view."""
-
-    __slots__ = ("_changed", "_model")
-
-    def __init__(self, model: ThroughputModel, changed: Callable[[str], None]) -> None:
-        self._model = model
-        self._changed = changed
-
-    def observe(self, replica_id: str, *, tokens_out: int, decode_ms: float, first_token_ms: float) -> None:
-        self._model.observe(
-            replica_id, tokens_out=tokens_out, decode_ms=decode_ms, first_token_ms=first_token_ms
-        )
-        self._changed(replica_id)
-
-    def forget(self, replica_id: str) -> None:
-        self._model.forget(replica_id)
-        self._changed(replica_id)
-
-    def tokens_per_s(self, replica_id: str) -> float:
-        return self._model.tokens_per_s(replica_id)
-
-    def first_token_ms(self, replica_id: str) -> float:
-        return self._model.first_token_ms(replica_id)
-
-    def pool_rate(self, replica_slots: Mapping[str, int]) -> ServiceRate:
-        return self._model.pool_rate(replica_slots)
-
-
 class ReplicaRegistry:
     """Replicas by id, with slot leases; notifies `wakeup` whenever capacity may have appeared."""
 
@@ -179,7 +149,7 @@ class ReplicaRegistry:
         self._replicas: dict[str, Replica] = {}
         self._ledger = SlotLedger()
         self._wakeup = wakeup
-        self.throughput = ObservedThroughput(throughput, self._changed)
+        self.throughput = throughput
         # Views as last built, per replica and for all replicas in registration order; `_changed` drops
         # what a change makes stale, and the next read rebuilds it.
         self._cached: dict[str, ReplicaView] = {}
@@ -189,6 +159,13 @@ class ReplicaRegistry:
         # pool's running tasks without looking at its queue (ORCH-2207).
         self._pool_leases: dict[str, dict[str, None]] = {}
         self._lease_pool: dict[str, str] = {}
+
+    def observe(self, replica_id: str, *, tokens_out: int, decode_ms: float, first_token_ms: float) -> None:
+        """Learns from a completed task on `replica_id` (ORCH-2205); its view shows the new rates."""
+        self.throughput.observe(
+            replica_id, tokens_out=tokens_out, decode_ms=decode_ms, first_token_ms=first_token_ms
+        )
+        self._changed(replica_id)
 
     def _changed(self, replica_id: str) -> None:
         self._cached.pop(replica_id, None)

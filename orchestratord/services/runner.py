@@ -176,7 +176,7 @@ class TaskRunner:
         first = record.first_token_at
         first_token_ms = (first - record.started_at) * 1000 if first is not None else 0.0
         decode_ms = (ended - first) * 1000 if first is not None else 0.0
-        self._replicas.throughput.observe(
+        self._replicas.observe(
             replica.replica_id,
             tokens_out=record.tokens_out,
             decode_ms=decode_ms,

@@ -100,9 +100,7 @@ def apply(registry: ReplicaRegistry, adapters: dict[str, ScriptedAdapter], op: t
     elif kind == "release":
         registry.release(args[0])
     elif kind == "observe":
-        registry.throughput.observe(
-            args[0], tokens_out=args[1], decode_ms=args[2], first_token_ms=args[2] / 4
-        )
+        registry.observe(args[0], tokens_out=args[1], decode_ms=args[2], first_token_ms=args[2] / 4)
     elif kind == "probe" and known is not None:
         rid, ready, slots, version = args
         adapters[rid].health_now = READY if ready else STARTING
@@ -161,6 +159,6 @@ def test_a_throughput_observation_shows_in_the_cached_view() -> None:
     registry.register(ReplicaSpec("ra", "p1", "mock", "m", slots_total=1), ScriptedAdapter(READY, props(1)))
     registry.update("ra", ready=True)
     assert registry.views()[0].tokens_per_s == 20.0
-    registry.throughput.observe("ra", tokens_out=100, decode_ms=1000.0, first_token_ms=50.0)
+    registry.observe("ra", tokens_out=100, decode_ms=1000.0, first_token_ms=50.0)
     assert registry.views()[0].tokens_per_s == 100.0
     assert registry.capacity("p1").rate.tokens_per_s == 100.0
