@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,27 @@ def _record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([*pinned, *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def _load(scenario: str, stack: Stack, loadgen: LoadGenerator, seconds: float) -> dict[str, Any]:
-    target = {"arm": scenario, "host": HOST, "port": stack.daemon_port, "max_tokens": 256, "model": MODEL_REF}
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How many streams run at once and how many tokens each asks for (the stream scenarios only)."""
+
+    concurrency: int = 64
+    tokens: int = 256
+
+
+def _load(
+    scenario: str, stack: Stack, loadgen: LoadGenerator, seconds: float, shape: Shape
+) -> dict[str, Any]:
+    target = {"arm": scenario, "host": HOST, "port": stack.daemon_port, "max_tokens": shape.tokens}
+    target["model"] = MODEL_REF
     if scenario in ("v1", "openai"):
-        return loadgen.call({"op": "stream", "target": target, "concurrency": 64, "duration_s": seconds})
+        command = {"op": "stream", "target": target, "concurrency": shape.concurrency, "duration_s": seconds}
+        return loadgen.call(command)
     target["arm"] = "v1"
     return loadgen.call({"op": "post", "target": target, "concurrency": 32, "duration_s": seconds})
 
 
-def profile(scenario: str, seconds: float, out_dir: Path) -> Path:
+def profile(scenario: str, seconds: float, out_dir: Path, shape: Shape = Shape()) -> Path:
     with tempfile.TemporaryDirectory(prefix="orchqueue-profile-") as tmp:
         log_dir = Path(tmp)
         queued = scenario in ("admission", "flood")
@@ -113,11 +126,11 @@ def profile(scenario: str, seconds: float, out_dir: Path) -> Path:
                 if queued:
                     _hold_the_slot(f"http://{HOST}:{stack.daemon_port}")
                     if scenario == "flood":
-                        _load("admission", stack, loadgen, 1.0)  # fills the queue
-                _load(scenario, stack, loadgen, 1.0)  # warm-up
+                        _load("admission", stack, loadgen, 1.0, shape)  # fills the queue
+                _load(scenario, stack, loadgen, 1.0, shape)  # warm-up
                 raw = log_dir / "profile.folded"
                 recorder = _record(stack.daemon.pid, seconds, raw)
-                answer = _load(scenario, stack, loadgen, seconds + 0.5)
+                answer = _load(scenario, stack, loadgen, seconds + 0.5, shape)
                 _, errors = recorder.communicate(timeout=seconds + 30)
                 if recorder.returncode != 0:
                     raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')}")
@@ -138,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("scenario", choices=SCENARIOS)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--concurrency", type=int, default=64, help="streams at once (v1, openai)")
+    parser.add_argument("--tokens", type=int, default=256, help="max_tokens of each stream (v1, openai)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    print(profile(args.scenario, args.seconds, args.out).read_text())
+    shape = Shape(args.concurrency, args.tokens)
+    print(profile(args.scenario, args.seconds, args.out, shape).read_text())
     return 0
 
 

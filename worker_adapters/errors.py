@@ -1,6 +1,7 @@
 """The boundary where httpx and engine failures become the typed errors of OrchQueue (ORCH-7004).
 
-Nothing outside this module catches httpx exceptions. Engine bodies are parsed leniently: llama.cpp
+Nothing outside this module catches httpx exceptions (the probes' client); the engine stream client raises
+typed errors itself. Engine bodies are parsed leniently: llama.cpp
 and vLLM nest `{"error": {"message": ...}}`, TGI and Triton send `{"error": "..."}`, older vLLM a flat
 `{"message": ...}`, and a crashing llama.cpp may answer with plain text.
 """
@@ -12,7 +13,6 @@ from contextlib import contextmanager
 
 import httpx
 import orjson
-from httpx_sse import SSEError
 
 from orchestrator_core.errors import (
     DecodeTimeout,
@@ -20,7 +20,6 @@ from orchestrator_core.errors import (
     InvalidParams,
     OrchError,
     PoolUnavailable,
-    WorkerReset,
 )
 
 _MAX_MESSAGE = 500
@@ -85,26 +84,22 @@ def error_from_event(payload: object, engine: str) -> OrchError:
     return Internal(f"{engine} stream error: {message}", engine=engine)
 
 
-def error_from_transport(exc: httpx.HTTPError, engine: str, *, streaming: bool) -> OrchError:
-    """The typed error for a transport failure; `streaming` is True once the response headers arrived."""
+def error_from_transport(exc: httpx.HTTPError, engine: str) -> OrchError:
+    """The typed error for a transport failure of a probe or scrape."""
     name = type(exc).__name__
-    if isinstance(exc, SSEError):  # httpx-sse's error is a TransportError: check it first
-        return Internal(f"{engine} did not answer with an event stream: {exc}", engine=engine)
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return PoolUnavailable(f"{engine} unreachable: {name}: {exc}", engine=engine)
     if isinstance(exc, httpx.ReadTimeout):
         return DecodeTimeout(f"{engine} sent nothing within the read timeout", engine=engine)
     if isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError | httpx.WriteError):
-        if streaming:
-            return WorkerReset(f"{engine} connection dropped mid-stream: {name}: {exc}", engine=engine)
         return PoolUnavailable(f"{engine} dropped the connection: {name}: {exc}", engine=engine)
     return Internal(f"{engine} transport failure: {name}: {exc}", engine=engine)
 
 
 @contextmanager
-def transport_errors(engine: str, *, streaming: bool = False) -> Iterator[None]:
+def transport_errors(engine: str) -> Iterator[None]:
     """Re-raise httpx failures inside the block as typed errors."""
     try:
         yield
     except httpx.HTTPError as exc:
-        raise error_from_transport(exc, engine, streaming=streaming) from exc
+        raise error_from_transport(exc, engine) from exc

@@ -1,9 +1,9 @@
-"""Builds an engine adapter from (engine, base_url, options); the one place an httpx client is made.
+"""Builds an engine adapter from (engine, base_url, options); the one place its clients are made.
 
-Each replica gets two clients. Probes (health, props, metrics) use a small client of their own with the
-short probe timeout, so they never wait behind streams for a connection. Streams use a client sized from
-the replica's slots, with a short connect timeout so an unreachable engine fails fast and a long read
-timeout because the idle timeout between tokens is enforced by the stream driver.
+Each replica gets two clients. Token streams use the engine stream client, with a short connect timeout
+so an unreachable engine fails fast (the first-token and idle timeouts are the stream driver's) and a
+connection kept per slot. Probes (health, props, metrics) use a small httpx client of their own with the
+short probe timeout, so they never wait behind streams for a connection.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Literal, TypeAlias
 import httpx
 
 from orchestrator_core.errors import InvalidParams
+from worker_adapters.engine_client import EngineStreamClient
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.llamacpp_http import LlamaCppHttpAdapter
 from worker_adapters.options import PROBE_CONNECTIONS, AdapterOptions
@@ -36,23 +37,14 @@ def _headers(options: AdapterOptions) -> dict[str, str]:
     return {"Authorization": f"Bearer {options.api_key}"} if options.api_key else {}
 
 
-def build_client(
-    base_url: str, options: AdapterOptions, transport: httpx.AsyncBaseTransport | None = None
-) -> httpx.AsyncClient:
-    """The stream client of one replica: one connection per slot plus headroom, long read timeout."""
-    connections = options.stream_connections()
-    return httpx.AsyncClient(
-        base_url=base_url,
+def build_stream_client(base_url: str, engine: str, options: AdapterOptions) -> EngineStreamClient:
+    """The stream client of one replica: a short connect timeout, a connection kept per slot."""
+    return EngineStreamClient(
+        base_url,
+        engine,
+        connect_timeout_s=options.connect_timeout_s,
+        max_idle=options.kept_connections(),
         headers=_headers(options),
-        timeout=httpx.Timeout(
-            connect=options.connect_timeout_s,
-            read=options.read_timeout_s,
-            write=options.read_timeout_s,
-            pool=options.connect_timeout_s,
-        ),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        transport=transport,
-        trust_env=False,
     )
 
 
@@ -84,6 +76,5 @@ def create_adapter(
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidParams(f"base_url: {base_url!r} is not an http(s) URL")
     settings = options or AdapterOptions()
-    client = build_client(base_url, settings, transport)
-    probe_client = build_probe_client(base_url, settings, transport)
-    return make(HttpEngine(client, engine, settings, probe_client))
+    streams = build_stream_client(base_url, engine, settings)
+    return make(HttpEngine(streams, build_probe_client(base_url, settings, transport), settings))

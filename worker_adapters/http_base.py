@@ -1,4 +1,4 @@
-"""Shared plumbing of the HTTP adapters: the client, JSON/text probes and three-valued health memory."""
+"""Shared plumbing of the HTTP adapters: the clients, JSON/text probes and three-valued health memory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import httpx
 import orjson
 
 from orchestrator_core.errors import Internal, OrchError
+from worker_adapters.engine_client import EngineStreamClient
 from worker_adapters.errors import body_message, error_from_response, transport_errors
 from worker_adapters.http_stream import StreamDriver
 from worker_adapters.options import AdapterOptions
@@ -15,21 +16,19 @@ from worker_adapters.types import Health
 
 
 class HttpEngine:
-    """One engine endpoint: probes on their own client with the short probe timeout, streams through the
-    StreamDriver on the stream client (without `probe_client`, probes share the stream client)."""
+    """One engine endpoint: token streams through the StreamDriver on the engine stream client, probes and
+    scrapes on an httpx client with the short probe timeout, so they never wait behind streams."""
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
-        engine: str,
+        streams: EngineStreamClient,
+        probe_client: httpx.AsyncClient,
         options: AdapterOptions,
-        probe_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.client = client
-        self.probe_client = probe_client or client
-        self.engine = engine
+        self.probe_client = probe_client
+        self.engine = streams.engine
         self.options = options
-        self.driver = StreamDriver(client, engine, options)
+        self.driver = StreamDriver(streams, options)
         self._probe_timeout = httpx.Timeout(options.probe_timeout_s)
         self._seen_ready = False
 
@@ -98,8 +97,6 @@ class HttpEngine:
         return self.dead(f"{path} answered {response.status_code}: {body_message(response.content)}")
 
     async def aclose(self) -> None:
-        """Stop the background drains, then close the HTTP clients and their connections."""
-        await self.driver.drainer.aclose()
-        await self.client.aclose()
-        if self.probe_client is not self.client:
-            await self.probe_client.aclose()
+        """Close both clients and every connection, including those still reading a body's end."""
+        await self.driver.client.aclose()
+        await self.probe_client.aclose()

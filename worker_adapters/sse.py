@@ -8,16 +8,18 @@ in one chunk costs one read, not one await per event.
 
 from __future__ import annotations
 
-import httpx
-from httpx_sse import SSEError
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder
 
+from orchestrator_core.errors import Internal
 
-def check_event_stream(response: httpx.Response) -> None:
-    """Raises SSEError unless the response is an event stream."""
-    content_type = response.headers.get("content-type", "").partition(";")[0]
-    if "text/event-stream" not in content_type:
-        raise SSEError(f"expected Content-Type text/event-stream, got {content_type!r}")
+
+def check_event_stream(content_type: str, engine: str) -> None:
+    """Raises INTERNAL unless `content_type` is an event stream's."""
+    media_type = content_type.partition(";")[0]
+    if "text/event-stream" not in media_type:
+        raise Internal(
+            f"{engine} did not answer with an event stream: Content-Type {media_type!r}", engine=engine
+        )
 
 
 class SseDataReader:

@@ -11,7 +11,6 @@ import pytest
 
 from tests.adapters.helpers import fast_options, request
 from worker_adapters.factory import create_adapter
-from worker_adapters.http_stream import REUSE_UP_TO_STREAMS
 from worker_adapters.mock import Faults, serve_mock
 from worker_adapters.mock.server import Wire
 from worker_adapters.types import FinalEvent
@@ -79,13 +78,15 @@ async def test_streams_closed_at_their_final_event_leave_the_connection_for_the_
 
 
 @pytest.mark.req("ORCH-7003", "ORCH-7018")
-async def test_under_load_only_as_many_connections_are_kept_as_the_reuse_bound() -> None:
-    wave = REUSE_UP_TO_STREAMS + 4
+@pytest.mark.parametrize(("kept", "wave"), [(None, 12), (4, 12)])
+async def test_under_load_a_wave_of_streams_reuses_the_connections_kept_by_the_one_before(
+    kept: int | None, wave: int
+) -> None:
     async with (
         serve_mock("llamacpp", faults=Faults(token_delay_ms=10)) as server,
         counting_proxy(server.base_url) as (url, accepted),
     ):
-        adapter = create_adapter("llamacpp", url, fast_options())
+        adapter = create_adapter("llamacpp", url, fast_options(max_kept_connections=kept))
 
         async def one(seed: int) -> None:
             async with contextlib.aclosing(adapter.stream(request(max_tokens=5, seed=seed))) as events:
@@ -97,9 +98,9 @@ async def test_under_load_only_as_many_connections_are_kept_as_the_reuse_bound()
                 await asyncio.sleep(CLIENT_ROUND_TRIP_S)
         finally:
             await adapter.aclose()
-    # The first wave opens a connection per stream and keeps at most the bound for the second.
-    assert len(accepted) >= 2 * wave - REUSE_UP_TO_STREAMS, f"{len(accepted)} connections"
-    assert len(accepted) < 2 * wave, "no connection was reused"
+    # The first wave opens a connection per stream; the second opens only what was not kept.
+    reused = wave if kept is None else kept
+    assert len(accepted) == 2 * wave - reused, f"{len(accepted)} connections"
 
 
 @pytest.mark.req("ORCH-7003")
