@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-import respx
 
 from orchestrator_core.errors import InvalidParams
 from tests.adapters.helpers import fast_options, request
+from tests.adapters.scripted_engine import Reply, ScriptedEngine
 from worker_adapters.factory import create_adapter
 from worker_adapters.retry import RetryPolicy
 from worker_adapters.types import ChatMessage, GenerateRequest
@@ -26,16 +25,17 @@ PATHS = {
 
 async def sent_body(engine: str, req: GenerateRequest, path: str | None = None) -> dict[str, object]:
     """The JSON body the adapter posts for `req` (the engine answers 400 to end the call)."""
-    adapter = create_adapter(engine, BASE, fast_options())
-    with respx.mock(base_url=BASE) as mock:
-        route = mock.post(path or PATHS[engine]).mock(
-            return_value=httpx.Response(400, json={"error": "stop"})
-        )
-        with pytest.raises(InvalidParams):
-            async for _ in adapter.stream(req):
-                pass
-        await adapter.aclose()
-    body: dict[str, object] = orjson.loads(route.calls.last.request.content)
+    async with ScriptedEngine() as server:
+        stop = Reply.plain(400, b'{"error":"stop"}', "application/json")
+        route = server.route("POST", path or PATHS[engine], stop)
+        adapter = create_adapter(engine, server.base_url, fast_options())
+        try:
+            with pytest.raises(InvalidParams):
+                async for _ in adapter.stream(req):
+                    pass
+        finally:
+            await adapter.aclose()
+    body: dict[str, object] = orjson.loads(route.last.body)
     return body
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adapters.test_wire_quirks import STREAMS, ChunkStream, run, split
+from tests.adapters.scripted_engine import Reply
+from tests.adapters.test_wire_quirks import STREAMS, run, split
 
 # Two, three and four byte sequences: é, 日本語, 🎉.
 FIRST = " 日本"
@@ -26,7 +27,7 @@ async def test_characters_split_across_chunks_are_never_split_in_token_events(
 ) -> None:
     body = stream_with_wide_characters(engine)
     assert FIRST.encode() in body and SECOND.encode() in body
-    tokens, final = await run(engine, ChunkStream(split(body, chunk_size)))
+    tokens, final = await run(engine, Reply.sse(split(body, chunk_size)))
     texts = [t.text for t in tokens]
     assert texts == [FIRST, SECOND]
     assert all("\ufffd" not in text for text in texts)
@@ -39,5 +40,5 @@ async def test_tgi_token_texts_concatenate_to_its_generated_text() -> None:
     body = stream_with_wide_characters("tgi")
     generated = f'"generated_text":"{FIRST}{SECOND}"'.encode()
     assert generated in body, "the engine's own text is in its final event"
-    tokens, _ = await run("tgi", ChunkStream(split(body, 1)))
+    tokens, _ = await run("tgi", Reply.sse(split(body, 1)))
     assert "".join(t.text for t in tokens) == FIRST + SECOND

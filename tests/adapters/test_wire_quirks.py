@@ -1,46 +1,24 @@
-"""Each wire quirk of the engine reference, replayed byte for byte through respx (ORCH-7010..7013)."""
+"""Each wire quirk of the engine reference, replayed byte for byte by a scripted engine on a real socket
+(ORCH-7010..7013)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import httpx
 import pytest
-import respx
 
 from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, PoolUnavailable, WorkerReset
 from tests.adapters.helpers import collect, fast_options, request
+from tests.adapters.scripted_engine import Reply, ScriptedEngine
 from worker_adapters.factory import create_adapter
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.retry import RetryPolicy
 from worker_adapters.types import FinalEvent, TokenEvent
 
-BASE = "http://engine.test"
-SSE = {"content-type": "text/event-stream"}
 PATHS = {
     "llamacpp": "/completion",
     "vllm": "/v1/completions",
     "tgi": "/generate_stream",
     "triton": "/v2/models/ensemble/generate_stream",
 }
-
-
-class ChunkStream(httpx.AsyncByteStream):
-    """A response body delivered in the given chunks; records whether the consumer closed it."""
-
-    def __init__(self, chunks: list[bytes], fail_with: Exception | None = None) -> None:
-        self.chunks = chunks
-        self.fail_with = fail_with
-        self.closed = False
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
-        if self.fail_with is not None:
-            raise self.fail_with
-
-    async def aclose(self) -> None:
-        self.closed = True
 
 
 def split(data: bytes, size: int) -> list[bytes]:
@@ -83,18 +61,15 @@ STREAMS: dict[str, bytes] = {
 }
 
 
-def adapter_for(engine: str, **options: object) -> EngineAdapter:
-    return create_adapter(engine, BASE, fast_options(**options))
+def adapter_for(engine: str, server: ScriptedEngine, **options: object) -> EngineAdapter:
+    return create_adapter(engine, server.base_url, fast_options(**options))
 
 
-async def run(
-    engine: str, body: httpx.AsyncByteStream | bytes, status: int = 200, **kw: object
-) -> tuple[list[TokenEvent], FinalEvent]:
-    """Stream a fixed request through `engine`'s adapter against a respx-served body."""
-    adapter = adapter_for(engine, **kw)
-    with respx.mock(base_url=BASE) as mock:
-        response = httpx.Response(status, headers=SSE, stream=body) if not isinstance(body, bytes) else None
-        mock.post(PATHS[engine]).mock(return_value=response or httpx.Response(status, content=body))
+async def run(engine: str, reply: Reply, **options: object) -> tuple[list[TokenEvent], FinalEvent]:
+    """Stream a fixed request through `engine`'s adapter against a scripted engine giving `reply`."""
+    async with ScriptedEngine() as server:
+        server.route("POST", PATHS[engine], reply)
+        adapter = adapter_for(engine, server, **options)
         try:
             return await collect(adapter, request(max_tokens=2))
         finally:
@@ -105,7 +80,7 @@ async def run(
 @pytest.mark.parametrize("engine", list(STREAMS))
 @pytest.mark.parametrize("chunk_size", [1, 7, 10_000])
 async def test_events_split_across_chunks_decode_identically(engine: str, chunk_size: int) -> None:
-    tokens, final = await run(engine, ChunkStream(split(STREAMS[engine], chunk_size)))
+    tokens, final = await run(engine, Reply.sse(split(STREAMS[engine], chunk_size)))
     assert [t.text for t in tokens] == [" Pa", "ris é"]
     assert (final.tokens_in, final.tokens_out, final.stop_reason) == (5, 2, "limit")
 
@@ -114,7 +89,7 @@ async def test_events_split_across_chunks_decode_identically(engine: str, chunk_
 @pytest.mark.parametrize("engine", list(STREAMS))
 async def test_crlf_separators_and_keepalive_comments_are_ignored(engine: str) -> None:
     body = b": keep-alive\r\n\r\n" + STREAMS[engine].replace(b"\n\n", b"\r\n\r\n: ping - 2026-11-22\r\n\r\n")
-    tokens, final = await run(engine, ChunkStream(split(body, 13)))
+    tokens, final = await run(engine, Reply.sse(split(body, 13)))
     assert [t.text for t in tokens] == [" Pa", "ris é"]
     assert final.tokens_out == 2
 
@@ -127,7 +102,7 @@ async def test_tgi_framing_without_space_and_special_eos_token() -> None:
         b'data:{"index":2,"token":{"id":2,"text":"</s>","special":true},"generated_text":" Hi",'
         b'"details":{"finish_reason":"eos_token","generated_tokens":2,"seed":7,"input_length":3}}\n\n'
     )
-    tokens, final = await run("tgi", ChunkStream([body]))
+    tokens, final = await run("tgi", Reply.sse([body]))
     assert [t.text for t in tokens] == [" Hi"]
     assert (final.stop_reason, final.tokens_in, final.tokens_out) == ("eos", 3, 2)
 
@@ -139,7 +114,7 @@ async def test_llamacpp_final_chunk_with_empty_content_adds_no_token_and_carries
         b'data: {"index":0,"content":"","tokens":[],"stop":true,"stop_type":"word","stopping_word":"no",'
         b'"tokens_predicted":1,"tokens_evaluated":4,"timings":{"prompt_ms":2.0,"predicted_ms":7.5}}\n\n'
     )
-    tokens, final = await run("llamacpp", ChunkStream([body]))
+    tokens, final = await run("llamacpp", Reply.sse([body]))
     assert [t.text for t in tokens] == [" yes"]
     assert (final.stop_reason, final.tokens_in, final.tokens_out) == ("stop", 4, 1)
     assert (final.timings.engine_prompt_ms, final.timings.engine_decode_ms) == (2.0, 7.5)
@@ -158,17 +133,15 @@ async def test_vllm_stop_reason_distinguishes_stop_string_from_eos(
         + f'"stop_reason":{stop_reason}}}]}}\n\n'.encode()
         + b"data: [DONE]\n\n"
     )
-    _, final = await run("vllm", ChunkStream([body]))
+    _, final = await run("vllm", Reply.sse([body]))
     assert final.stop_reason == expected
 
 
 async def _tokens_before_error(engine: str, body: bytes) -> tuple[list[TokenEvent], Exception]:
-    adapter = adapter_for(engine)
     seen: list[TokenEvent] = []
-    with respx.mock(base_url=BASE) as mock:
-        mock.post(PATHS[engine]).mock(
-            return_value=httpx.Response(200, headers=SSE, stream=ChunkStream([body]))
-        )
+    async with ScriptedEngine() as server:
+        server.route("POST", PATHS[engine], Reply.sse([body]))
+        adapter = adapter_for(engine, server)
         try:
             async for event in adapter.stream(request()):
                 assert isinstance(event, TokenEvent)
@@ -215,7 +188,9 @@ async def test_tgi_validation_error_event_raises_invalid_params() -> None:
 @pytest.mark.parametrize("engine", list(PATHS))
 async def test_plain_text_500_raises_internal_with_the_text(engine: str) -> None:
     with pytest.raises(Internal, match="std::runtime_error"):
-        await run(engine, b"terminate called after throwing an instance of 'std::runtime_error'", status=500)
+        await run(
+            engine, Reply.plain(500, b"terminate called after throwing an instance of 'std::runtime_error'")
+        )
 
 
 @pytest.mark.req("ORCH-7004", "ORCH-7017")
@@ -232,20 +207,22 @@ async def test_engine_validation_errors_raise_invalid_params_with_the_message(
     engine: str, status: int, body: bytes
 ) -> None:
     with pytest.raises(InvalidParams, match="bad n_predict"):
-        await run(engine, body, status=status)
+        await run(engine, Reply.plain(status, body))
 
 
 @pytest.mark.req("ORCH-7004", "ORCH-7010")
 async def test_llamacpp_loading_503_is_pool_unavailable_and_probes_as_starting() -> None:
     loading = b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
-    adapter = adapter_for("llamacpp", retry=RetryPolicy(attempts=2, base_s=0.0, cap_s=0.0))
-    with respx.mock(base_url=BASE) as mock:
-        route = mock.post("/completion").mock(return_value=httpx.Response(503, content=loading))
-        mock.get("/health").mock(return_value=httpx.Response(503, content=loading))
-        with pytest.raises(PoolUnavailable, match="Loading model"):
-            await collect(adapter, request())
-        health = await adapter.health()
-        await adapter.aclose()
+    async with ScriptedEngine() as server:
+        route = server.route("POST", "/completion", Reply.plain(503, loading))
+        server.route("GET", "/health", Reply.plain(503, loading))
+        adapter = adapter_for("llamacpp", server, retry=RetryPolicy(attempts=2, base_s=0.0, cap_s=0.0))
+        try:
+            with pytest.raises(PoolUnavailable, match="Loading model"):
+                await collect(adapter, request())
+            health = await adapter.health()
+        finally:
+            await adapter.aclose()
     assert route.call_count == 2
     assert (health.state, health.live, health.reason) == ("starting", True, "Loading model")
 
@@ -255,7 +232,7 @@ async def test_llamacpp_loading_503_is_pool_unavailable_and_probes_as_starting()
 async def test_read_error_after_a_token_raises_worker_reset(engine: str) -> None:
     first_event = STREAMS[engine].split(b"\n\n")[0] + b"\n\n"
     with pytest.raises(WorkerReset):
-        await run(engine, ChunkStream([first_event], fail_with=httpx.ReadError("connection reset by peer")))
+        await run(engine, Reply.sse([first_event], end="reset"))
 
 
 @pytest.mark.req("ORCH-7004")
@@ -263,35 +240,39 @@ async def test_read_error_after_a_token_raises_worker_reset(engine: str) -> None
 async def test_body_ending_before_the_final_event_raises_worker_reset(engine: str) -> None:
     first_event = STREAMS[engine].split(b"\n\n")[0] + b"\n\n"
     with pytest.raises(WorkerReset, match="before its final event"):
-        await run(engine, ChunkStream([first_event]))
+        await run(engine, Reply.sse([first_event]))
 
 
 @pytest.mark.req("ORCH-7004")
-async def test_read_timeout_raises_decode_timeout() -> None:
+async def test_an_engine_silent_before_the_first_token_raises_decode_timeout() -> None:
     with pytest.raises(DecodeTimeout):
-        await run("llamacpp", ChunkStream([], fail_with=httpx.ReadTimeout("timed out")))
+        await run("llamacpp", Reply.sse([], end="hang"), first_token_timeout_s=0.1)
 
 
 @pytest.mark.req("ORCH-7004")
 async def test_non_event_stream_200_raises_internal() -> None:
     with pytest.raises(Internal, match="event stream"):
-        await run("vllm", b'{"choices":[]}')
+        await run("vllm", Reply.plain(200, b'{"choices":[]}'))
 
 
 @pytest.mark.req("ORCH-7003")
 @pytest.mark.parametrize("engine", list(STREAMS))
 async def test_leaving_the_stream_early_closes_the_upstream_body(engine: str) -> None:
-    body = ChunkStream(split(STREAMS[engine], 20))
-    adapter = adapter_for(engine)
-    with respx.mock(base_url=BASE) as mock:
-        mock.post(PATHS[engine]).mock(return_value=httpx.Response(200, headers=SSE, stream=body))
-        stream = adapter.stream(request())
-        first = await anext(stream)
-        assert not body.closed
-        await stream.aclose()
-        await adapter.aclose()
+    async with ScriptedEngine() as server:
+        # The body never ends by itself, so only the client can close it.
+        route = server.route("POST", PATHS[engine], Reply.sse(split(STREAMS[engine], 20), end="hang"))
+        adapter = adapter_for(engine, server)
+        try:
+            stream = adapter.stream(request())
+            first = await anext(stream)
+            assert not route.last.client_closed.is_set()
+            await stream.aclose()
+            # Closing the stream closes the connection at once, before the adapter itself is closed.
+            closed_early = await route.last.closed_before_end(timeout_s=1.0)
+        finally:
+            await adapter.aclose()
     assert isinstance(first, TokenEvent)
-    assert body.closed
+    assert closed_early
 
 
 @pytest.mark.req("ORCH-7015")
@@ -300,6 +281,6 @@ async def test_an_event_whose_data_spans_several_lines_is_joined(engine: str) ->
     # SSE joins multi-line data with newlines; the engines' JSON stays valid with a newline after a comma.
     body = STREAMS[engine].replace(b'","', b'",\ndata: "').replace(b'":{"', b'":\ndata:{"')
     assert body.count(b"\ndata:") > STREAMS[engine].count(b"\ndata:")
-    tokens, final = await run(engine, ChunkStream(split(body, 11)))
+    tokens, final = await run(engine, Reply.sse(split(body, 11)))
     assert [t.text for t in tokens] == [" Pa", "ris \u00e9"]
     assert final.tokens_out == 2
