@@ -210,7 +210,7 @@ async def test_engine_validation_errors_raise_invalid_params_with_the_message(
         await run(engine, Reply.plain(status, body))
 
 
-@pytest.mark.req("ORCH-7004", "ORCH-7010")
+@pytest.mark.req("ORCH-7004", "ORCH-7010", "ORCH-7018")
 async def test_llamacpp_loading_503_is_pool_unavailable_and_probes_as_starting() -> None:
     loading = b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
     async with ScriptedEngine() as server:
@@ -220,10 +220,12 @@ async def test_llamacpp_loading_503_is_pool_unavailable_and_probes_as_starting()
         try:
             with pytest.raises(PoolUnavailable, match="Loading model"):
                 await collect(adapter, request())
+            streamed_on = server.connections
             health = await adapter.health()
         finally:
             await adapter.aclose()
     assert route.call_count == 2
+    assert streamed_on == 1, "an error answer read to its end leaves its connection for the retry"
     assert (health.state, health.live, health.reason) == ("starting", True, "Loading model")
 
 
