@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Final, TextIO
 
 import orjson
@@ -32,16 +33,36 @@ CONTEXT_FIELDS: Final = (
 )
 
 _LOGGER_NAME = "orchestratord.events"
+# Marks the records of `EventLog`, whose message is an event name; other records are library lines.
+_EVENT_MARK = "orch_event"
+
+
+def rfc3339(created: float) -> str:
+    """A record's time as RFC 3339 UTC with microseconds, e.g. `2026-11-22T15:24:52.123456Z`."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def sentence(event: str, reason: object) -> str:
+    """The human-readable `msg` of an event: its name in words, and the reason when there is one."""
+    words = event.replace(".", " ").replace("_", " ")
+    return f"{words}: {reason}" if reason else words
 
 
 class JsonLineFormatter(logging.Formatter):
-    """Formats a record as one JSON object: ts, level, event, then the allowed context fields."""
+    """Formats a record as one JSON object: ts, level, event, msg, then the allowed context fields.
+
+    The daemons' own events keep their dotted name as `event`; a library's line (uvicorn, httpx) is
+    the event of its logger's name, with its text as `msg`.
+    """
 
     def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        own = record.__dict__.get(_EVENT_MARK, False)
         line: dict[str, object] = {
-            "ts": round(record.created, 6),
+            "ts": rfc3339(record.created),
             "level": record.levelname.lower(),
-            "event": record.getMessage(),
+            "event": text if own else record.name,
+            "msg": sentence(text, record.__dict__.get("reason")) if own else text,
         }
         for name in CONTEXT_FIELDS:
             value = record.__dict__.get(name)
@@ -61,6 +82,7 @@ class EventLog:
     def event(self, name: str, /, level: int = logging.INFO, **context: object) -> None:
         if self._logger.isEnabledFor(level):
             allowed = {key: value for key, value in context.items() if key in CONTEXT_FIELDS}
+            allowed[_EVENT_MARK] = True
             self._logger.log(level, name, extra=allowed)
 
 

@@ -121,3 +121,20 @@ async def test_log_lines_are_json_with_context_and_never_prompts_or_keys() -> No
     ended = by_event["task.ended"]
     assert ended["tokens_out"] == 2 and ended["code"] == "WORKER_RESET" and "decode_time_ms" in ended
     assert all(re.fullmatch(r"[a-z_.]+", line["event"]) for line in lines)
+    assert all(line["msg"] for line in lines)
+    assert by_event["task.ended"]["msg"].startswith("task ended")
+    rfc3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
+    assert all(re.fullmatch(rfc3339, line["ts"]) for line in lines), lines[0]["ts"]
+
+
+@pytest.mark.req("ORCH-8003")
+def test_a_library_log_line_is_the_event_of_its_logger_with_its_text_as_msg() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, "Started %s", ("server",), None)
+    record.created = 0.25
+    line = orjson.loads(JsonLineFormatter().format(record))
+    assert line == {
+        "ts": "1970-01-01T00:00:00.250000Z",
+        "level": "info",
+        "event": "uvicorn.error",
+        "msg": "Started server",
+    }
