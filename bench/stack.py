@@ -133,7 +133,7 @@ class Stack:
         log_name = f"{self._name}-orchestratord{'' if not self.restarts else f'-{self.restarts}'}.log"
         daemon = Child(
             f"{self._name}-orchestratord",
-            python_argv("-m", "bench.daemon_main", "--config", str(self._config_path)),
+            python_argv("-m", "orchestratord", "--config", str(self._config_path)),
             core=ORCHESTRATORD_CORE,
             log_path=self._config_path.parent / log_name,
         )

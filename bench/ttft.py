@@ -33,10 +33,10 @@ from bench.stack import (
 )
 from bench.stats import percentile
 
-# Runs orchestratord's benchmark entry point with a given source tree first on the import path.
+# Runs orchestratord's own entry point with a given source tree first on the import path.
 _LAUNCH = (
-    "import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = ['daemon_main', *sys.argv[2:]]; "
-    "runpy.run_module('bench.daemon_main', run_name='__main__')"
+    "import runpy, sys; sys.path.insert(0, sys.argv[1]); sys.argv = ['orchestratord', *sys.argv[2:]]; "
+    "runpy.run_module('orchestratord', run_name='__main__')"
 )
 
 
