@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +23,25 @@ from contracts.config_schema.settings import OrchestratordSettings
 from orchestrator_core.errors import OrchError
 
 from .app import create_app
+from .http.sse_response import OpenStreams
 from .services.logs import configure_json_logging
 
 logger = logging.getLogger("orchestratord")
 
 
 class _Server(uvicorn.Server):
-    """uvicorn that ends with status 0 after a SIGTERM/SIGINT shutdown instead of re-raising the signal."""
+    """uvicorn that ends with status 0 after a SIGTERM/SIGINT shutdown instead of re-raising the signal, and
+    ends the open SSE streams as its shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, streams: OpenStreams) -> None:
+        super().__init__(config)
+        self._streams = streams
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn waits for open responses (up to its graceful timeout) before the app's lifespan shutdown
+        # runs, and a stream lasts as long as its task: its client sees the stream end, as before.
+        self._streams.close()
+        await super().shutdown(sockets)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -68,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     if not verbose:
         # One line per engine request would dominate the log under load; failures are logged as events.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    streams = OpenStreams()
     server = _Server(
         uvicorn.Config(
-            create_app(config),
+            create_app(config, streams=streams),
             host=config.bind.host,
             port=config.bind.port,
             workers=1,
@@ -78,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             # The task events already log every admission; a per-request access line only at `debug`.
             access_log=verbose,
             timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
-        )
+        ),
+        streams,
     )
     # What exists now (modules, routes, schemas, config) lives as long as the daemon: freezing it keeps a
     # full collection under load to per-request objects instead of a 20-50 ms walk over everything.

@@ -23,6 +23,7 @@ from .http.edge import EdgeMiddleware
 from .http.errors import install_error_handlers
 from .http.limits import RequestLimits
 from .http.rejections import RefusalCounter
+from .http.sse_response import OpenStreams
 from .wiring import Services, build_services
 
 logger = logging.getLogger(__name__)
@@ -72,9 +73,14 @@ async def run_background(services: Services) -> AsyncIterator[None]:
     await services.nodes.aclose()
 
 
-def create_app(config: OrchestratordConfig, *, services: Services | None = None) -> FastAPI:
-    """The daemon's FastAPI app; `services` defaults to those built from `config`."""
+def create_app(
+    config: OrchestratordConfig, *, services: Services | None = None, streams: OpenStreams | None = None
+) -> FastAPI:
+    """The daemon's FastAPI app; `services` defaults to those built from `config`, `streams` (which the
+    server closes when it begins to exit) to a set of its own."""
     built = services or build_services(config)
+    streams = OpenStreams() if streams is None else streams
+    heartbeat_s = config.streaming.heartbeat_ms / 1000
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -101,17 +107,13 @@ def create_app(config: OrchestratordConfig, *, services: Services | None = None)
         refusals=refusals,
     )
     app.include_router(tasks_router(built.auth, built.tasks))
-    app.include_router(
-        streams_router(built.auth, built.tasks, heartbeat_s=config.streaming.heartbeat_ms / 1000)
-    )
+    app.include_router(streams_router(built.auth, built.tasks, heartbeat_s, streams))
     app.include_router(sessions_router(built.auth, built.sessions))
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
     snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
     app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot))
     facade = OpenAIFacade(
-        built.tasks,
-        built.queues,
-        FacadeSettings(config.openai.default_max_tokens, config.streaming.heartbeat_ms / 1000),
+        built.tasks, built.queues, FacadeSettings(config.openai.default_max_tokens, heartbeat_s), streams
     )
     app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)

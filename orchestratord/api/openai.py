@@ -8,24 +8,28 @@ sessions, the pool queue, fairness and placement), and its answer is read from t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
-from sse_starlette import EventSourceResponse
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
 
 from ..http.correlation import correlation_id
+from ..http.explicit_route import explicit_route
+from ..http.json_body import declared_body
 from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
+from ..http.sse_response import OpenStreams, SSEResponse, client_left
 from ..services.queues import PoolQueues
 from ..services.replicas import ReplicaRegistry
 from ..services.task_registry import TaskRecord
 from ..services.task_spec import TaskSpec
 from ..services.tasks import TaskService
+from ..services.transcript import HEARTBEAT
 from .openai_relay import Batch, ChunkWriter, Kind, Shape, parse_batch, response_body, typed_error
 from .openai_requests import (
     DETERMINISM_HEADER,
@@ -39,7 +43,6 @@ from .openai_requests import (
     parse_priority,
     parse_session_id,
 )
-from .streams import SSE_HEADERS, heartbeat
 
 TASK_ID_HEADER = "X-Orch-Task-Id"
 DISCONNECT_REASON = "OpenAI client disconnected"
@@ -56,10 +59,13 @@ class FacadeSettings:
 class OpenAIFacade:
     """Runs one facade request as a task: admit, then stream chunks or collect the whole answer."""
 
-    def __init__(self, tasks: TaskService, queues: PoolQueues, settings: FacadeSettings) -> None:
+    def __init__(
+        self, tasks: TaskService, queues: PoolQueues, settings: FacadeSettings, streams: OpenStreams
+    ) -> None:
         self._tasks = tasks
         self._queues = queues
         self.settings = settings
+        self._streams = streams
 
     async def answer(
         self,
@@ -77,19 +83,17 @@ class OpenAIFacade:
         headers = {TASK_ID_HEADER: record.task_id}
         if body.stream:
             writer = ChunkWriter(shape, include_usage=include_usage(body), correlation_id=cid)
-            return EventSourceResponse(
-                self._stream(record, writer),
-                headers=SSE_HEADERS | headers,
-                ping=self.settings.heartbeat_s,
-                ping_message_factory=heartbeat,
-                sep="\n",
-            )
+            return SSEResponse(self._stream(record, writer), self._streams, headers)
         return await self._collect(record, shape, request.receive, headers)
 
-    async def _stream(self, record: TaskRecord, writer: ChunkWriter) -> AsyncIterator[bytes]:
-        """Chunks until `[DONE]` (or the error object); a client that leaves cancels the task at once."""
+    async def _stream(self, record: TaskRecord, writer: ChunkWriter) -> AsyncGenerator[bytes, None]:
+        """Chunks until `[DONE]` (or the error object), heartbeats between them while the task has nothing
+        to send; a client that leaves cancels the task at once."""
         try:
-            async for frames in self._tasks.follow(record):
+            async for frames in self._tasks.follow(record, heartbeat_s=self.settings.heartbeat_s):
+                if frames == HEARTBEAT:
+                    yield frames
+                    continue
                 chunk = writer.write(parse_batch(frames))
                 if chunk:
                     yield chunk
@@ -103,7 +107,7 @@ class OpenAIFacade:
     ) -> Response:
         """The whole answer as one object; a client that leaves first cancels the task at once."""
         result = asyncio.ensure_future(_read_all(record))
-        gone = asyncio.ensure_future(_disconnected(receive))
+        gone = asyncio.ensure_future(client_left(receive))
         try:
             await asyncio.wait((result, gone), return_when=asyncio.FIRST_COMPLETED)
             if not result.done():
@@ -135,26 +139,11 @@ async def _read_all(record: TaskRecord) -> Batch:
     return whole
 
 
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-@dataclass(frozen=True, slots=True)
-class FacadeHeaders:
-    """The facade's own request headers, as sent (validated when the TaskSpec is built)."""
-
-    priority: str | None
-    session_id: str | None
-    determinism: str | None
-
-
-def facade_headers(
-    priority: str | None = Header(default=None, alias=PRIORITY_HEADER),
-    session_id: str | None = Header(default=None, alias=SESSION_HEADER),
-    determinism: str | None = Header(default=None, alias=DETERMINISM_HEADER),
-) -> FacadeHeaders:
-    return FacadeHeaders(priority, session_id, determinism)
+# The facade's own request headers as the OpenAPI document lists them (read and validated by `context`).
+PriorityHeader = Annotated[str | None, Header(alias=PRIORITY_HEADER)]
+SessionHeader = Annotated[str | None, Header(alias=SESSION_HEADER)]
+DeterminismHeader = Annotated[str | None, Header(alias=DETERMINISM_HEADER)]
+FACADE_PARAMS = ("body", PRIORITY_HEADER, SESSION_HEADER, DETERMINISM_HEADER)
 
 
 def openai_router(
@@ -171,40 +160,60 @@ def openai_router(
     `data: {"error": <envelope>}` and the stream closes without `[DONE]`.
     """
     router = APIRouter(tags=["openai"])
-    client = Depends(auth.require(Role.CLIENT))
+    guard = auth.require(Role.CLIENT)
     started = int(clock())
 
-    def context(principal: Principal, headers: FacadeHeaders) -> FacadeContext:
+    def context(principal: Principal, request: Request) -> FacadeContext:
+        headers = request.headers
         return FacadeContext(
             tenant=principal.tenant,
-            priority=parse_priority(headers.priority),
-            session_id=parse_session_id(headers.session_id),
+            priority=parse_priority(headers.get(PRIORITY_HEADER)),
+            session_id=parse_session_id(headers.get(SESSION_HEADER)),
             default_max_tokens=facade.settings.default_max_tokens,
-            determinism=parse_determinism(headers.determinism),
+            determinism=parse_determinism(headers.get(DETERMINISM_HEADER)),
         )
 
-    @router.post("/v1/completions", operation_id="createCompletion")
-    async def create_completion(
-        body: CompletionRequest,
-        request: Request,
-        principal: Principal = client,
-        headers: FacadeHeaders = Depends(facade_headers),
-    ) -> Response:
-        spec = completion_spec(body, context(principal, headers))
+    # Both are served without FastAPI's dependency solving: `serve_x` reads what `create_x` declares (the
+    # body first, then the headers, in FastAPI's order).
+    async def serve_completion(request: Request, principal: Principal) -> Response:
+        body = await declared_body(request, CompletionRequest)
+        spec = completion_spec(body, context(principal, request))
         return await facade.answer("completion", spec, body, request)
 
-    @router.post("/v1/chat/completions", operation_id="createChatCompletion")
-    async def create_chat_completion(
-        body: ChatCompletionRequest,
-        request: Request,
-        principal: Principal = client,
-        headers: FacadeHeaders = Depends(facade_headers),
+    async def create_completion(
+        body: CompletionRequest,
+        principal: Principal = Depends(guard),
+        priority: PriorityHeader = None,
+        session_id: SessionHeader = None,
+        determinism: DeterminismHeader = None,
     ) -> Response:
-        spec = chat_spec(body, context(principal, headers))
+        raise NotImplementedError  # the operation as the OpenAPI document lists it; never called
+
+    async def serve_chat_completion(request: Request, principal: Principal) -> Response:
+        body = await declared_body(request, ChatCompletionRequest)
+        spec = chat_spec(body, context(principal, request))
         return await facade.answer("chat", spec, body, request)
 
+    async def create_chat_completion(
+        body: ChatCompletionRequest,
+        principal: Principal = Depends(guard),
+        priority: PriorityHeader = None,
+        session_id: SessionHeader = None,
+        determinism: DeterminismHeader = None,
+    ) -> Response:
+        raise NotImplementedError  # the operation as the OpenAPI document lists it; never called
+
+    for path, operation_id, declared, serve in (
+        ("/v1/completions", "createCompletion", create_completion, serve_completion),
+        ("/v1/chat/completions", "createChatCompletion", create_chat_completion, serve_chat_completion),
+    ):
+        route = explicit_route(guard, serve, parses=FACADE_PARAMS)
+        router.add_api_route(
+            path, declared, methods=["POST"], operation_id=operation_id, route_class_override=route
+        )
+
     @router.get("/v1/models", operation_id="listModels")
-    async def list_models(_: Principal = client) -> JSONResponse:
+    async def list_models(_: Principal = Depends(guard)) -> JSONResponse:
         """One entry per model_ref of the registered replicas (ORCH-1062)."""
         models = sorted({replica.spec.model_ref for replica in replicas.all()})
         data = [{"id": m, "object": "model", "created": started, "owned_by": "orchqueue"} for m in models]

@@ -5,19 +5,19 @@ from __future__ import annotations
 import re
 import uuid
 
-from fastapi import APIRouter, Depends, Header, Query
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.responses import Response
 
 from orchestrator_core.errors import InvalidParams
 
+from ..http.explicit_route import explicit_route
+from ..http.params import FLAGS, UUIDS, Params
 from ..http.security import Authenticator, Principal, Role
+from ..http.sse_response import OpenStreams, SSEResponse
 from ..services.tasks import TaskService
 
 _LAST_EVENT_ID = re.compile(r"0|[1-9][0-9]{0,9}")
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-# The spec's framing ends every line with `\n` (ORCH-1017); sse-starlette defaults to `\r\n`, also for the
-# ping events a factory builds, which do not inherit the response's `sep`.
-SSE_LINE_END = "\n"
+LAST_EVENT_ID = "Last-Event-ID"
 
 
 def parse_last_event_id(value: str | None) -> int | None:
@@ -28,29 +28,42 @@ def parse_last_event_id(value: str | None) -> int | None:
     return int(value)
 
 
-def heartbeat() -> ServerSentEvent:
-    """The heartbeat comment `: ping` (ORCH-1014), framed like every other event."""
-    return ServerSentEvent(comment="ping", sep=SSE_LINE_END)
+def stream_target(request: Request) -> tuple[str, bool]:
+    """The task id (path) and the `verbose` flag (query), both refused in one answer when bad."""
+    params = Params()
+    task_id = params.valid(UUIDS, request.path_params["id"], "path", "id")
+    verbose = params.valid(FLAGS, request.query_params.get("verbose", False), "query", "verbose")
+    params.check()
+    return str(task_id), bool(verbose)
 
 
-def streams_router(auth: Authenticator, tasks: TaskService, heartbeat_s: float) -> APIRouter:
+def streams_router(
+    auth: Authenticator, tasks: TaskService, heartbeat_s: float, streams: OpenStreams
+) -> APIRouter:
     router = APIRouter(tags=["tasks"])
+    guard = auth.require(Role.CLIENT)
 
-    @router.get("/v1/tasks/{id}/stream", operation_id="streamTask")
+    # Served without FastAPI's dependency solving: `serve_stream` reads what `stream_task` declares.
+    async def serve_stream(request: Request, principal: Principal) -> Response:
+        task_id, verbose = stream_target(request)
+        resume_after = parse_last_event_id(request.headers.get(LAST_EVENT_ID))
+        record = tasks.readable(task_id, principal.visible_tenant)
+        frames = tasks.follow(record, resume_after, verbose=verbose, heartbeat_s=heartbeat_s)
+        return SSEResponse(frames, streams)
+
     async def stream_task(
         id: uuid.UUID,
         verbose: bool = Query(default=False),
-        last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
-        principal: Principal = Depends(auth.require(Role.CLIENT)),
-    ) -> EventSourceResponse:
-        resume_after = parse_last_event_id(last_event_id)
-        record = tasks.readable(str(id), principal.visible_tenant)
-        return EventSourceResponse(
-            tasks.follow(record, resume_after, verbose=verbose),
-            headers=SSE_HEADERS,
-            ping=heartbeat_s,
-            ping_message_factory=heartbeat,
-            sep=SSE_LINE_END,
-        )
+        last_event_id: str | None = Header(default=None, alias=LAST_EVENT_ID),
+        principal: Principal = Depends(guard),
+    ) -> Response:
+        raise NotImplementedError  # the operation as the OpenAPI document lists it; never called
 
+    router.add_api_route(
+        "/v1/tasks/{id}/stream",
+        stream_task,
+        methods=["GET"],
+        operation_id="streamTask",
+        route_class_override=explicit_route(guard, serve_stream, parses=("id", "verbose", LAST_EVENT_ID)),
+    )
     return router

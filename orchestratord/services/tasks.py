@@ -7,7 +7,7 @@ accounting and the disconnect grace period, ORCH-1013, ORCH-1015, ORCH-1030, ORC
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from orchestrator_core.errors import NotFound
 from orchestrator_core.queue import PoolQueue
@@ -90,13 +90,19 @@ class TaskService:
         self._log.event("task.canceled", task_id=record.task_id, tenant=record.spec.tenant, reason=reason)
 
     async def follow(
-        self, record: TaskRecord, last_index: int | None = None, *, verbose: bool = False
-    ) -> AsyncIterator[bytes]:
-        """SSE frames of the task; when the last reader leaves early the grace timer starts."""
+        self,
+        record: TaskRecord,
+        last_index: int | None = None,
+        *,
+        verbose: bool = False,
+        heartbeat_s: float | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """SSE frames of the task (`Transcript.follow`); when the last reader leaves early the grace timer
+        starts."""
         self._attach(record)
         self._metrics.stream_opened()
         try:
-            async for chunk in record.transcript.follow(last_index, verbose=verbose):
+            async for chunk in record.transcript.follow(last_index, verbose=verbose, heartbeat_s=heartbeat_s):
                 yield chunk
         finally:
             self._metrics.stream_closed()

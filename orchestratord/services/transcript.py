@@ -14,7 +14,7 @@ import asyncio
 import bisect
 import sys
 from array import array
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 import orjson
@@ -27,6 +27,8 @@ EVICTED = (
     "streaming.transcript_retention_max_bytes"
 )
 _OFFSETS = "I"  # 4-byte unsigned offsets: a transcript stays far below 4 GiB (max_tokens is bounded)
+# The SSE comment a reader gets when nothing was sent to it for the heartbeat interval (ORCH-1014).
+HEARTBEAT = b": ping\n\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +167,23 @@ class Transcript:
             self._changed.set()
             self._changed = None
 
-    async def _wait(self) -> None:
+    async def _wait(self, until: float | None) -> bool:
+        """Waits for the next append until the loop time `until` (None: no limit); whether one came.
+
+        Only this wait times out, never the reader's generator around it, so a heartbeat leaves the reader
+        where it was.
+        """
         if self._changed is None:
             self._changed = asyncio.Event()
-        await self._changed.wait()
+        if until is None:
+            await self._changed.wait()
+            return True
+        try:
+            async with asyncio.timeout_at(until):
+                await self._changed.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def _resume_at(self, last_index: int) -> int | None:
         """Where the frames after token `last_index` begin; None while that token is still to come."""
@@ -195,14 +210,19 @@ class Transcript:
         parts.append(frames[at:end])
         return b"".join(parts), next_metrics
 
-    async def follow(self, last_index: int | None = None, *, verbose: bool = False) -> AsyncIterator[bytes]:
+    async def follow(
+        self, last_index: int | None = None, *, verbose: bool = False, heartbeat_s: float | None = None
+    ) -> AsyncGenerator[bytes, None]:
         """Frames after token `last_index` (all when None), batched, until the terminal event.
 
         A resumed stream gets `started` again first, so the replay identity is always known; `metrics`
-        events go to verbose readers only. An evicted transcript is NOT_FOUND, like an expired one.
+        events go to verbose readers only. With `heartbeat_s`, `HEARTBEAT` comes whenever that long passed
+        since the last chunk. An evicted transcript is NOT_FOUND, like an expired one.
         """
         if self.evicted:
             raise NotFound(EVICTED)
+        loop = asyncio.get_running_loop()
+        idle_until = None if heartbeat_s is None else loop.time() + heartbeat_s
         self._readers += 1
         try:
             position: int | None = 0 if last_index is None else None
@@ -223,11 +243,15 @@ class Transcript:
                     batch, next_metrics = self._slice(position, end, next_metrics)
                     chunk = chunk + batch if chunk else batch
                     position = end
-                if chunk:
-                    yield chunk
-                    continue  # more may have been appended while the batch was being sent
-                if self.closed:
-                    return
-                await self._wait()
+                if not chunk:
+                    if self.closed:
+                        return
+                    if await self._wait(idle_until):
+                        continue
+                    chunk = HEARTBEAT
+                # Then round again at once: more may have been appended while the chunk was being sent.
+                yield chunk
+                if heartbeat_s is not None:
+                    idle_until = loop.time() + heartbeat_s
         finally:
             self._readers -= 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import JSONResponse
 
 from orchestratord.http.explicit_route import explicit_route
@@ -55,4 +55,47 @@ def test_a_route_with_another_dependency_is_refused_at_start_up() -> None:
     with pytest.raises(TypeError, match="depends on its guard only"):
         router.add_api_route(
             "/x", endpoint, methods=["POST"], route_class_override=explicit_route(guard, endpoint)
+        )
+
+
+@pytest.mark.req("ORCH-9204", "ORCH-1080")
+async def test_declared_parameters_are_documented_and_left_to_the_endpoint_that_parses_them() -> None:
+    guard = authenticator().require(Role.CLIENT)
+
+    async def serve(request: Request, principal: Principal) -> JSONResponse:
+        return JSONResponse({"n": request.query_params.get("n"), "tenant": principal.tenant})
+
+    async def declared(n: int = Query(), principal: Principal = Depends(guard)) -> JSONResponse:
+        raise NotImplementedError
+
+    router = APIRouter()
+    route = explicit_route(guard, serve, parses=("n",))
+    router.add_api_route("/q", declared, methods=["GET"], route_class_override=route)
+    app = FastAPI()
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        answer = await client.get("/q?n=x", headers={"authorization": f"Bearer {KEY}"})
+    assert answer.json() == {"n": "x", "tenant": "team-a"}  # FastAPI's validation did not run
+    assert [p["name"] for p in app.openapi()["paths"]["/q"]["get"]["parameters"]] == ["n"]
+
+
+@pytest.mark.req("ORCH-9204")
+@pytest.mark.parametrize("parses", [(), ("n", "X-Extra"), ("m",)])
+def test_a_declared_parameter_the_endpoint_does_not_parse_is_refused_at_start_up(
+    parses: tuple[str, ...],
+) -> None:
+    guard = authenticator().require(Role.CLIENT)
+
+    async def declared(
+        n: int = Query(), principal: Principal = Depends(guard)
+    ) -> JSONResponse:  # pragma: no cover - never served
+        raise NotImplementedError
+
+    async def serve(request: Request, principal: Principal) -> JSONResponse:  # pragma: no cover
+        raise NotImplementedError
+
+    with pytest.raises(TypeError, match="the route declares"):
+        APIRouter().add_api_route(
+            "/q", declared, methods=["GET"], route_class_override=explicit_route(guard, serve, parses=parses)
         )

@@ -18,7 +18,7 @@ class ServerNotStarted:
 
     started = False
 
-    def __init__(self, config: object) -> None:
+    def __init__(self, config: object, *_: object) -> None:
         self.config = config
 
     def run(self) -> None:

@@ -73,6 +73,21 @@ async def test_bad_uuid_in_path_is_400(daemon: Daemon) -> None:
         assert "id" in response.json()["message"]
 
 
+@pytest.mark.req("ORCH-1081", "ORCH-1010")
+async def test_a_bad_stream_id_and_verbose_flag_are_refused_together_naming_both(daemon: Daemon) -> None:
+    response = await daemon.client.get("/v1/tasks/nope/stream", params={"verbose": "maybe"})
+    assert response.status_code == 400
+    assert_envelope(response.json(), "INVALID_PARAMS")
+    assert response.json()["message"] == (
+        "path.id: Input should be a valid UUID, invalid character: found `n` at 0; "
+        "query.verbose: Input should be a valid boolean, unable to interpret input"
+    )
+    unknown = await daemon.client.get(
+        f"/v1/tasks/{str(uuid.uuid4()).upper()}/stream", params={"verbose": "on"}
+    )
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NOT_FOUND"
+
+
 @pytest.mark.req("ORCH-1003", "ORCH-1081")
 async def test_body_over_the_limit_is_413_announced_or_chunked() -> None:
     async with running_daemon(config=make_config(limits={"max_body_bytes": 1024})) as daemon:

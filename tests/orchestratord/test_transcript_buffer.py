@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator_core.errors import NotFound
-from orchestratord.services.transcript import StreamEvent, Transcript, encode_event, encode_token
+from orchestratord.services.transcript import HEARTBEAT, StreamEvent, Transcript, encode_event, encode_token
 
 STARTED = encode_event("started", {"pool_id": "pool-a", "replica_id": "r0", "seed": 7})
 METRICS = {"queue_depth": 3, "kv_warmth": False, "on_time_probability": 1.0}
@@ -133,6 +133,34 @@ async def test_a_transcript_being_read_or_still_open_is_not_evicted() -> None:
     await reader.aclose()
     transcript.evict()
     assert transcript.evicted
+
+
+@pytest.mark.req("ORCH-1014", "ORCH-1013")
+async def test_an_idle_reader_gets_heartbeats_and_then_every_frame_it_waited_for() -> None:
+    transcript = Transcript()
+    reader = transcript.follow(heartbeat_s=0.01)
+    assert [await anext(reader), await anext(reader)] == [HEARTBEAT, HEARTBEAT]
+    transcript.append(STARTED)
+    transcript.append(encode_event("end", {}))
+    assert await anext(reader) == STARTED.frame + b"event: end\ndata: {}\n\n"
+    with pytest.raises(StopAsyncIteration):
+        await anext(reader)
+    assert transcript.readers == 0
+
+
+@pytest.mark.req("ORCH-1014")
+async def test_the_heartbeat_interval_counts_from_the_last_chunk_a_reader_got() -> None:
+    transcript = Transcript()
+    transcript.append(STARTED)
+    reader = transcript.follow(heartbeat_s=0.3)
+    chunks = [await anext(reader)]
+    # Twelve tokens 50 ms apart: the stream lasts twice the interval, but is never idle for as long.
+    for index in range(12):
+        await asyncio.sleep(0.05)
+        transcript.append(encode_token("x", index))
+        chunks.append(await anext(reader))
+    assert HEARTBEAT not in chunks
+    await reader.aclose()
 
 
 def finished_transcript(tokens: int) -> Transcript:
