@@ -58,7 +58,7 @@ def test_a_route_with_another_dependency_is_refused_at_start_up() -> None:
         )
 
 
-@pytest.mark.req("ORCH-9204", "ORCH-1080")
+@pytest.mark.req("ORCH-9204", "ORCH-1080", "ORCH-1083")
 async def test_declared_parameters_are_documented_and_left_to_the_endpoint_that_parses_them() -> None:
     guard = authenticator().require(Role.CLIENT)
 

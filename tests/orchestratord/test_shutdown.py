@@ -83,7 +83,7 @@ async def until_cut(chunks: AsyncIterator[bytes]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.req("ORCH-4004", "ORCH-1065")
+@pytest.mark.req("ORCH-4004", "ORCH-1065", "ORCH-1083")
 async def test_sigterm_ends_the_open_streams_at_once_and_the_daemon_exits_0(tmp_path: Path) -> None:
     async with serve_mock("llamacpp", MockConfig(slots=2), Faults(token_delay_ms=20)) as engine:
         port = free_port()

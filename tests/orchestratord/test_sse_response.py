@@ -62,7 +62,7 @@ async def start(source: Source, client: Client, streams: OpenStreams) -> asyncio
     return task
 
 
-@pytest.mark.req("ORCH-1010", "ORCH-1014", "ORCH-4007")
+@pytest.mark.req("ORCH-1010", "ORCH-1014", "ORCH-4007", "ORCH-1083")
 async def test_each_frame_is_sent_as_it_comes_with_the_stream_headers_and_the_response_then_ends() -> None:
     source, client = Source([b"event: started\n\n", b": ping\n\n"]), Client()
     task = await start(source, client, OpenStreams())
@@ -84,7 +84,7 @@ async def test_each_frame_is_sent_as_it_comes_with_the_stream_headers_and_the_re
     assert source.closed
 
 
-@pytest.mark.req("ORCH-1015", "ORCH-1065")
+@pytest.mark.req("ORCH-1015", "ORCH-1065", "ORCH-1083")
 async def test_a_client_that_leaves_an_idle_stream_closes_its_source_at_once() -> None:
     source, client = Source([b"event: started\n\n"]), Client()
     task = await start(source, client, OpenStreams())
@@ -107,7 +107,7 @@ async def test_ending_the_servers_streams_closes_open_ones_and_those_opened_afte
     assert open_source.closed and opened_after.closed
 
 
-@pytest.mark.req("ORCH-9204")
+@pytest.mark.req("ORCH-9204", "ORCH-1083")
 async def test_a_streaming_response_runs_one_helper_task() -> None:
     before = len(asyncio.all_tasks())
     source = Source([b"event: started\n\n"])
