@@ -1,4 +1,4 @@
-"""A response that streams already-encoded SSE frames (the task stream and the OpenAI facade's stream).
+"""A response that streams already-encoded SSE frames (the task stream and the OpenAI facade's, ORCH-1083).
 
 Their frame sources yield complete frames, heartbeat comments included (`Transcript.follow` times out its
 own idle wait), so a response only sends each frame as it comes and notices a client that leaves. These
