@@ -114,6 +114,9 @@ class EngineResponse:
             return
         self.released = True
         self._body.clear()
+        if self._buffered >= PAUSE_READING_AT:  # reading was paused for this reader, who is gone
+            self._connection.resume_reading()
+        self._buffered = 0
         if self.complete:
             self._connection.finished()
         else:

@@ -192,3 +192,32 @@ async def test_a_malformed_response_is_pool_unavailable_and_its_connection_dropp
         finally:
             await adapter.aclose()
     assert len(accepted) == 1
+
+
+@pytest.mark.req("ORCH-7020", "ORCH-7003")
+async def test_a_response_released_while_reading_was_paused_still_reads_its_end_and_is_reused() -> None:
+    # The reader leaves without reading while the read-ahead is full; the body's end after it is small.
+    body = b"x" * (PAUSE_READING_AT + 32 * 1024)
+
+    async def bulk_then_small(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + chunked(body))
+            await writer.drain()
+
+    async with engine(bulk_then_small) as (url, accepted):
+        client = EngineStreamClient(url, "llamacpp", connect_timeout_s=1.0, max_idle=1)
+        try:
+            for _ in range(2):
+                async with asyncio.timeout(2.0):  # a connection left paused would never answer
+                    response = await client.post("/completion", b"{}")
+                await asyncio.sleep(0.05)  # the read-ahead fills up and reading pauses
+                response.release()
+                for _ in range(100):
+                    if response.complete:
+                        break
+                    await asyncio.sleep(0.01)
+                assert response.complete, "the released body was not read to its end"
+        finally:
+            await client.aclose()
+    assert len(accepted) == 1
