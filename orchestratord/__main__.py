@@ -20,11 +20,11 @@ import uvicorn
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
 from contracts.config_schema.settings import OrchestratordSettings
+from contracts.log_line import configure_json_logging
 from orchestrator_core.errors import OrchError
 
 from .app import create_app
 from .http.sse_response import OpenStreams
-from .services.logs import configure_json_logging
 
 logger = logging.getLogger("orchestratord")
 

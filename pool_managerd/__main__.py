@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 
 from contracts.config_schema.pool_managerd import PoolManagerdConfig
+from contracts.log_line import configure_json_logging
 from orchestrator_core.errors import OrchError
 from pool_managerd.api import create_app
 from pool_managerd.backoff import Backoff
@@ -50,11 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except OrchError as exc:
         sys.stderr.write(f"pool_managerd: {exc.message}\n")
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=config.logging.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    configure_json_logging(level=getattr(logging, config.logging.level.upper()))
     # One line per engine probe would drown the supervisor's own messages.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return asyncio.run(serve(config, args.config.parent.resolve() if args.config else None))
@@ -73,6 +70,8 @@ async def serve(config: PoolManagerdConfig, config_dir: Path | None = None) -> i
         try:
             await supervisor.start()
         except OrchError as exc:
+            # Like a configuration error: the reason on stderr for whoever started it, and in the log.
+            sys.stderr.write(f"pool_managerd: cannot start pools: {exc.message}\n")
             log.error("cannot start pools: %s", exc.message)
             return EXIT_CONFIG
         try:

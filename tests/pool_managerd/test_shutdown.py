@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import yaml
 
@@ -77,7 +78,7 @@ def wait_ready(api_port: int, process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.real_engine
-@pytest.mark.req("ORCH-6009", "ORCH-6005")
+@pytest.mark.req("ORCH-6009", "ORCH-6005", "ORCH-8003")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_every_engine_and_leaves_no_process_behind(
     tmp_path: Path, signum: signal.Signals
@@ -86,7 +87,7 @@ def test_signal_stops_every_engine_and_leaves_no_process_behind(
     process = subprocess.Popen(
         [sys.executable, "-m", "pool_managerd", "--config", str(config)],
         cwd=REPO,
-        stdout=subprocess.DEVNULL,
+        stdout=(tmp_path / "pool_managerd.log").open("wb"),
         stderr=(tmp_path / "pool_managerd.err").open("wb"),
     )
     engines: list[int] = []
@@ -106,9 +107,12 @@ def test_signal_stops_every_engine_and_leaves_no_process_behind(
         for pid in engines:
             if pid_alive(pid):
                 os.killpg(pid, signal.SIGKILL)
-    log = (tmp_path / "pool_managerd.err").read_text()
-    assert "all engine processes stopped" in log
-    assert "CPU-only host (nvidia-smi not found)" in log
+    # The log is JSON lines on stdout (ORCH-8003), whatever the engines print.
+    lines = [orjson.loads(line) for line in (tmp_path / "pool_managerd.log").read_text().splitlines()]
+    assert all({"ts", "level", "event", "msg"} <= line.keys() for line in lines)
+    messages = [line["msg"] for line in lines]
+    assert "all engine processes stopped" in messages
+    assert any("CPU-only host (nvidia-smi not found)" in message for message in messages)
 
 
 @pytest.mark.req("ORCH-6001", "ORCH-6002")
