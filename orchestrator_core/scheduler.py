@@ -3,8 +3,8 @@
 Admission of a task (ORCH-2001..2005, ORCH-2201, ORCH-2301..2304), in this order, stops at the first
 refusal and changes nothing when it refuses:
 
-1. tenant quota (max concurrent, tokens per minute) -> QuotaExceeded;
-2. session budget (tokens, time) -> QuotaExceeded;
+1. session budget (tokens, time) -> QuotaExceeded;
+2. tenant quota (max concurrent, tokens per minute) -> QuotaExceeded (budgets before quotas, ORCH-1008);
 3. prediction, then the deadline check -> DeadlineUnmet;
 4. enqueue under the pool's full-queue policy -> AdmissionReject, or the evicted task is returned;
 5. commit: the task counts against its tenant's quota and reserves its session budget.
@@ -110,8 +110,8 @@ class Scheduler:
         """
         queue = self.queue(task.pool_id)
         retry_ms = _one_slot_ms(rate, task.cost)
-        self._quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
         self._budgets.check(task.session_id, task.cost, retry_after_ms=retry_ms)
+        self._quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
         ahead = queue.ahead_if_enqueued(task)
         deadline_in = None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms
         prediction = predict(

@@ -163,3 +163,11 @@ def test_admission_to_a_busy_pool_waits_for_the_remaining_time_of_the_running_ta
     after = sched.admit(make_task(cost=10), rate=RATE, slots_free=0, now_ms=400.0)
     # The running task ended; the one task ahead (10 tokens) is all the pool has left to do.
     assert after.prediction.predicted_start_ms == 100.0 + 1000.0 * 10 / 100.0
+
+
+@pytest.mark.req("ORCH-1008", "ORCH-2301")
+def test_a_task_over_its_session_budget_and_its_tenant_quota_is_refused_for_the_budget() -> None:
+    sched = scheduler(capacity=5, max_concurrent=1)
+    sched.admit(make_task("busy"), rate=RATE, slots_free=1, now_ms=0.0)
+    with pytest.raises(QuotaExceeded, match="session token budget"):
+        sched.admit(make_task("busy", session_id="s", cost=101), rate=RATE, slots_free=1, now_ms=0.0)
