@@ -14,6 +14,8 @@ Modules, one concept each:
 - `replica`: ReplicaView and ReplicaSetIdentity, what the daemon knows about a replica;
 - `placement`: `decide(requirements, candidates)`;
 - `leases`: slot lease accounting per replica;
-- `scheduler`: the facade the daemon drives (admit, next_task, requeue_front, cancel, finish, drain);
+- `admission`: the one admission order from session state on (session, quota, prediction, deadline,
+  queue policy, commit), run by orchestratord and by the `Scheduler` facade;
+- `scheduler`: a facade for library users (admit, next_task, requeue_front, cancel, finish, drain);
 - `errors`: the one error hierarchy of the project.
 """

@@ -1,57 +1,50 @@
-"""The scheduling facade the daemon drives: admission, fair dequeue, requeue, cancel and task ends.
+"""The scheduling facade for library users: per-pool queues with admission, fair dequeue, requeue,
+cancel and task ends, over the core's pieces.
 
-Admission of a task (ORCH-2001..2005, ORCH-2201, ORCH-2301..2304), in this order, stops at the first
-refusal and changes nothing when it refuses:
-
-1. session budget (tokens, time) -> QuotaExceeded;
-2. tenant quota (max concurrent, tokens per minute) -> QuotaExceeded (budgets before quotas, ORCH-1008);
-3. prediction, then the deadline check -> DeadlineUnmet;
-4. enqueue under the pool's full-queue policy -> AdmissionReject, or the evicted task is returned;
-5. commit: the task counts against its tenant's quota and reserves its session budget.
+Admission follows the one order of `orchestrator_core.admission` (session budget, tenant quota, the
+full-queue shortcut, prediction and deadline, enqueue, commit), the same that orchestratord runs.
 
 Every admitted task reaches exactly one end, and the scheduler frees its quota and budget there:
 evicted (returned by `admit`/`requeue_front`), canceled while queued (`cancel`), expired (returned by
-`next_task`), or dispatched and later ended by the daemon with `finish`. `finish` refuses a task that is
-still queued (it would otherwise be freed again when it leaves the queue); a queued task ends by `cancel`.
-The scheduler remembers when each dispatched task started, so admission predicts the remaining time of
-the running work (ORCH-2207).
+`next_task`), or dispatched and later ended with `finish`. `finish` refuses a task that is still queued
+(it would otherwise be freed again when it leaves the queue); a queued task ends by `cancel`. The
+scheduler remembers when each dispatched task started, so admission predicts the remaining time of the
+running work (ORCH-2207).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import partial
 
+from orchestrator_core.admission import Admission, PoolState, admit
 from orchestrator_core.budgets import SessionBudgets
-from orchestrator_core.deadlines import check_admission
 from orchestrator_core.errors import AdmissionReject, Conflict, PoolUnavailable
-from orchestrator_core.predictions import (
-    Prediction,
-    Running,
-    ServiceRate,
-    predict,
-    retry_after_ms,
-    running_ms,
-)
+from orchestrator_core.predictions import Running, ServiceRate, retry_after_ms
 from orchestrator_core.queue import Dequeued, PoolQueue, QueueConfig
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.task import QueuedTask
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """An admitted task, what the client is told, and the task evicted to make room (end it with
-    QUEUE_FULL_DROP_LRU), if any."""
+class _BudgetGuard:
+    """Session budgets as the admission's session guard."""
 
-    task: QueuedTask
-    prediction: Prediction
-    evicted: QueuedTask | None
+    __slots__ = ("_budgets",)
+
+    def __init__(self, budgets: SessionBudgets) -> None:
+        self._budgets = budgets
+
+    def check(self, task: QueuedTask, retry_after_ms: int) -> None:
+        self._budgets.check(task.session_id, task.cost, retry_after_ms=retry_after_ms)
+
+    def reserve(self, task: QueuedTask) -> None:
+        self._budgets.reserve(task.session_id, task.task_id, task.cost)
 
 
 class Scheduler:
     """Per-pool queues plus the tenant quotas and session budgets that guard them."""
 
-    __slots__ = ("_budgets", "_pool_of", "_queues", "_quotas", "_running")
+    __slots__ = ("_budgets", "_guard", "_pool_of", "_queues", "_quotas", "_running")
 
     def __init__(
         self,
@@ -64,6 +57,7 @@ class Scheduler:
         self._queues = {pool_id: PoolQueue(pool_id, config) for pool_id, config in queues.items()}
         self._quotas = quotas or TenantQuotas()
         self._budgets = budgets or SessionBudgets()
+        self._guard = _BudgetGuard(self._budgets)
         self._pool_of: dict[str, str] = {}
         self._running: dict[str, tuple[QueuedTask, float]] = {}
 
@@ -109,27 +103,12 @@ class Scheduler:
             Conflict: a task with this id is already queued.
         """
         queue = self.queue(task.pool_id)
-        retry_ms = _one_slot_ms(rate, task.cost)
-        self._budgets.check(task.session_id, task.cost, retry_after_ms=retry_ms)
-        self._quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
-        ahead = queue.ahead_if_enqueued(task)
-        deadline_in = None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms
-        prediction = predict(
-            ahead,
-            tokens=task.cost,
-            rate=rate,
-            slots_free=slots_free,
-            running=running_ms(rate, self._running_in(task.pool_id, now_ms)),
-            deadline_in_ms=deadline_in,
-        )
-        check_admission(task, prediction, now_ms)
-        evicted = queue.enqueue(task, retry_after_ms=retry_ms)
+        state = PoolState(rate, slots_free, partial(self._running_in, task.pool_id, now_ms))
+        admission = admit(task, queue, state, quotas=self._quotas, sessions=self._guard, now_ms=now_ms)
         self._pool_of[task.task_id] = task.pool_id
-        self._quotas.commit(task.tenant, task.task_id, task.cost, now_ms)
-        self._budgets.reserve(task.session_id, task.task_id, task.cost)
-        if evicted is not None:
-            self._ended_unrun(evicted)
-        return Admission(task, prediction, evicted)
+        if admission.evicted is not None:
+            self._ended_unrun(admission.evicted)
+        return admission
 
     def next_task(self, pool_id: str, now_ms: float) -> Dequeued:
         """The next task of `pool_id` in fair order, and the queued tasks that expired (end them with

@@ -1,4 +1,5 @@
-"""Admission: check a TaskSpec against limits and live replicas, apply quotas and budgets, predict, enqueue.
+"""Admission: check a TaskSpec against limits and live replicas, then admit it into its pool's queue in the
+core's one admission order (`orchestrator_core.admission`: session, quota, prediction, deadline, queue).
 
 `admit` is synchronous: between the checks and the enqueue nothing else runs on the loop, so a quota or a
 queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005, ORCH-2201, ORCH-2301..2304).
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
+from functools import partial
 
-from orchestrator_core.deadlines import check_admission, deadline_at
+from orchestrator_core.admission import PoolState, admit
+from orchestrator_core.deadlines import deadline_at
 from orchestrator_core.errors import (
     Backpressure,
     InvalidParams,
@@ -20,8 +22,7 @@ from orchestrator_core.errors import (
     QueueFullDropLru,
 )
 from orchestrator_core.placement import Assigned, NoCapacity, NoCapacityReason, decide
-from orchestrator_core.predictions import Prediction, Running, predict, retry_after_ms, running_ms
-from orchestrator_core.queue import FullPolicy, PoolQueue
+from orchestrator_core.predictions import Prediction, Running
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
 from orchestrator_core.task import Priority, QueuedTask
@@ -31,7 +32,7 @@ from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
 from .queues import PoolQueues
-from .replicas import PoolCapacity, ReplicaRegistry, task_of_lease
+from .replicas import ReplicaRegistry, task_of_lease
 from .requirements import requirements_for
 from .sessions import SessionStore
 from .signal import Wakeup
@@ -78,6 +79,23 @@ def running_tasks(
     return found
 
 
+class SessionTurns:
+    """The session store as the admission's session guard: a task of a session is one of its turns."""
+
+    __slots__ = ("_sessions",)
+
+    def __init__(self, sessions: SessionStore) -> None:
+        self._sessions = sessions
+
+    def check(self, task: QueuedTask, retry_after_ms: int) -> None:
+        if task.session_id is not None:
+            self._sessions.check_turn(task.session_id, task.tenant, task.cost)
+
+    def reserve(self, task: QueuedTask) -> None:
+        if task.session_id is not None:
+            self._sessions.begin_turn(task.session_id, task.tenant, task.task_id, task.cost)
+
+
 class AdmissionService:
     """Turns a TaskSpec into a queued task and its 202 answer, or raises the typed refusal."""
 
@@ -104,6 +122,7 @@ class AdmissionService:
         self._queues = queues
         self._quotas = quotas
         self._sessions = sessions
+        self._turns = SessionTurns(sessions)
         self._lifecycle = lifecycle
         self._metrics = metrics
         self._log = log
@@ -189,36 +208,34 @@ class AdmissionService:
         now_ms = self._clock() * 1000.0
         # A given seed is checked here; the derived one is only needed once the task is admitted.
         own_seed = None if spec.seed is None else resolve_seed(spec.seed, spec.task_id)
-        tokens = spec.estimated_tokens
         queue = self._queues.get(pool_id)
         task = QueuedTask(
             task_id=spec.task_id,
             tenant=spec.tenant,
             pool_id=pool_id,
             priority=Priority(spec.priority),
-            estimated_tokens=tokens,
+            estimated_tokens=spec.estimated_tokens,
             enqueued_ms=now_ms,
             deadline_at_ms=deadline_at(now_ms, spec.deadline_ms),
             session_id=spec.session_id,
         )
         capacity = self._replicas.capacity(pool_id)
-        retry_ms = retry_after_ms(capacity.rate, tokens)  # ORCH-2014
-        if spec.session_id is not None:
-            self._sessions.check_turn(spec.session_id, spec.tenant, tokens)
-        self._quotas.check(spec.tenant, tokens, now_ms, concurrency_retry_after_ms=retry_ms)
-        if task.deadline_at_ms is None and _refuses_every_arrival(queue):
-            # Without a deadline the feasibility check passes whatever the prediction says, so the queue
-            # policy is next (ORCH-1008) and refuses: the prediction cannot change the answer.
-            _refuse(queue, task, retry_ms)
-        prediction = self._predict(task, queue, capacity, deadline_ms=spec.deadline_ms)
-        check_admission(task, prediction, now_ms)
-        evicted = queue.enqueue(task, retry_after_ms=retry_ms)
+        running = partial(running_tasks, self._replicas, self._registry, pool_id, now_ms / 1000.0)
+        admitted = admit(
+            task,
+            queue,
+            PoolState(capacity.rate, capacity.free, running),
+            quotas=self._quotas,
+            sessions=self._turns,
+            now_ms=now_ms,
+        )
+        retry_ms = admitted.retry_after_ms
         # Clients are asked to slow down once the queue is 80% full, before refusals start (ORCH-1007).
         backoff_ms = retry_ms if len(queue) >= 0.8 * queue.config.capacity else 0
         seed = own_seed if own_seed is not None else resolve_seed(None, spec.task_id)
-        self._commit(spec, task, seed, prediction, now_ms, backoff_ms)
-        if evicted is not None:
-            self._evict(evicted, retry_ms)
+        self._commit(spec, task, seed, admitted.prediction, backoff_ms)
+        if admitted.evicted is not None:
+            self._evict(admitted.evicted, retry_ms)
         self._queues.publish_depth(queue)
         admission = self._registry.get(spec.task_id).admission
         self._log.event(
@@ -234,31 +251,9 @@ class AdmissionService:
         self._wakeup.notify()
         return admission
 
-    def _predict(
-        self, task: QueuedTask, queue: PoolQueue, capacity: PoolCapacity, *, deadline_ms: int | None
-    ) -> Prediction:
-        running = running_tasks(self._replicas, self._registry, queue.pool_id, self._clock())
-        return predict(
-            queue.ahead_if_enqueued(task),
-            tokens=task.estimated_tokens,
-            rate=capacity.rate,
-            slots_free=capacity.free,
-            running=running_ms(capacity.rate, running),
-            deadline_in_ms=None if deadline_ms is None else float(deadline_ms),
-        )
-
     def _commit(
-        self,
-        spec: TaskSpec,
-        task: QueuedTask,
-        seed: int,
-        prediction: Prediction,
-        now_ms: float,
-        backoff_ms: int,
+        self, spec: TaskSpec, task: QueuedTask, seed: int, prediction: Prediction, backoff_ms: int
     ) -> None:
-        self._quotas.commit(spec.tenant, spec.task_id, task.estimated_tokens, now_ms)
-        if spec.session_id is not None:
-            self._sessions.begin_turn(spec.session_id, spec.tenant, spec.task_id, task.estimated_tokens)
         admission = Admission(
             task_id=spec.task_id,
             queue_position=prediction.queue_position,
@@ -285,14 +280,3 @@ class AdmissionService:
                     policy_label=policy,
                 ),
             )
-
-
-def _refuses_every_arrival(queue: PoolQueue) -> bool:
-    """A full queue under policy `reject`, which refuses an arrival without evicting anything."""
-    return queue.config.policy is FullPolicy.REJECT and len(queue) >= queue.config.capacity
-
-
-def _refuse(queue: PoolQueue, task: QueuedTask, retry_ms: int) -> NoReturn:
-    """Lets the queue refuse `task` with its own AdmissionReject (ORCH-2001)."""
-    queue.enqueue(task, retry_after_ms=retry_ms)
-    raise AssertionError(f"queue {queue.pool_id} accepted a task while full under policy reject")
