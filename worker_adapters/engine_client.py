@@ -320,23 +320,12 @@ class EngineStreamClient:
             connection = self._idle.pop()
             if not connection.open:
                 continue
-            response = connection.send(request)
             try:
-                await response.head()
-                return response
+                return await _exchange(connection, request)
             except PoolUnavailable:
                 # A kept-alive connection the engine closed meanwhile: the request was never served.
                 continue
-            except BaseException:
-                response.close()
-                raise
-        response = (await self._connect()).send(request)
-        try:
-            await response.head()
-        except BaseException:
-            response.close()
-            raise
-        return response
+        return await _exchange(await self._connect(), request)
 
     def idle(self, connection: _Connection) -> None:
         if len(self._idle) < self._max_idle:
@@ -377,3 +366,15 @@ class EngineStreamClient:
             raise PoolUnavailable(f"{self.engine} unreachable: {reason}", engine=self.engine) from exc
         self._open.add(connection)
         return connection
+
+
+async def _exchange(connection: _Connection, request: bytes) -> EngineResponse:
+    """Send `request` on `connection` and wait for the response head; the connection is closed if that
+    fails or is cancelled."""
+    response = connection.send(request)
+    try:
+        await response.head()
+    except BaseException:
+        response.close()
+        raise
+    return response
