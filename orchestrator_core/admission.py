@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import NoReturn, Protocol
+from typing import Protocol
 
 from orchestrator_core.deadlines import check_admission
 from orchestrator_core.predictions import (
@@ -27,7 +27,7 @@ from orchestrator_core.predictions import (
     retry_after_ms,
     running_ms,
 )
-from orchestrator_core.queue import FullPolicy, PoolQueue
+from orchestrator_core.queue import PoolQueue
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.task import QueuedTask
 
@@ -43,7 +43,7 @@ class SessionGuard(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Admission:
+class Admitted:
     """An admitted task, what the client is told, the task evicted to make room (end it with
     QUEUE_FULL_DROP_LRU), if any, and the retry hint of a refusal or eviction (ORCH-2014)."""
 
@@ -71,13 +71,13 @@ def admit(
     quotas: TenantQuotas,
     sessions: SessionGuard,
     now_ms: float,
-) -> Admission:
+) -> Admitted:
     """Admit `task` into `queue` or raise the first refusal, without changing any state."""
     retry_ms = retry_after_ms(pool.rate, task.cost)
     sessions.check(task, retry_ms)
     quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
-    if task.deadline_at_ms is None and refuses_every_arrival(queue):
-        _refuse(queue, task, retry_ms)
+    if task.deadline_at_ms is None and queue.refuses_every_arrival():
+        raise queue.refusal(retry_ms)
     prediction = predict(
         queue.ahead_if_enqueued(task),
         tokens=task.cost,
@@ -90,15 +90,4 @@ def admit(
     evicted = queue.enqueue(task, retry_after_ms=retry_ms)
     quotas.commit(task.tenant, task.task_id, task.cost, now_ms)
     sessions.reserve(task)
-    return Admission(task, prediction, evicted, retry_ms)
-
-
-def refuses_every_arrival(queue: PoolQueue) -> bool:
-    """A full queue under policy `reject`, which refuses an arrival without evicting anything."""
-    return queue.config.policy is FullPolicy.REJECT and len(queue) >= queue.config.capacity
-
-
-def _refuse(queue: PoolQueue, task: QueuedTask, retry_ms: int) -> NoReturn:
-    """Lets the queue refuse `task` with its own AdmissionReject (ORCH-2001)."""
-    queue.enqueue(task, retry_after_ms=retry_ms)
-    raise AssertionError(f"queue {queue.pool_id} accepted a task while full under policy reject")
+    return Admitted(task, prediction, evicted, retry_ms)

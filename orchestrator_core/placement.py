@@ -159,6 +159,42 @@ def decide(requirements: Requirements, candidates: Iterable[ReplicaView]) -> Ass
     Raises:
         InvalidParams: two candidates share a replica_id.
     """
+    pool, ids, steps, refused = _fitting(requirements, candidates)
+    if refused is None:
+        pool = _apply("free_slot", lambda r: r.slots_free > 0, pool, steps)
+        if not pool:
+            refused = NoCapacityReason.BUSY
+    if refused is not None:
+        return NoCapacity(refused, ids, DecisionLog(ids, tuple(steps), (), None))
+    return _assign(requirements, pool, ids, steps)
+
+
+def choose_pool(
+    requirements: Requirements, candidates: Iterable[ReplicaView], queued: Callable[[str], int]
+) -> str | NoCapacity:
+    """The pool whose queue takes a task at admission, or why no pool can serve it.
+
+    The pool of the replica `decide` would assign now; when every replica that fits the task is busy, the
+    fitting pool with the fewest queued tasks (`queued`), then the lowest pool id, so the task waits where
+    it is served soonest. A NoCapacity is never BUSY.
+
+    Raises:
+        InvalidParams: two candidates share a replica_id.
+    """
+    pool, ids, steps, refused = _fitting(requirements, candidates)
+    if refused is not None:
+        return NoCapacity(refused, ids, DecisionLog(ids, tuple(steps), (), None))
+    free = [r for r in pool if r.slots_free > 0]
+    if free:
+        return _assign(requirements, free, ids, steps).replica.pool_id
+    return min(sorted({r.pool_id for r in pool}), key=queued)
+
+
+def _fitting(
+    requirements: Requirements, candidates: Iterable[ReplicaView]
+) -> tuple[list[ReplicaView], tuple[str, ...], list[FilterStep], NoCapacityReason | None]:
+    """The candidates that pass every filter but the free slot, the candidate ids, the steps taken, and
+    the reason when none is left."""
     pool = _unique(candidates)
     ids = tuple(sorted(r.replica_id for r in pool))
     steps: list[FilterStep] = []
@@ -172,13 +208,18 @@ def decide(requirements: Requirements, candidates: Iterable[ReplicaView]) -> Ass
             NoCapacityReason.POOL_UNREADY,
             [("ready", lambda r: r.ready), ("not_draining", lambda r: not r.draining)],
         ),
-        (NoCapacityReason.BUSY, [("free_slot", lambda r: r.slots_free > 0)]),
     )
     for reason, filters in groups:
         for name, keep in filters:
             pool = _apply(name, keep, pool, steps)
         if not pool:
-            return NoCapacity(reason, ids, DecisionLog(ids, tuple(steps), (), None))
+            return pool, ids, steps, reason
+    return pool, ids, steps, None
+
+
+def _assign(
+    requirements: Requirements, pool: list[ReplicaView], ids: tuple[str, ...], steps: list[FilterStep]
+) -> Assigned:
     pool = _prefer_with_fallback(requirements.rules, pool, steps)
     ranked = sorted(pool, key=_rank_key(requirements))
     log = DecisionLog(ids, tuple(steps), tuple(r.replica_id for r in ranked), _deciding(requirements, ranked))

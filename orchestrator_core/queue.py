@@ -397,16 +397,24 @@ class PoolQueue:
             return self._newest(Priority.BATCH)
         return None
 
-    def _make_room(self, arrival: Priority, retry_after_ms: int | None) -> QueuedTask:
+    def refuses_every_arrival(self) -> bool:
+        """Full under policy `reject`, which refuses an arrival without evicting anything."""
+        return self._config.policy is FullPolicy.REJECT and len(self._by_id) >= self._config.capacity
+
+    def refusal(self, retry_after_ms: int | None) -> AdmissionReject:
+        """The ADMISSION_REJECT this queue answers an arrival it has no room for (ORCH-2001)."""
         policy = self._config.policy
+        return AdmissionReject(
+            f"queue is full ({self._config.capacity} tasks, policy {policy.value})",
+            pool_id=self._pool_id,
+            retry_after_ms=retry_after_ms,
+            policy_label=policy.value,
+        )
+
+    def _make_room(self, arrival: Priority, retry_after_ms: int | None) -> QueuedTask:
         victim = self._victim(arrival)
         if victim is None:
-            raise AdmissionReject(
-                f"queue is full ({self._config.capacity} tasks, policy {policy.value})",
-                pool_id=self._pool_id,
-                retry_after_ms=retry_after_ms,
-                policy_label=policy.value,
-            )
+            raise self.refusal(retry_after_ms)
         self._remove(victim)
         return victim
 

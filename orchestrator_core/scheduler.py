@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from orchestrator_core.admission import Admission, PoolState, admit
+from orchestrator_core.admission import Admitted, PoolState, admit
 from orchestrator_core.budgets import SessionBudgets
 from orchestrator_core.errors import AdmissionReject, Conflict, PoolUnavailable
 from orchestrator_core.predictions import Running, ServiceRate, retry_after_ms
@@ -90,7 +90,7 @@ class Scheduler:
         """The pool whose queue holds `task_id`, or None if it is not queued."""
         return self._pool_of.get(task_id)
 
-    def admit(self, task: QueuedTask, *, rate: ServiceRate, slots_free: int, now_ms: float) -> Admission:
+    def admit(self, task: QueuedTask, *, rate: ServiceRate, slots_free: int, now_ms: float) -> Admitted:
         """Admit `task` into its pool's queue, or refuse it without changing any state.
 
         `rate` is the pool's service rate (`ThroughputModel.pool_rate`), `slots_free` its free slots now.

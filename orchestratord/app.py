@@ -112,9 +112,7 @@ def create_app(
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
     snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
     app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot))
-    facade = OpenAIFacade(
-        built.tasks, built.queues, FacadeSettings(config.openai.default_max_tokens, heartbeat_s), streams
-    )
+    facade = OpenAIFacade(built.tasks, FacadeSettings(config.openai.default_max_tokens, heartbeat_s), streams)
     app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))

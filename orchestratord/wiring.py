@@ -28,6 +28,7 @@ from .services.nodes import LeaseSettings, NodeRegistry, http_node_adapters
 from .services.pool_client import PoolClient, pool_client_for
 from .services.queues import PoolQueues
 from .services.replicas import ReplicaRegistry, ReplicaSpec
+from .services.requeue import Requeuer
 from .services.runner import RunSettings, TaskRunner
 from .services.sessions import SessionLimits, SessionStore
 from .services.shutdown import ShutdownCoordinator
@@ -57,6 +58,7 @@ class Services:
     lifecycle: TaskLifecycle
     gate: AdmissionGate
     admission: AdmissionService
+    requeuer: Requeuer
     dispatcher: Dispatcher
     tasks: TaskService
     shutdown: ShutdownCoordinator
@@ -184,6 +186,18 @@ def build_services(
         wakeup=wakeup,
         gate=gate,
     )
+    requeuer = Requeuer(
+        queues=queues, registry=registry, replicas=replicas, lifecycle=lifecycle, log=log, wakeup=wakeup
+    )
+    runner = TaskRunner(
+        clock=clock,
+        settings=RunSettings(idle_timeout_s=config.timeouts.decode_idle_ms / 1000),
+        replicas=replicas,
+        sessions=sessions,
+        lifecycle=lifecycle,
+        requeuer=requeuer,
+        queue_depth=lambda pool_id: len(queues.get(pool_id)),
+    )
     dispatcher = Dispatcher(
         clock=clock,
         queues=queues,
@@ -191,20 +205,10 @@ def build_services(
         replicas=replicas,
         sessions=sessions,
         lifecycle=lifecycle,
+        runner=runner,
         metrics=metrics,
-        log=log,
         wakeup=wakeup,
         unready_wait_s=lambda pool_id: config.queues.for_pool(pool_id).unready_wait_ms / 1000,
-    )
-    dispatcher.runner = TaskRunner(
-        clock=clock,
-        settings=RunSettings(idle_timeout_s=config.timeouts.decode_idle_ms / 1000),
-        replicas=replicas,
-        sessions=sessions,
-        lifecycle=lifecycle,
-        metrics=metrics,
-        requeue=dispatcher.requeue,
-        queue_depth=lambda pool_id: len(queues.get(pool_id)),
     )
     tasks = TaskService(
         admission=admission,
@@ -232,6 +236,7 @@ def build_services(
     shutdown = ShutdownCoordinator(
         gate=gate,
         dispatcher=dispatcher,
+        requeuer=requeuer,
         registry=registry,
         lifecycle=lifecycle,
         log=log,
@@ -259,6 +264,7 @@ def build_services(
         lifecycle=lifecycle,
         gate=gate,
         admission=admission,
+        requeuer=requeuer,
         dispatcher=dispatcher,
         tasks=tasks,
         shutdown=shutdown,

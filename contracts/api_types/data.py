@@ -348,6 +348,12 @@ class ErrorEvent(BaseModel):
     engine: Engine | None
     retriable: StrictBool
     retry_after_ms: Annotated[StrictInt | None, Field(ge=0)]
+    policy_label: Annotated[
+        StrictStr | MISSING,
+        Field(
+            description="The full-queue or quota policy that ended the task (backpressure codes only, ORCH-1204)."
+        ),
+    ] = MISSING
 
 
 TaskState = TypeAliasType("TaskState", Literal["queued", "running", "succeeded", "failed", "canceled"])

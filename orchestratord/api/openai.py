@@ -24,13 +24,13 @@ from ..http.json_body import declared_body
 from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
 from ..http.sse_response import OpenStreams, SSEResponse, client_left
-from ..services.queues import PoolQueues
 from ..services.replicas import ReplicaRegistry
+from ..services.task_events import Failed
 from ..services.task_registry import TaskRecord
 from ..services.task_spec import TaskSpec
 from ..services.tasks import TaskService
 from ..services.transcript import HEARTBEAT
-from .openai_relay import Batch, ChunkWriter, Kind, Shape, parse_batch, response_body, typed_error
+from .openai_relay import ChunkWriter, Kind, Shape, response_body
 from .openai_requests import (
     DETERMINISM_HEADER,
     PRIORITY_HEADER,
@@ -59,11 +59,8 @@ class FacadeSettings:
 class OpenAIFacade:
     """Runs one facade request as a task: admit, then stream chunks or collect the whole answer."""
 
-    def __init__(
-        self, tasks: TaskService, queues: PoolQueues, settings: FacadeSettings, streams: OpenStreams
-    ) -> None:
+    def __init__(self, tasks: TaskService, settings: FacadeSettings, streams: OpenStreams) -> None:
         self._tasks = tasks
-        self._queues = queues
         self.settings = settings
         self._streams = streams
 
@@ -90,11 +87,8 @@ class OpenAIFacade:
         """Chunks until `[DONE]` (or the error object), heartbeats between them while the task has nothing
         to send; a client that leaves cancels the task at once."""
         try:
-            async for frames in self._tasks.follow(record, heartbeat_s=self.settings.heartbeat_s):
-                if frames == HEARTBEAT:
-                    yield frames
-                    continue
-                chunk = writer.write(parse_batch(frames))
+            async for batch in self._tasks.follow_text(record, heartbeat_s=self.settings.heartbeat_s):
+                chunk = HEARTBEAT if batch is None else writer.write(batch)
                 if chunk:
                     yield chunk
         finally:
@@ -106,37 +100,32 @@ class OpenAIFacade:
         self, record: TaskRecord, shape: Shape, receive: Receive, headers: dict[str, str]
     ) -> Response:
         """The whole answer as one object; a client that leaves first cancels the task at once."""
-        result = asyncio.ensure_future(_read_all(record))
+        result = asyncio.ensure_future(_ended(record))
         gone = asyncio.ensure_future(client_left(receive))
         try:
             await asyncio.wait((result, gone), return_when=asyncio.FIRST_COMPLETED)
             if not result.done():
                 # Canceling ends the transcript, so `result` completes right after.
                 self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
-            outcome = await result
+            await result
         finally:
             gone.cancel()
             if not result.done():
                 result.cancel()
                 self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
-        if outcome.error is not None:
-            policy = self._queues.get(record.admission.pool_id).config.policy.value
-            raise typed_error(outcome.error, policy)
-        end = outcome.end or {}
-        return JSONResponse(response_body(shape, outcome.fingerprint, outcome.text, end), headers=headers)
+        outcome, started = record.transcript.outcome, record.transcript.started_event
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        assert outcome is not None  # `_ended` returns once the transcript is closed
+        fingerprint = None if started is None else started.identity.system_fingerprint()
+        body = response_body(shape, fingerprint, record.transcript.text(), outcome)
+        return JSONResponse(body, headers=headers)
 
 
-async def _read_all(record: TaskRecord) -> Batch:
-    """The whole transcript folded into one Batch (text, fingerprint, terminal event)."""
-    whole = Batch()
-    texts: list[str] = []
-    async for frames in record.transcript.follow():
-        batch = parse_batch(frames)
-        texts.append(batch.text)
-        whole.fingerprint = batch.fingerprint or whole.fingerprint
-        whole.end, whole.error = batch.end or whole.end, batch.error or whole.error
-    whole.text = "".join(texts)
-    return whole
+async def _ended(record: TaskRecord) -> None:
+    """Returns once the task's transcript holds its terminal event (a reader of it meanwhile)."""
+    async for _batch in record.transcript.follow_text():
+        pass
 
 
 # The facade's own request headers as the OpenAPI document lists them (read and validated by `context`).

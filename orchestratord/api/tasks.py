@@ -128,13 +128,10 @@ def status_body(record: TaskRecord, queue_position: int | None) -> dict[str, obj
             "pool_id": identity.pool_id,
             "replica_id": identity.replica_id,
         }
+    failure = record.error
     error = None
-    if record.error_code is not None:
-        error = {
-            "code": record.error_code,
-            "message": record.error_message or "",
-            "retriable": record.error_retriable,
-        }
+    if failure is not None:
+        error = {"code": failure.code, "message": failure.message, "retriable": failure.is_retriable}
     started, first, ended = record.started_at, record.first_token_at, record.ended_at
     return {
         "task_id": record.task_id,

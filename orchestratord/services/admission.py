@@ -12,32 +12,29 @@ from dataclasses import dataclass
 from functools import partial
 
 from orchestrator_core.admission import PoolState, admit
-from orchestrator_core.deadlines import deadline_at
 from orchestrator_core.errors import (
     Backpressure,
     InvalidParams,
     OrchError,
     PayloadTooLarge,
     PoolUnavailable,
-    QueueFullDropLru,
 )
-from orchestrator_core.placement import Assigned, NoCapacity, NoCapacityReason, decide
-from orchestrator_core.predictions import Prediction, Running
+from orchestrator_core.placement import NoCapacity, choose_pool
+from orchestrator_core.predictions import Running
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
-from orchestrator_core.task import Priority, QueuedTask
+from orchestrator_core.task import QueuedTask
 
-from .dispatcher import OUTCOME
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
-from .metrics import DaemonMetrics
+from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
 from .queues import PoolQueues
-from .replicas import ReplicaRegistry, task_of_lease
+from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .sessions import SessionStore
 from .signal import Wakeup
-from .task_registry import Admission, TaskRecord, TaskRegistry
-from .task_spec import TaskSpec, TaskState
+from .task_registry import Admission, TaskRegistry
+from .task_spec import TaskSpec, TaskState, queued_task
 
 Clock = Callable[[], float]
 
@@ -71,8 +68,8 @@ def running_tasks(
     (ORCH-2207). Costs one look-up per leased slot, whatever the queue holds; a task that ended or went
     back to its queue while its run has not yet given the lease back is not running."""
     found: list[Running] = []
-    for lease_id in replicas.held_leases(pool_id):
-        record = registry.find(task_of_lease(lease_id))
+    for task_id in replicas.leasing_tasks(pool_id):
+        record = registry.find(task_id)
         if record is None or record.state is not TaskState.RUNNING or record.started_at is None:
             continue
         found.append(Running(record.spec.estimated_tokens, 1000.0 * (now_s - record.started_at)))
@@ -182,17 +179,14 @@ class AdmissionService:
                 registered = {v.identity for v in views}
                 self._sessions.check_replica_set(spec.session_id, spec.tenant, registered)
         session = self._sessions.find(spec.session_id)
-        decision = decide(requirements_for(spec, session, ()), views)
-        if isinstance(decision, Assigned):
-            return decision.replica.pool_id
-        if decision.reason is not NoCapacityReason.BUSY:
-            error = decision.error(self._refusal_text(spec, decision))
-            if error is not None:
-                self._metrics.placement_decision(None, OUTCOME[decision.reason])
-                raise error
-        busy = next(step for step in decision.log.filters if step.name == "free_slot").rejected
-        pools = sorted({v.pool_id for v in views if v.replica_id in busy})
-        return min(pools, key=lambda pool: len(self._queues.get(pool)))
+        requirements = requirements_for(spec, session, ())
+        chosen = choose_pool(requirements, views, lambda pool: len(self._queues.get(pool)))
+        if isinstance(chosen, NoCapacity):
+            self._metrics.placement_decision(None, PLACEMENT_OUTCOMES[chosen.reason])
+            error = chosen.error(self._refusal_text(spec, chosen))
+            assert error is not None  # choose_pool never answers BUSY
+            raise error
+        return chosen
 
     @staticmethod
     def _refusal_text(spec: TaskSpec, decision: NoCapacity) -> str:
@@ -209,16 +203,7 @@ class AdmissionService:
         # A given seed is checked here; the derived one is only needed once the task is admitted.
         own_seed = None if spec.seed is None else resolve_seed(spec.seed, spec.task_id)
         queue = self._queues.get(pool_id)
-        task = QueuedTask(
-            task_id=spec.task_id,
-            tenant=spec.tenant,
-            pool_id=pool_id,
-            priority=Priority(spec.priority),
-            estimated_tokens=spec.estimated_tokens,
-            enqueued_ms=now_ms,
-            deadline_at_ms=deadline_at(now_ms, spec.deadline_ms),
-            session_id=spec.session_id,
-        )
+        task = queued_task(spec, pool_id, now_ms)
         capacity = self._replicas.capacity(pool_id)
         running = partial(running_tasks, self._replicas, self._registry, pool_id, now_ms / 1000.0)
         admitted = admit(
@@ -232,12 +217,22 @@ class AdmissionService:
         retry_ms = admitted.retry_after_ms
         # Clients are asked to slow down once the queue is 80% full, before refusals start (ORCH-1007).
         backoff_ms = retry_ms if len(queue) >= 0.8 * queue.config.capacity else 0
+        prediction = admitted.prediction
+        admission = Admission(
+            task_id=spec.task_id,
+            queue_position=prediction.queue_position,
+            predicted_start_ms=int(prediction.predicted_start_ms),
+            backoff_ms=backoff_ms,
+            pool_id=pool_id,
+            on_time_probability=prediction.on_time_probability,
+        )
         seed = own_seed if own_seed is not None else resolve_seed(None, spec.task_id)
-        self._commit(spec, task, seed, admitted.prediction, backoff_ms)
+        self._registry.add(self._lifecycle.admitted(spec, task, seed, admission, now_ms / 1000.0))
         if admitted.evicted is not None:
-            self._evict(admitted.evicted, retry_ms)
+            victim = self._registry.find(admitted.evicted.task_id)
+            if victim is not None:
+                self._lifecycle.evicted(victim, queue.config.policy.value, retry_ms)
         self._queues.publish_depth(queue)
-        admission = self._registry.get(spec.task_id).admission
         self._log.event(
             "task.admitted",
             correlation_id=correlation_id,
@@ -250,33 +245,3 @@ class AdmissionService:
         )
         self._wakeup.notify()
         return admission
-
-    def _commit(
-        self, spec: TaskSpec, task: QueuedTask, seed: int, prediction: Prediction, backoff_ms: int
-    ) -> None:
-        admission = Admission(
-            task_id=spec.task_id,
-            queue_position=prediction.queue_position,
-            predicted_start_ms=int(prediction.predicted_start_ms),
-            backoff_ms=backoff_ms,
-            pool_id=task.pool_id,
-            on_time_probability=prediction.on_time_probability,
-        )
-        record = TaskRecord(spec=spec, seed=seed, admission=admission, admitted_at=self._clock())
-        self._registry.add(record)
-        self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
-
-    def _evict(self, evicted: QueuedTask, retry_ms: int) -> None:
-        policy = self._queues.get(evicted.pool_id).config.policy.value
-        self._metrics.backpressure_event(evicted.pool_id, policy)
-        record = self._registry.find(evicted.task_id)
-        if record is not None:
-            self._lifecycle.failed(
-                record,
-                QueueFullDropLru(
-                    "evicted from the full queue by a newer task",
-                    pool_id=evicted.pool_id,
-                    retry_after_ms=retry_ms,
-                    policy_label=policy,
-                ),
-            )

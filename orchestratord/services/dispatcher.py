@@ -13,17 +13,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from orchestrator_core.deadlines import deadline_at, expired_error
-from orchestrator_core.errors import AdmissionReject, Internal, OrchError, PoolUnready, QueueFullDropLru
-from orchestrator_core.placement import Assigned, NoCapacityReason, decide
+from orchestrator_core.deadlines import expired_error
+from orchestrator_core.errors import Internal, OrchError, PoolUnready
+from orchestrator_core.placement import Assigned, decide
 from orchestrator_core.queue import PoolQueue
-from orchestrator_core.task import Priority, QueuedTask
+from orchestrator_core.task import QueuedTask
 
 from .lifecycle import TaskLifecycle
-from .logs import EventLog
-from .metrics import DaemonMetrics
+from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
 from .queues import PoolQueues
-from .replicas import ReplicaRegistry, lease_id_for
+from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .runner import TaskRunner
 from .sessions import SessionStore
@@ -34,21 +33,14 @@ from .task_spec import TaskState
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-MAX_ATTEMPTS = 2
 DEFAULT_UNREADY_WAIT_S = 30.0
 UNREADY_CHECK_S = 0.25
 # How many tasks that cannot start yet one dispatch pass looks past before it stops (ORCH-4006).
 MAX_HELD_TASKS = 16
-OUTCOME = {
-    NoCapacityReason.BUSY: "busy",
-    NoCapacityReason.POOL_UNREADY: "unready",
-    NoCapacityReason.POOL_UNAVAILABLE: "unavailable",
-    NoCapacityReason.REPLICA_EXHAUSTED: "unavailable",
-}
 
 
 class Dispatcher:
-    """Moves queued tasks onto replicas; also the home of requeue-before-first-token (ORCH-4002)."""
+    """Moves queued tasks onto replicas and starts their runs."""
 
     def __init__(
         self,
@@ -59,8 +51,8 @@ class Dispatcher:
         replicas: ReplicaRegistry,
         sessions: SessionStore,
         lifecycle: TaskLifecycle,
+        runner: TaskRunner,
         metrics: DaemonMetrics,
-        log: EventLog,
         wakeup: Wakeup,
         unready_wait_s: Callable[[str], float] = lambda _pool_id: DEFAULT_UNREADY_WAIT_S,
         tick_s: float = 0.05,
@@ -71,8 +63,8 @@ class Dispatcher:
         self._replicas = replicas
         self._sessions = sessions
         self._lifecycle = lifecycle
+        self._runner = runner
         self._metrics = metrics
-        self._log = log
         self._wakeup = wakeup
         self._tick_s = tick_s
         self._unready_wait_s = unready_wait_s
@@ -80,7 +72,6 @@ class Dispatcher:
         self._unready_since: dict[str, float] = {}
         self._unready_check_at: dict[str, float] = {}
         self._running = True
-        self.runner: TaskRunner | None = None
 
     def stop(self) -> None:
         """Dispatches nothing more; the loop returns at its next wake-up."""
@@ -152,7 +143,7 @@ class Dispatcher:
         cutoff = now - wait_s
         for record in self._registry.active():
             overdue = record.state is TaskState.QUEUED and record.admitted_at <= cutoff
-            if overdue and record.admission.pool_id == pool_id and queue.cancel(record.task_id):
+            if overdue and record.queued.pool_id == pool_id and queue.cancel(record.task_id):
                 error = PoolUnready(
                     f"no replica of pool {pool_id} became ready within {wait_s:g} s", pool_id=pool_id
                 )
@@ -173,30 +164,20 @@ class Dispatcher:
         decision = decide(requirements, self._replicas.views(self._replicas.of_pool(queue.pool_id)))
         if not isinstance(decision, Assigned):
             error = decision.error()
-            self._metrics.placement_decision(queue.pool_id, OUTCOME[decision.reason])
+            self._metrics.placement_decision(queue.pool_id, PLACEMENT_OUTCOMES[decision.reason])
             if error is None:  # BUSY: the caller keeps it queued at its place (ORCH-3007, ORCH-4006)
                 return False
             error.pool_id = queue.pool_id
             self._lifecycle.failed(record, error)
             return True
         replica = self._replicas.get(decision.replica.replica_id)
-        lease_id = lease_id_for(record.task_id, len(record.attempts))
-        if not self._replicas.lease(replica.replica_id, lease_id):
+        lease_id = self._replicas.lease(replica.replica_id, record.task_id)
+        if lease_id is None:
             return False
         self._metrics.placement_decision(queue.pool_id, "assigned")
-        record.state = TaskState.RUNNING
-        record.started_at = self._clock()
-        self._metrics.task_started(
-            queue.pool_id, record.spec.priority, record.started_at - record.admitted_at
-        )
-        if record.first_identity is None:
-            record.first_identity = decision.replica.identity
-        self._lifecycle.placed(record, replica)
-        runner = self.runner
-        if runner is None:  # pragma: no cover - wiring always sets it
-            raise RuntimeError("dispatcher has no runner")
+        self._lifecycle.dispatched(record, replica, decision.replica.identity)
         record.runner = group.create_task(
-            runner.run(record, replica, lease_id), name=f"task-{record.task_id}"
+            self._runner.run(record, replica, lease_id), name=f"task-{record.task_id}"
         )
         # A run canceled before its first step never enters its own `finally`: release here too
         # (release is idempotent per lease id).
@@ -209,53 +190,9 @@ class Dispatcher:
             if record is not None:
                 self._lifecycle.failed(record, expired_error(task))
 
-    def requeue(self, record: TaskRecord, failed_replica_id: str, error: OrchError) -> bool:
-        """Puts a task whose replica failed before any token back at the queue head, once (ORCH-4002)."""
-        record.attempts.append(failed_replica_id)
-        if len(record.attempts) >= MAX_ATTEMPTS or not self._running:
-            return False
-        queue = self._queues.get(record.admission.pool_id)
-        spec = record.spec
-        task = QueuedTask(
-            task_id=spec.task_id,
-            tenant=spec.tenant,
-            pool_id=queue.pool_id,
-            priority=Priority(spec.priority),
-            estimated_tokens=spec.estimated_tokens,
-            enqueued_ms=record.admitted_at * 1000.0,
-            deadline_at_ms=deadline_at(record.admitted_at * 1000.0, spec.deadline_ms),
-            session_id=spec.session_id,
-        )
-        try:
-            evicted = queue.requeue_front(task)
-        except (AdmissionReject, OrchError):
-            return False
-        if evicted is not None:
-            victim = self._registry.find(evicted.task_id)
-            if victim is not None:
-                self._lifecycle.failed(
-                    victim,
-                    QueueFullDropLru(
-                        "evicted from the full queue",
-                        pool_id=queue.pool_id,
-                        policy_label=queue.config.policy.value,
-                    ),
-                )
-        record.state = TaskState.QUEUED
-        self._lifecycle.unplaced(record)
-        self._metrics.task_requeued(queue.pool_id)
-        self._log.event(
-            "task.requeued",
-            task_id=record.task_id,
-            replica_id=failed_replica_id,
-            pool_id=queue.pool_id,
-            code=error.code,
-        )
-        self._wakeup.notify()
-        return True
-
-    def drain_queued(self, error_factory: Callable[[str], OrchError]) -> int:
-        """Ends every queued task with a typed error (shutdown); returns how many."""
+    def end_queued(self, error_factory: Callable[[str], OrchError]) -> int:
+        """Ends every queued task with a typed error (shutdown); returns how many. Every queued record is
+        in its pool's queue, so taking them from the queues ends them all."""
         ended = 0
         for queue in self._queues:
             for task in queue.drain():

@@ -1,7 +1,11 @@
-"""Task state transitions and the events they publish: the one place a task starts, streams and ends.
+"""Task state transitions and the events they publish: the one writer of a task's state.
 
-Every terminal transition goes through `_finish`, which is idempotent, so a cancel racing a failure or a
-timeout ends the task exactly once (ORCH-2009) and releases its tenant quota exactly once.
+Every change of a `TaskRecord`'s state, timestamps, replay identity, attempts and outcome is made here:
+admission creates the record (`admitted`), the dispatcher reports a placement (`dispatched`) and a
+requeue (`requeued`), the runner reports the stream (`started`, `token`, `progress`, `succeeded`,
+`failed`), readers and shutdown report cancels (`canceled`). Every terminal transition goes through
+`_finish`, which is idempotent, so a cancel racing a failure or a timeout ends the task exactly once
+(ORCH-2009) and releases its tenant quota exactly once.
 """
 
 from __future__ import annotations
@@ -10,15 +14,18 @@ import logging
 from collections.abc import Callable
 
 from orchestrator_core.budgets import SessionBudgets
-from orchestrator_core.errors import OrchError
+from orchestrator_core.errors import OrchError, QueueFullDropLru
+from orchestrator_core.replica import ReplicaSetIdentity
+from orchestrator_core.task import QueuedTask
 from worker_adapters.types import FinalEvent
 
 from .logs import EventLog
 from .metrics import DaemonMetrics
 from .replicas import Replica
-from .task_registry import ReplayIdentity, TaskRecord
-from .task_spec import TaskState
-from .transcript import StreamEvent, encode_event, encode_token
+from .task_events import Budgets, Ended, Failed, Outcome, Progress, ReplayIdentity, Started, task_stop_reason
+from .task_registry import Admission, TaskRecord
+from .task_spec import TaskSpec, TaskState
+from .transcript import encode_token, typed_event
 
 Clock = Callable[[], float]
 TerminalHook = Callable[[TaskRecord], None]
@@ -40,8 +47,26 @@ class TaskLifecycle:
         """Runs `hook` once for every task that reaches a terminal state (quotas, sessions, metrics)."""
         self._terminal_hooks.append(hook)
 
-    def placed(self, record: TaskRecord, replica: Replica) -> ReplayIdentity:
-        """Records the replay identity once the task holds a slot, so the status shows it (ORCH-1021)."""
+    def admitted(
+        self, spec: TaskSpec, task: QueuedTask, seed: int, admission: Admission, admitted_at: float
+    ) -> TaskRecord:
+        """The record of a task just admitted into its queue; `task` is its one queued form."""
+        self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
+        return TaskRecord(spec=spec, queued=task, seed=seed, admission=admission, admitted_at=admitted_at)
+
+    def dispatched(self, record: TaskRecord, replica: Replica, identity: ReplicaSetIdentity) -> None:
+        """The task holds a slot on `replica` and its run starts; its replay identity is known from now on
+        (the status shows it, ORCH-1021). `identity` is the replica set it was placed in."""
+        record.state = TaskState.RUNNING
+        record.started_at = self._clock()
+        if record.first_identity is None:
+            record.first_identity = identity
+        self._placed(record, replica)
+        self._metrics.task_started(
+            replica.pool_id, record.spec.priority, record.started_at - record.admitted_at
+        )
+
+    def _placed(self, record: TaskRecord, replica: Replica) -> ReplayIdentity:
         record.identity = ReplayIdentity(
             pool_id=replica.pool_id,
             replica_id=replica.replica_id,
@@ -53,33 +78,26 @@ class TaskLifecycle:
         )
         return record.identity
 
-    def unplaced(self, record: TaskRecord) -> None:
+    def replica_failed(self, record: TaskRecord, replica_id: str) -> None:
+        """`replica_id` failed the task before any token: a new placement excludes it (ORCH-4002)."""
+        record.attempts.append(replica_id)
+
+    def requeued(self, record: TaskRecord) -> None:
         """The task went back to its queue (ORCH-4002): it has no replay identity until placed again."""
+        record.state = TaskState.QUEUED
         record.identity = None
+        self._metrics.task_requeued(record.queued.pool_id)
 
     def started(self, record: TaskRecord, replica: Replica, kv_warmth: bool, queue_depth: int) -> None:
         """Publishes `started` with the replay identity, then a first `metrics` event (ORCH-1021); the
         caller logs it with `log_started`."""
         identity = record.identity
         if identity is None or identity.replica_id != replica.replica_id:
-            identity = self.placed(record, replica)
+            identity = self._placed(record, replica)
         record.kv_warmth = kv_warmth
-        record.transcript.append(
-            encode_event(
-                "started",
-                {
-                    "queue_position": record.admission.queue_position,
-                    "predicted_start_ms": record.admission.predicted_start_ms,
-                    "pool_id": identity.pool_id,
-                    "replica_id": identity.replica_id,
-                    "engine": identity.engine,
-                    "engine_version": identity.engine_version,
-                    "model_digest": identity.model_digest,
-                    "seed": identity.seed,
-                    "sampler_profile_version": identity.sampler_profile_version,
-                },
-            )
-        )
+        admission = record.admission
+        started = Started(admission.queue_position, admission.predicted_start_ms, identity)
+        record.transcript.append(typed_event(started))
         self.progress(record, queue_depth)
 
     def log_started(self, record: TaskRecord) -> None:
@@ -100,85 +118,74 @@ class TaskLifecycle:
 
     def progress(self, record: TaskRecord, queue_depth: int) -> None:
         """A `metrics` event for verbose readers: queue depth, KV warmth, on-time probability, budgets."""
-        payload: dict[str, object] = {
-            "queue_depth": queue_depth,
-            "kv_warmth": record.kv_warmth,
-            "on_time_probability": record.admission.on_time_probability,
-        }
+        budgets = None
         if self._budgets is not None and record.spec.session_id is not None:
             remaining = self._budgets.remaining(record.spec.session_id)
-            payload["tokens_budget_remaining"] = remaining.tokens
-            payload["time_budget_remaining_ms"] = (
-                None if remaining.time_ms is None else int(remaining.time_ms)
-            )
-        record.transcript.append(encode_event("metrics", payload))
+            time_ms = None if remaining.time_ms is None else int(remaining.time_ms)
+            budgets = Budgets(remaining.tokens, time_ms)
+        progress = Progress(queue_depth, record.kv_warmth, record.admission.on_time_probability, budgets)
+        record.transcript.append(typed_event(progress))
 
     def token(self, record: TaskRecord, text: str, index: int) -> None:
         if record.first_token_at is None:
             record.first_token_at = self._clock()
-            pool_id = record.identity.pool_id if record.identity else record.admission.pool_id
             first_s = record.first_token_at - record.admitted_at
-            self._metrics.latencies(pool_id, record.spec.priority, first_s, None)
+            self._metrics.latencies(self._pool_of(record), record.spec.priority, first_s, None)
         record.transcript.append(encode_token(text, index))
 
-    def succeeded(self, record: TaskRecord, final: FinalEvent, stop_reason: str, queue_depth: int) -> None:
+    def succeeded(self, record: TaskRecord, final: FinalEvent, queue_depth: int) -> None:
         """Ends the task with `end`; verbose readers get a last `metrics` event before it."""
         record.tokens_in = final.tokens_in
-        record.stop_reason = stop_reason
         self.progress(record, queue_depth)
-        end = {
-            "tokens_in": final.tokens_in,
-            "tokens_out": record.tokens_out,
-            "decode_time_ms": int(final.timings.decode_ms),
-            "stop_reason": stop_reason,
-        }
-        self._finish(record, TaskState.SUCCEEDED, encode_event("end", end))
+        stop = task_stop_reason(final.stop_reason)
+        end = Ended(final.tokens_in, record.tokens_out, int(final.timings.decode_ms), stop)
+        self._finish(record, TaskState.SUCCEEDED, end)
 
     def failed(self, record: TaskRecord, error: OrchError) -> None:
         """Ends the task with an `error` event carrying the typed error (ORCH-1206)."""
-        record.error_code = error.code
-        record.error_message = error.message
-        record.error_retriable = error.is_retriable
-        payload: dict[str, object] = {
-            "code": error.code,
-            "message": error.message,
-            "retriable": error.is_retriable,
-        }
         # The replica's configured engine names it; adapters may report an emulator's own name.
         engine = record.identity.engine if record.identity else None
-        if engine is not None:
-            payload["engine"] = engine
-        if error.retry_after_ms is not None:
-            payload["retry_after_ms"] = error.retry_after_ms
-        self._finish(record, TaskState.FAILED, encode_event("error", payload))
+        error.engine = engine
+        self._finish(record, TaskState.FAILED, Failed(error, engine))
+
+    def evicted(self, record: TaskRecord, policy_label: str, retry_after_ms: int | None) -> None:
+        """Ends a queued task that a full queue's policy evicted for another task (ORCH-2004, ORCH-2005):
+        the backpressure event and QUEUE_FULL_DROP_LRU, whether an arrival or a requeue evicted it."""
+        pool_id = record.queued.pool_id
+        self._metrics.backpressure_event(pool_id, policy_label)
+        error = QueueFullDropLru(
+            "evicted from the full queue by a newer task",
+            pool_id=pool_id,
+            retry_after_ms=retry_after_ms,
+            policy_label=policy_label,
+        )
+        self.failed(record, error)
 
     def canceled(self, record: TaskRecord) -> None:
         """Ends the task with `end` (stop_reason canceled); nothing is appended afterwards (ORCH-1030)."""
-        record.stop_reason = "canceled"
-        end = {
-            "tokens_in": record.tokens_in or 0,
-            "tokens_out": record.tokens_out,
-            "decode_time_ms": self._decode_ms(record),
-            "stop_reason": "canceled",
-        }
-        self._finish(record, TaskState.CANCELED, encode_event("end", end))
+        end = Ended(record.tokens_in or 0, record.tokens_out, self._decode_ms(record), "canceled")
+        self._finish(record, TaskState.CANCELED, end)
+
+    def _pool_of(self, record: TaskRecord) -> str:
+        return record.identity.pool_id if record.identity else record.queued.pool_id
 
     def _decode_ms(self, record: TaskRecord) -> int:
         if record.first_token_at is None:
             return 0
         return int((self._clock() - record.first_token_at) * 1000)
 
-    def _finish(self, record: TaskRecord, state: TaskState, event: StreamEvent) -> None:
+    def _finish(self, record: TaskRecord, state: TaskState, outcome: Outcome) -> None:
         if record.state.terminal:
             return
         record.state = state
         record.ended_at = self._clock()
-        record.transcript.append(event)
+        record.transcript.append(typed_event(outcome))
         for hook in self._terminal_hooks:
             hook(record)
         identity = record.identity
-        pool_id = identity.pool_id if identity else record.admission.pool_id
-        self._metrics.task_ended(pool_id, record.spec.priority, state.value, record.error_code)
+        pool_id = self._pool_of(record)
+        code = outcome.error.code if isinstance(outcome, Failed) else None
+        self._metrics.task_ended(pool_id, record.spec.priority, state.value, code)
         if record.first_token_at is not None:
             decode_s = record.ended_at - record.first_token_at
             self._metrics.latencies(pool_id, record.spec.priority, None, decode_s)
@@ -198,5 +205,5 @@ class TaskLifecycle:
             tokens_out=record.tokens_out,
             decode_time_ms=self._decode_ms(record),
             state=state.value,
-            code=record.error_code,
+            code=code,
         )

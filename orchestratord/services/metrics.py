@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client import disable_created_metrics as _disable_created_metrics
 
 from orchestrator_core.errors import error_classes
+from orchestrator_core.placement import NoCapacityReason
 
 OTHER = "_other"
 NO_POOL = "_none"
@@ -24,6 +25,13 @@ DECODE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 6
 REASONS = frozenset(error_classes()) | {"METHOD_NOT_ALLOWED"}
 ENGINES = frozenset({"llamacpp", "vllm", "tgi", "triton"})
 OUTCOMES = frozenset({"assigned", "busy", "unready", "unavailable"})
+# The `outcome` label of a placement that assigned no replica.
+PLACEMENT_OUTCOMES = {
+    NoCapacityReason.BUSY: "busy",
+    NoCapacityReason.POOL_UNREADY: "unready",
+    NoCapacityReason.POOL_UNAVAILABLE: "unavailable",
+    NoCapacityReason.REPLICA_EXHAUSTED: "unavailable",
+}
 POLICY_LABELS = frozenset({"reject", "drop-lru", "shed-low-priority", "quota"})
 PRIORITIES = frozenset({"interactive", "batch"})
 

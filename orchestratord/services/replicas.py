@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -39,17 +40,6 @@ def canonical_digest(value: str | None) -> str | None:
     engine's own revision hash is not a file digest)."""
     found = _DIGEST.fullmatch((value or "").lower())
     return f"sha256:{found.group(1)}" if found else None
-
-
-def lease_id_for(task_id: str, attempt: int) -> str:
-    """The id of the slot lease a task's `attempt`-th placement holds (one per attempt, ORCH-4002)."""
-    return f"{task_id}#{attempt}"
-
-
-def task_of_lease(lease_id: str) -> str:
-    """The task whose placement holds `lease_id` (the inverse of `lease_id_for`)."""
-    task_id, _, _attempt = lease_id.rpartition("#")
-    return task_id or lease_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +145,12 @@ class ReplicaRegistry:
         self._cached: dict[str, ReplicaView] = {}
         self._all_views: tuple[ReplicaView, ...] | None = None
         self._capacities: dict[str, PoolCapacity] = {}
-        # The leases held in each pool, oldest first, kept at acquire and release so predictions find a
-        # pool's running tasks without looking at its queue (ORCH-2207).
-        self._pool_leases: dict[str, dict[str, None]] = {}
+        # The task holding each lease of each pool, oldest lease first, kept at acquire and release so
+        # predictions find a pool's running tasks without looking at its queue (ORCH-2207). Lease ids are
+        # opaque: nothing is ever parsed out of one.
+        self._pool_leases: dict[str, dict[str, str]] = {}
         self._lease_pool: dict[str, str] = {}
+        self._lease_ids = itertools.count(1)
 
     def observe(self, replica_id: str, *, tokens_out: int, decode_ms: float, first_token_ms: float) -> None:
         """Learns from a completed task on `replica_id` (ORCH-2205); its view shows the new rates."""
@@ -316,16 +308,20 @@ class ReplicaRegistry:
 
     # --- slots ---
 
-    def lease(self, replica_id: str, lease_id: str) -> bool:
-        acquired = self._ledger.acquire(replica_id, lease_id)
-        if acquired and lease_id not in self._lease_pool:
-            pool_id = self.get(replica_id).pool_id
-            self._lease_pool[lease_id] = pool_id
-            self._pool_leases.setdefault(pool_id, {})[lease_id] = None
-            self._changed(replica_id)
-        return acquired
+    def lease(self, replica_id: str, task_id: str) -> str | None:
+        """A slot on `replica_id` for `task_id`: the new lease's id, or None when no slot is free. Each
+        placement of a task takes a lease of its own (ORCH-4002)."""
+        lease_id = f"lease-{next(self._lease_ids)}"
+        if not self._ledger.acquire(replica_id, lease_id):
+            return None
+        pool_id = self.get(replica_id).pool_id
+        self._lease_pool[lease_id] = pool_id
+        self._pool_leases.setdefault(pool_id, {})[lease_id] = task_id
+        self._changed(replica_id)
+        return lease_id
 
     def release(self, lease_id: str) -> None:
+        """Gives the slot of `lease_id` back; idempotent."""
         replica_id = self._ledger.holder(lease_id)
         if self._ledger.release(lease_id):
             self._unindex(lease_id)
@@ -338,9 +334,9 @@ class ReplicaRegistry:
         if pool_id is not None:
             self._pool_leases[pool_id].pop(lease_id, None)
 
-    def held_leases(self, pool_id: str) -> tuple[str, ...]:
-        """The leases held on the replicas of `pool_id`, oldest first: its running tasks (ORCH-2207)."""
-        return tuple(self._pool_leases.get(pool_id, ()))
+    def leasing_tasks(self, pool_id: str) -> tuple[str, ...]:
+        """The tasks holding a slot lease in `pool_id`, oldest lease first: its running tasks (ORCH-2207)."""
+        return tuple(self._pool_leases.get(pool_id, {}).values())
 
     def free_slots(self, replica_id: str) -> int:
         return self._ledger.free(replica_id)

@@ -12,26 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, OrchError, WorkerReset
-from worker_adapters.types import FinalEvent, GenerateRequest, StopReason
+from worker_adapters.types import FinalEvent, GenerateRequest
 
 from .lifecycle import TaskLifecycle
-from .metrics import DaemonMetrics
 from .replicas import Replica, ReplicaRegistry
+from .requeue import Requeuer
 from .sessions import SessionStore
 from .task_registry import TaskRecord
 from .task_spec import TaskState
 
 Clock = Callable[[], float]
-Requeue = Callable[[TaskRecord, str, OrchError], bool]
 METRICS_EVERY_TOKENS = 64
 WATCHDOG_SLACK = 0.1
-
-_STOP_REASONS: dict[StopReason, str] = {
-    "eos": "eos",
-    "limit": "max_tokens",
-    "stop": "stop_sequence",
-    "cancel": "canceled",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +61,7 @@ class TaskRunner:
         replicas: ReplicaRegistry,
         sessions: SessionStore,
         lifecycle: TaskLifecycle,
-        metrics: DaemonMetrics,
-        requeue: Requeue,
+        requeuer: Requeuer,
         queue_depth: Callable[[str], int],
     ) -> None:
         self._clock = clock
@@ -78,8 +69,7 @@ class TaskRunner:
         self._replicas = replicas
         self._sessions = sessions
         self._lifecycle = lifecycle
-        self._metrics = metrics
-        self._requeue = requeue
+        self._requeuer = requeuer
         self._queue_depth = queue_depth
 
     async def run(self, record: TaskRecord, replica: Replica, lease_id: str) -> None:
@@ -104,8 +94,6 @@ class TaskRunner:
             self._observe(record, replica)
 
     async def _stream(self, record: TaskRecord, replica: Replica) -> None:
-        record.state = TaskState.RUNNING
-        record.started_at = record.started_at or self._clock()
         loop = asyncio.get_running_loop()
         idle = self._settings.idle_timeout_s
         # The watchdog is pushed back only when a tenth of the idle time has passed since it was last set,
@@ -130,8 +118,7 @@ class TaskRunner:
                     if isinstance(event, FinalEvent):
                         self._lifecycle.log_started(record)
                 if isinstance(event, FinalEvent):
-                    stop_reason = _STOP_REASONS.get(event.stop_reason, "eos")
-                    self._lifecycle.succeeded(record, event, stop_reason, self._queue_depth(replica.pool_id))
+                    self._lifecycle.succeeded(record, event, self._queue_depth(replica.pool_id))
                     return
                 self._lifecycle.token(record, event.text, event.index)
                 if event.index == 0:
@@ -165,7 +152,7 @@ class TaskRunner:
             return
         delivered = record.transcript.tokens > 0 or record.transcript.started
         if not delivered and error.is_retriable and not isinstance(error, InvalidParams):
-            if self._requeue(record, replica.replica_id, error):
+            if self._requeuer.requeue(record, replica.replica_id, error):
                 return
         self._lifecycle.failed(record, error)
 

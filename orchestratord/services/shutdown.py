@@ -11,6 +11,7 @@ from .admission import AdmissionGate
 from .dispatcher import Dispatcher
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
+from .requeue import Requeuer
 from .task_registry import TaskRecord, TaskRegistry
 from .task_spec import TaskState
 
@@ -23,6 +24,7 @@ class ShutdownCoordinator:
         *,
         gate: AdmissionGate,
         dispatcher: Dispatcher,
+        requeuer: Requeuer,
         registry: TaskRegistry,
         lifecycle: TaskLifecycle,
         log: EventLog,
@@ -30,6 +32,7 @@ class ShutdownCoordinator:
     ) -> None:
         self._gate = gate
         self._dispatcher = dispatcher
+        self._requeuer = requeuer
         self._registry = registry
         self._lifecycle = lifecycle
         self._log = log
@@ -37,18 +40,11 @@ class ShutdownCoordinator:
 
     async def shutdown(self) -> None:
         self._gate.close()
+        self._requeuer.close()
         self._dispatcher.stop()
-        queued = self._dispatcher.drain_queued(
+        queued = self._dispatcher.end_queued(
             lambda pool_id: PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
         )
-        # A task marked queued must end too even if no queue holds it (e.g. caught between two attempts).
-        for record in self._registry.active():
-            if record.state is TaskState.QUEUED:
-                pool_id = record.admission.pool_id
-                self._lifecycle.failed(
-                    record, PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
-                )
-                queued += 1
         self._log.event("shutdown.begin", reason=f"{queued} queued tasks ended")
         runners = [r.runner for r in self._running() if r.runner is not None]
         if runners:

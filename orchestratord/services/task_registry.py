@@ -13,28 +13,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from orchestrator_core.errors import Conflict, NotFound
+from orchestrator_core.errors import Conflict, NotFound, OrchError
 from orchestrator_core.replica import ReplicaSetIdentity
+from orchestrator_core.task import QueuedTask
 
 from .logs import EventLog
 from .metrics import DaemonMetrics
+from .task_events import Ended, Failed, Outcome, ReplayIdentity, TaskStopReason
 from .task_spec import TaskSpec, TaskState
 from .transcript import Transcript
 
 Clock = Callable[[], float]
-
-
-@dataclass(slots=True)
-class ReplayIdentity:
-    """What a run needs to be replayed: the replica set and sampling identity (ORCH-1021)."""
-
-    pool_id: str
-    replica_id: str
-    engine: str
-    engine_version: str
-    model_digest: str | None
-    sampler_profile_version: str
-    seed: int
 
 
 @dataclass(slots=True)
@@ -51,9 +40,13 @@ class Admission:
 
 @dataclass(slots=True)
 class TaskRecord:
-    """Mutable state of one task, owned by the registry and updated by admission and dispatch."""
+    """State of one task, owned by the registry. Every change of its state, timestamps, identity and
+    outcome is made by `TaskLifecycle` (lifecycle.py); others read it. `queued` is the task's one queued
+    form, built once at admission and put back as it is by a requeue; `runner` is the dispatcher's handle
+    on the run, `grace_timer` the stream readers' (tasks.py)."""
 
     spec: TaskSpec
+    queued: QueuedTask
     seed: int
     admission: Admission
     admitted_at: float
@@ -64,14 +57,9 @@ class TaskRecord:
     first_token_at: float | None = None
     ended_at: float | None = None
     tokens_in: int | None = None
-    stop_reason: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    error_retriable: bool = False
     attempts: list[str] = field(default_factory=list)
     first_identity: ReplicaSetIdentity | None = None
     kv_warmth: bool = False
-    readers: int = 0
     grace_timer: asyncio.TimerHandle | None = None
     runner: asyncio.Task[None] | None = None
 
@@ -82,6 +70,21 @@ class TaskRecord:
     @property
     def tokens_out(self) -> int:
         return self.transcript.tokens
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The terminal event, once the task ended."""
+        return self.transcript.outcome
+
+    @property
+    def stop_reason(self) -> TaskStopReason | None:
+        outcome = self.transcript.outcome
+        return outcome.stop_reason if isinstance(outcome, Ended) else None
+
+    @property
+    def error(self) -> OrchError | None:
+        outcome = self.transcript.outcome
+        return outcome.error if isinstance(outcome, Failed) else None
 
 
 @dataclass(frozen=True, slots=True)

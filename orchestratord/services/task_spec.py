@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from orchestrator_core.deadlines import deadline_at
+from orchestrator_core.task import Priority as PriorityClass
+from orchestrator_core.task import QueuedTask
 from worker_adapters.types import ChatMessage
 
 Priority = Literal["interactive", "batch"]
@@ -87,6 +90,20 @@ class TaskSpec:
     def estimated_tokens(self) -> int:
         """Tokens the task is expected to decode, for fairness and predictions."""
         return self.expected_tokens or self.max_tokens
+
+
+def queued_task(spec: TaskSpec, pool_id: str, admitted_ms: float) -> QueuedTask:
+    """The one queued form of a task, built once at admission; a requeue puts the same object back."""
+    return QueuedTask(
+        task_id=spec.task_id,
+        tenant=spec.tenant,
+        pool_id=pool_id,
+        priority=PriorityClass(spec.priority),
+        estimated_tokens=spec.estimated_tokens,
+        enqueued_ms=admitted_ms,
+        deadline_at_ms=deadline_at(admitted_ms, spec.deadline_ms),
+        session_id=spec.session_id,
+    )
 
 
 def new_task_id() -> str:

@@ -7,6 +7,7 @@ accounting and the disconnect grace period, ORCH-1013, ORCH-1015, ORCH-1030, ORC
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator
 
 from orchestrator_core.errors import NotFound
@@ -19,7 +20,7 @@ from .metrics import DaemonMetrics
 from .queues import PoolQueues
 from .task_registry import Admission, TaskRecord, TaskRegistry
 from .task_spec import TaskSpec, TaskState
-from .transcript import EVICTED
+from .transcript import EVICTED, TextBatch
 
 
 class TaskService:
@@ -68,7 +69,7 @@ class TaskService:
         once it is in no queue."""
         if record.state is not TaskState.QUEUED:
             return None
-        holders: list[PoolQueue] = [self._queues.get(record.admission.pool_id), *self._queues]
+        holders: list[PoolQueue] = [self._queues.get(record.queued.pool_id), *self._queues]
         for queue in holders:
             if record.task_id in queue:
                 return queue.ahead_of(record.task_id).tasks
@@ -82,7 +83,7 @@ class TaskService:
     def cancel_record(self, record: TaskRecord, reason: str = "client") -> None:
         if record.state.terminal:
             return
-        self._queues.get(record.admission.pool_id).cancel(record.task_id)
+        self._queues.get(record.queued.pool_id).cancel(record.task_id)
         # Closing the transcript first guarantees no token is published after the acknowledgement.
         self._lifecycle.canceled(record)
         if record.runner is not None and not record.runner.done():
@@ -100,28 +101,43 @@ class TaskService:
         """SSE frames of the task (`Transcript.follow`); when the last reader leaves early the grace timer
         starts."""
         self._attach(record)
-        self._metrics.stream_opened()
+        frames = record.transcript.follow(last_index, verbose=verbose, heartbeat_s=heartbeat_s)
         try:
-            async for chunk in record.transcript.follow(last_index, verbose=verbose, heartbeat_s=heartbeat_s):
-                yield chunk
+            async with contextlib.aclosing(frames):
+                async for chunk in frames:
+                    yield chunk
         finally:
-            self._metrics.stream_closed()
+            self._detach(record)
+
+    async def follow_text(
+        self, record: TaskRecord, *, heartbeat_s: float | None = None
+    ) -> AsyncGenerator[TextBatch | None, None]:
+        """The task's typed batches for a relay (`Transcript.follow_text`), counted as a stream reader."""
+        self._attach(record)
+        batches = record.transcript.follow_text(heartbeat_s=heartbeat_s)
+        try:
+            async with contextlib.aclosing(batches):
+                async for batch in batches:
+                    yield batch
+        finally:
             self._detach(record)
 
     def _attach(self, record: TaskRecord) -> None:
-        record.readers += 1
+        self._metrics.stream_opened()
         if record.grace_timer is not None:
             record.grace_timer.cancel()
             record.grace_timer = None
 
     def _detach(self, record: TaskRecord) -> None:
-        record.readers -= 1
-        if record.readers > 0 or record.state.terminal:
+        """After a reader left: the transcript counts readers (one count for every reader, whatever its
+        protocol); when none is left and the task still runs, it gets the disconnect grace (ORCH-1015)."""
+        self._metrics.stream_closed()
+        if record.transcript.readers > 0 or record.state.terminal:
             return
         loop = asyncio.get_running_loop()
         record.grace_timer = loop.call_later(self._grace_s, self._grace_expired, record)
 
     def _grace_expired(self, record: TaskRecord) -> None:
         record.grace_timer = None
-        if record.readers == 0 and not record.state.terminal:
+        if record.transcript.readers == 0 and not record.state.terminal:
             self.cancel_record(record, reason="client disconnected")

@@ -6,6 +6,9 @@ slice, never a re-encoding (ORCH-1012, ORCH-1013). A token costs its frame plus 
 of its own. `metrics` frames, for verbose readers only, sit in a second buffer with the offset of the main
 buffer they were appended at. At the end the buffers are trimmed to size; the retention budget may later
 evict a finished transcript that nobody reads (ORCH-1016).
+
+Beside the frames it keeps the typed `Started` and terminal event (`outcome`) and the token texts in one
+UTF-8 buffer, so the OpenAI relay follows typed values (`follow_text`) and never parses a frame.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from array import array
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-import orjson
-
 from orchestrator_core.errors import NotFound
+
+from .task_events import Ended, Failed, Outcome, Progress, Started, sse_frame, token_frame
 
 TERMINAL_KINDS = frozenset({"end", "error"})
 EVICTED = (
@@ -33,26 +36,40 @@ HEARTBEAT = b": ping\n\n"
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """One SSE event on its way into a transcript: its kind, its token index (tokens only) and its frame."""
+    """One SSE event on its way into a transcript: its kind, its frame, and for a token its index and text;
+    `typed` is the `Started` or terminal event the frame was encoded from."""
 
     kind: str
     frame: bytes
     index: int | None = None
+    text: str | None = None
+    typed: Started | Outcome | None = None
 
 
 def encode_event(kind: str, payload: object, index: int | None = None) -> StreamEvent:
-    head = b"event: " + kind.encode()
-    if index is not None:
-        head += b"\nid: " + str(index).encode()
-    return StreamEvent(kind, head + b"\ndata: " + orjson.dumps(payload) + b"\n\n", index)
+    return StreamEvent(kind, sse_frame(kind, payload, index), index)
 
 
 def encode_token(text: str, index: int) -> StreamEvent:
-    return StreamEvent(
-        "token",
-        b"event: token\nid: %d\ndata: " % index + orjson.dumps({"t": text, "i": index}) + b"\n\n",
-        index,
-    )
+    return StreamEvent("token", token_frame(text, index), index, text)
+
+
+def typed_event(event: Started | Progress | Outcome) -> StreamEvent:
+    """The transcript entry of a typed event, its frame encoded once here."""
+    if isinstance(event, Progress):
+        return StreamEvent("metrics", event.frame())
+    kind = "started" if isinstance(event, Started) else "end" if isinstance(event, Ended) else "error"
+    return StreamEvent(kind, event.frame(), typed=event)
+
+
+@dataclass(frozen=True, slots=True)
+class TextBatch:
+    """What the relay gets in one round: the text of the tokens since the last round, and the `started`
+    and terminal events when they arrived in it."""
+
+    text: str
+    started: Started | None
+    outcome: Outcome | None
 
 
 class Transcript:
@@ -67,10 +84,13 @@ class Transcript:
         "_readers",
         "_started_end",
         "_terminal_at",
+        "_texts",
         "_token_ends",
         "_tokens",
         "closed",
         "evicted",
+        "outcome",
+        "started_event",
         "terminal_kind",
     )
 
@@ -83,12 +103,15 @@ class Transcript:
         self._metrics: bytearray | bytes = bytearray()
         self._metrics_ends = array(_OFFSETS)  # end of metrics frame k in `_metrics`
         self._metrics_at = array(_OFFSETS)  # length of `_frames` when metrics frame k was appended
+        self._texts: bytearray | bytes = bytearray()  # every token's text, UTF-8, in order
         self._tokens = 0
         self._readers = 0
         self._changed: asyncio.Event | None = None  # created only while a reader waits
         self.closed = False
         self.evicted = False
         self.terminal_kind: str | None = None
+        self.started_event: Started | None = None
+        self.outcome: Outcome | None = None
 
     @property
     def tokens(self) -> int:
@@ -105,7 +128,14 @@ class Transcript:
     @property
     def retained_bytes(self) -> int:
         """Bytes held by the buffers (what the retention budget counts)."""
-        buffers = (self._frames, self._metrics, self._token_ends, self._metrics_ends, self._metrics_at)
+        buffers = (
+            self._frames,
+            self._metrics,
+            self._texts,
+            self._token_ends,
+            self._metrics_ends,
+            self._metrics_at,
+        )
         return sum(sys.getsizeof(buffer) for buffer in buffers)
 
     def append(self, event: StreamEvent) -> bool:
@@ -126,8 +156,15 @@ class Transcript:
             if event.index is not None:
                 self._token_ends.append(len(frames))
                 self._tokens += 1
+                if event.text:
+                    assert isinstance(self._texts, bytearray)
+                    self._texts += event.text.encode()
             elif event.kind == "started":
                 self._started_end = len(frames)
+                if isinstance(event.typed, Started):
+                    self.started_event = event.typed
+        if isinstance(event.typed, Ended | Failed):
+            self.outcome = event.typed
         if event.kind in TERMINAL_KINDS:
             self._close(event.kind)
         self._wake()
@@ -139,6 +176,7 @@ class Transcript:
         self.terminal_kind = kind
         self._frames = bytes(self._frames)
         self._metrics = bytes(self._metrics)
+        self._texts = bytes(self._texts)
         self._token_ends = self._token_ends[:]
         self._metrics_ends = self._metrics_ends[:]
         self._metrics_at = self._metrics_at[:]
@@ -153,7 +191,7 @@ class Transcript:
         if not self.evictable:
             return
         self.evicted = True
-        self._frames = self._metrics = b""
+        self._frames = self._metrics = self._texts = b""
         self._token_ends = array(_OFFSETS)
         self._metrics_ends = array(_OFFSETS)
         self._metrics_at = array(_OFFSETS)
@@ -161,6 +199,10 @@ class Transcript:
     def frames(self, *, verbose: bool = False) -> bytes:
         """Every frame appended so far, as a reader that starts now receives them first."""
         return self._slice(0, len(self._frames), 0 if verbose else None)[0]
+
+    def text(self) -> str:
+        """The text of every token appended so far."""
+        return self._texts.decode()
 
     def _wake(self) -> None:
         if self._changed is not None:
@@ -251,6 +293,43 @@ class Transcript:
                     chunk = HEARTBEAT
                 # Then round again at once: more may have been appended while the chunk was being sent.
                 yield chunk
+                if heartbeat_s is not None:
+                    idle_until = loop.time() + heartbeat_s
+        finally:
+            self._readers -= 1
+
+    async def follow_text(
+        self, *, heartbeat_s: float | None = None
+    ) -> AsyncGenerator[TextBatch | None, None]:
+        """The task from its start as typed batches (`TextBatch`), until the terminal event; with
+        `heartbeat_s`, None whenever that long passed with nothing to send. Tokens are sliced off the text
+        buffer at whole-token boundaries, so each slice is valid UTF-8."""
+        if self.evicted:
+            raise NotFound(EVICTED)
+        loop = asyncio.get_running_loop()
+        idle_until = None if heartbeat_s is None else loop.time() + heartbeat_s
+        self._readers += 1
+        try:
+            sent_text = 0
+            started_sent = False
+            while True:
+                texts = self._texts
+                text = texts[sent_text:].decode() if len(texts) > sent_text else ""
+                sent_text = len(texts)
+                started = None
+                if not started_sent and self.started_event is not None:
+                    started, started_sent = self.started_event, True
+                outcome = self.outcome if self.closed else None
+                batch: TextBatch | None = None
+                if text or started is not None or outcome is not None:
+                    batch = TextBatch(text, started, outcome)
+                elif self.closed:
+                    return
+                elif await self._wait(idle_until):
+                    continue
+                yield batch
+                if outcome is not None:
+                    return
                 if heartbeat_s is not None:
                     idle_until = loop.time() + heartbeat_s
         finally:

@@ -69,14 +69,17 @@ operation = st.one_of(
     st.tuples(st.just("remove"), replica_id),
     st.tuples(st.just("unready_node"), st.sampled_from(("n1", "n2"))),
     st.tuples(st.just("lease"), replica_id, st.sampled_from(LEASES)),
-    st.tuples(st.just("release"), st.sampled_from(LEASES)),
+    st.tuples(st.just("release"), st.integers(0, 7)),
     st.tuples(st.just("observe"), replica_id, st.integers(0, 50), st.floats(1.0, 500.0)),
     st.tuples(st.just("probe"), replica_id, st.booleans(), st.integers(1, 4), st.sampled_from(("b1", "b2"))),
 )
 read = st.sampled_from(("all", "pool", "one", "capacity"))
 
 
-def apply(registry: ReplicaRegistry, adapters: dict[str, ScriptedAdapter], op: tuple[Any, ...]) -> None:
+def apply(
+    registry: ReplicaRegistry, adapters: dict[str, ScriptedAdapter], leases: list[str], op: tuple[Any, ...]
+) -> None:
+    """One change; `leases` are the lease ids handed out so far (a release picks one, released or not)."""
     kind, *args = op
     known = registry.find(args[0]) if args and args[0] in REPLICA_IDS else None
     if kind == "register":
@@ -95,10 +98,11 @@ def apply(registry: ReplicaRegistry, adapters: dict[str, ScriptedAdapter], op: t
     elif kind == "unready_node":
         registry.mark_unready(args[0])
     elif kind == "lease" and known is not None:
-        if registry.holder(args[1]) is None:
-            registry.lease(args[0], args[1])
+        lease_id = registry.lease(args[0], args[1])
+        if lease_id is not None:
+            leases.append(lease_id)
     elif kind == "release":
-        registry.release(args[0])
+        registry.release(leases[args[0] % len(leases)] if leases else "lease-none")
     elif kind == "observe":
         registry.observe(args[0], tokens_out=args[1], decode_ms=args[2], first_token_ms=args[2] / 4)
     elif kind == "probe" and known is not None:
@@ -131,11 +135,12 @@ def test_cached_views_and_capacities_always_equal_freshly_built_ones(
 ) -> None:
     registry = ReplicaRegistry(Wakeup(), ThroughputModel(prior_tokens_per_s=20.0))
     adapters: dict[str, ScriptedAdapter] = {}
+    leases: list[str] = []
     for op, how in steps:
         # Read in every way before the change too, so each change meets filled caches.
         for way in ("all", "pool", "one", "capacity"):
             check(registry, way)
-        apply(registry, adapters, op)
+        apply(registry, adapters, leases, op)
         check(registry, how)
 
 
@@ -145,10 +150,11 @@ def test_a_lease_and_its_release_show_in_the_cached_view_at_once() -> None:
     registry.register(ReplicaSpec("ra", "p1", "mock", "m", slots_total=2), ScriptedAdapter(READY, props(2)))
     registry.update("ra", ready=True)
     assert registry.views()[0].slots_free == 2
-    assert registry.lease("ra", "t1#0")
+    lease_id = registry.lease("ra", "t1")
+    assert lease_id is not None
     assert registry.views()[0].slots_free == 1
     assert registry.capacity("p1").free == 1
-    registry.release("t1#0")
+    registry.release(lease_id)
     assert registry.views()[0].slots_free == 2
     assert registry.capacity("p1").free == 2
 

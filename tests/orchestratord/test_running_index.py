@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from orchestrator_core.errors import WorkerReset
 from orchestrator_core.predictions import Running
 from orchestratord.services.admission import running_tasks
-from orchestratord.services.replicas import ReplicaSpec, lease_id_for
+from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.services.task_registry import Admission, TaskRecord
 from orchestratord.services.task_spec import TaskSpec, TaskState
 from orchestratord.wiring import Services, build_services
@@ -53,30 +53,31 @@ def spec(name: str, tenant: str = "t", max_tokens: int = 10) -> TaskSpec:
     return TaskSpec(task_id=tid(name), tenant=tenant, model_ref=MODEL, max_tokens=max_tokens, prompt="hi")
 
 
-def start(services: Services, clock: FakeClock, record: TaskRecord, replica_id: str) -> bool:
-    """What the dispatcher does when it places a task: take it off its queue, lease a slot, mark it
-    running."""
-    lease_id = lease_id_for(record.task_id, len(record.attempts))
-    if not services.replicas.lease(replica_id, lease_id):
+def start(services: Services, leases: dict[str, str], record: TaskRecord, replica_id: str) -> bool:
+    """What the dispatcher does when it places a task: take it off its queue, lease a slot, report the
+    dispatch to the lifecycle. `leases` holds each task's current lease."""
+    lease_id = services.replicas.lease(replica_id, record.task_id)
+    if lease_id is None:
         return False
-    services.queues.get(record.admission.pool_id).cancel(record.task_id)
-    record.state = TaskState.RUNNING
-    record.started_at = clock()
+    leases[record.task_id] = lease_id
+    services.queues.get(record.queued.pool_id).cancel(record.task_id)
+    replica = services.replicas.get(replica_id)
+    services.lifecycle.dispatched(record, replica, services.replicas.view(replica).identity)
     return True
 
 
-def release(services: Services, record: TaskRecord) -> None:
+def release(services: Services, leases: dict[str, str], record: TaskRecord) -> None:
     """What the run's `finally` does: give the slot back."""
-    services.replicas.release(lease_id_for(record.task_id, len(record.attempts)))
+    services.replicas.release(leases.get(record.task_id, "lease-none"))
 
 
 def brute_force_running(
-    services: Services, records: list[TaskRecord], pool_id: str, now: float
+    services: Services, leases: dict[str, str], records: list[TaskRecord], pool_id: str, now: float
 ) -> list[Running]:
     """Every record scanned: running, and its current placement's lease held on a replica of the pool."""
     found = []
     for record in records:
-        holder = services.replicas.holder(lease_id_for(record.task_id, len(record.attempts)))
+        holder = services.replicas.holder(leases.get(record.task_id, "lease-none"))
         if record.state is TaskState.RUNNING and holder is not None and REPLICAS.get(holder) == pool_id:
             assert record.started_at is not None
             found.append(Running(record.spec.estimated_tokens, 1000.0 * (now - record.started_at)))
@@ -96,7 +97,13 @@ operation = st.one_of(
 )
 
 
-def apply(services: Services, clock: FakeClock, records: list[TaskRecord], op: tuple[Any, ...]) -> None:
+def apply(
+    services: Services,
+    clock: FakeClock,
+    leases: dict[str, str],
+    records: list[TaskRecord],
+    op: tuple[Any, ...],
+) -> None:
     """One event as the daemon produces it; events that cannot happen in the current state do nothing."""
     kind = op[0]
     if kind == "tick":
@@ -107,23 +114,22 @@ def apply(services: Services, clock: FakeClock, records: list[TaskRecord], op: t
         return
     record = records[op[1]]
     if kind == "dispatch":
-        placeable = services.replicas.find(op[2]) is not None and REPLICAS[op[2]] == record.admission.pool_id
+        placeable = services.replicas.find(op[2]) is not None and REPLICAS[op[2]] == record.queued.pool_id
         if record.state is TaskState.QUEUED and placeable:
-            start(services, clock, record, op[2])
+            start(services, leases, record, op[2])
     elif kind == "requeue" and record.state is TaskState.RUNNING:
-        lease = lease_id_for(record.task_id, len(record.attempts))
-        record.attempts.append("ra")
-        record.state = TaskState.QUEUED
-        services.replicas.release(lease)
+        services.lifecycle.replica_failed(record, "ra")
+        services.lifecycle.requeued(record)
+        release(services, leases, record)
     elif kind == "release":
-        release(services, record)
+        release(services, leases, record)
     elif kind in ("succeed", "cancel", "fail", "end_only") and not record.state.terminal:
         if kind == "fail":
             services.lifecycle.failed(record, WorkerReset("engine went away"))
         else:
             services.lifecycle.canceled(record)
         if kind != "end_only":  # `end_only`: the run has not given its lease back yet
-            release(services, record)
+            release(services, leases, record)
 
 
 @pytest.mark.req("ORCH-2207", "ORCH-4003")
@@ -139,10 +145,11 @@ def test_the_running_set_equals_the_tasks_holding_a_lease_after_any_mix_of_event
     for n in range(8):
         admission = services.admission.admit(spec(f"task-{n}", tenant=f"t{n % 3}", max_tokens=10 + n))
         records.append(services.registry.get(admission.task_id))
+    leases: dict[str, str] = {}
     for op in operations:
-        apply(services, clock, records, op)
+        apply(services, clock, leases, records, op)
         for pool_id in ("p1", "p2"):
-            expected = brute_force_running(services, records, pool_id, clock())
+            expected = brute_force_running(services, leases, records, pool_id, clock())
             assert key(running_tasks(services.replicas, services.registry, pool_id, clock())) == key(expected)
 
 
@@ -154,8 +161,9 @@ def test_a_busy_pool_with_a_late_admitted_running_task_predicts_the_remaining_wo
     clock.now += 1.0
     late = services.admission.admit(spec("b0", tenant="b", max_tokens=40))
     # Fair order puts the late tenant's task on a slot next to the first early one.
-    start(services, clock, services.registry.get(early[0].task_id), "ra")
-    start(services, clock, services.registry.get(late.task_id), "ra")
+    leases: dict[str, str] = {}
+    start(services, leases, services.registry.get(early[0].task_id), "ra")
+    start(services, leases, services.registry.get(late.task_id), "ra")
     clock.now += 0.5
 
     answer = services.admission.admit(spec("a3", tenant="a", max_tokens=4))
@@ -190,8 +198,9 @@ def test_admission_looks_up_one_record_per_leased_slot_and_never_scans_the_queue
     services = services_with(clock, slots=2, replicas={"ra": "p1"})
     admitted = [services.admission.admit(spec(f"q{n}", tenant="a")) for n in range(60)]
     late = services.admission.admit(spec("late", tenant="b", max_tokens=40))
-    start(services, clock, services.registry.get(admitted[0].task_id), "ra")
-    start(services, clock, services.registry.get(late.task_id), "ra")
+    leases: dict[str, str] = {}
+    start(services, leases, services.registry.get(admitted[0].task_id), "ra")
+    start(services, leases, services.registry.get(late.task_id), "ra")
     registry = services.registry
     monkeypatch.setattr(registry, "_tasks", CountingRecords(registry._tasks))
     looked_up: list[str] = []

@@ -12,7 +12,7 @@ import pytest
 from orchestratord.services.logs import EventLog
 from orchestratord.services.metrics import DaemonMetrics
 from orchestratord.services.task_registry import Admission, Retention, TaskRecord, TaskRegistry
-from orchestratord.services.task_spec import TaskSpec, TaskState
+from orchestratord.services.task_spec import TaskSpec, TaskState, queued_task
 from orchestratord.services.transcript import encode_event, encode_token
 from tests.orchestratord.orchd_harness import make_config, running_daemon
 from tests.orchestratord.test_real_sockets import stack, submit
@@ -22,7 +22,13 @@ TOKENS = 40
 
 def finished_record(task_id: str) -> TaskRecord:
     spec = TaskSpec(task_id=task_id, tenant="acme", model_ref="m", max_tokens=TOKENS)
-    record = TaskRecord(spec, seed=1, admission=Admission(task_id, 0, 0, 0, "pool-a"), admitted_at=0.0)
+    record = TaskRecord(
+        spec,
+        queued_task(spec, "pool-a", 0.0),
+        seed=1,
+        admission=Admission(task_id, 0, 0, 0, "pool-a"),
+        admitted_at=0.0,
+    )
     record.transcript.append(encode_event("started", {"replica_id": "r0"}))
     for index in range(TOKENS):
         record.transcript.append(encode_token(f" word{index}", index))
@@ -81,7 +87,7 @@ async def test_a_transcript_being_read_is_skipped_and_evicted_once_its_reader_le
 async def test_a_transcript_read_live_to_its_end_is_evicted_by_the_reaper_after_the_reader_left() -> None:
     registry, _, _ = registry_holding(0.01)
     record = finished_record("t1")
-    live = TaskRecord(record.spec, seed=1, admission=record.admission, admitted_at=0.0)
+    live = TaskRecord(record.spec, record.queued, seed=1, admission=record.admission, admitted_at=0.0)
     registry.add(live)
     live.transcript.append(encode_event("started", {"replica_id": "r0"}))
     reader = live.transcript.follow()

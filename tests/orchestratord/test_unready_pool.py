@@ -3,8 +3,6 @@ after the unready wait, never left behind by a failing probe or at shutdown."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from orchestrator_core.errors import WorkerReset
@@ -70,27 +68,32 @@ async def test_tasks_queued_for_an_unready_pool_end_with_pool_unready_after_the_
 @pytest.mark.req("ORCH-4002", "ORCH-2202")
 async def test_a_requeued_task_keeps_its_deadline() -> None:
     async with running_daemon(one_slow_slot()) as daemon:
-        _, (task_id,) = await queue_behind_unready_replica(daemon, 1)
+        blocker = (await daemon.submit(max_tokens=1_000)).json()["task_id"]
+        await daemon.wait_state(blocker, "running")
         deadline_ms = 600_000
+        task_id = (await daemon.submit(max_tokens=3, deadline_ms=deadline_ms)).json()["task_id"]
         record = daemon.services.registry.get(task_id)
-        record.spec = dataclasses.replace(record.spec, deadline_ms=deadline_ms)
         queue = daemon.services.queues.get("pool-a")
         assert queue.cancel(task_id) is not None  # as if dequeued and placed
-        record.state = TaskState.RUNNING
-        assert daemon.services.dispatcher.requeue(record, "r0", WorkerReset("dropped"))
+        replica = daemon.services.replicas.get("r0")
+        daemon.services.lifecycle.dispatched(record, replica, daemon.services.replicas.view(replica).identity)
+        assert daemon.services.requeuer.requeue(record, "r0", WorkerReset("dropped"))
         requeued = queue.get(task_id)
-        assert requeued is not None
+        assert requeued is not None and record.state is TaskState.QUEUED
         assert requeued.deadline_at_ms == pytest.approx(record.admitted_at * 1000 + deadline_ms)
+        await daemon.client.post(f"/v1/tasks/{blocker}/cancel")
 
 
 @pytest.mark.req("ORCH-4004")
-async def test_shutdown_ends_a_task_marked_queued_that_no_queue_holds() -> None:
+async def test_shutdown_ends_every_queued_task_and_admits_nothing_more() -> None:
     async with running_daemon(one_slow_slot()) as daemon:
-        _, (task_id,) = await queue_behind_unready_replica(daemon, 1)
-        assert daemon.services.queues.get("pool-a").cancel(task_id) is not None
+        _, queued = await queue_behind_unready_replica(daemon, 3)
         await daemon.services.shutdown.shutdown()
-        status = (await daemon.client.get(f"/v1/tasks/{task_id}")).json()
-        assert status["state"] == "failed" and status["error"]["code"] == "POOL_UNAVAILABLE"
+        for task_id in queued:
+            status = (await daemon.client.get(f"/v1/tasks/{task_id}")).json()
+            assert status["state"] == "failed" and status["error"]["code"] == "POOL_UNAVAILABLE"
+        assert len(daemon.services.queues.get("pool-a")) == 0
+        assert (await daemon.submit()).status_code == 503
 
 
 class BrokenProbeAdapter(MockAdapter):
