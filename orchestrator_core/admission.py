@@ -27,8 +27,7 @@ from orchestrator_core.predictions import (
     retry_after_ms,
     running_ms,
 )
-from orchestrator_core.queue import PoolQueue
-from orchestrator_core.quotas import TenantQuotas
+from orchestrator_core.stores import QuotaStore, TaskQueue
 from orchestrator_core.task import QueuedTask
 
 
@@ -65,10 +64,10 @@ class PoolState:
 
 def admit(
     task: QueuedTask,
-    queue: PoolQueue,
+    queue: TaskQueue,
     pool: PoolState,
     *,
-    quotas: TenantQuotas,
+    quotas: QuotaStore,
     sessions: SessionGuard,
     now_ms: float,
 ) -> Admitted:

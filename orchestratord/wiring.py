@@ -14,6 +14,7 @@ from contracts.config_schema.orchestratord import OrchestratordConfig, StaticRep
 from orchestrator_core.predictions import ThroughputModel
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
+from orchestrator_core.stores import QuotaStore
 from worker_adapters.factory import create_adapter
 from worker_adapters.options import AdapterOptions
 from worker_adapters.protocol import EngineAdapter
@@ -33,6 +34,7 @@ from .services.runner import RunSettings, TaskRunner
 from .services.sessions import SessionLimits, SessionStore
 from .services.shutdown import ShutdownCoordinator
 from .services.signal import Wakeup
+from .services.state import QueueStore, SessionState, TaskStore
 from .services.task_registry import Retention, TaskRecord, TaskRegistry
 from .services.task_spec import TaskState
 from .services.tasks import TaskService
@@ -51,10 +53,10 @@ class Services:
     log: EventLog
     auth: Authenticator
     replicas: ReplicaRegistry
-    registry: TaskRegistry
-    sessions: SessionStore
-    quotas: TenantQuotas
-    queues: PoolQueues
+    registry: TaskStore
+    sessions: SessionState
+    quotas: QuotaStore
+    queues: QueueStore
     lifecycle: TaskLifecycle
     gate: AdmissionGate
     admission: AdmissionService
@@ -150,8 +152,9 @@ def build_services(
         replicas.register(static_replica_spec(static), adapter_factory(static, config))
     streaming = config.streaming
     retention = Retention(streaming.transcript_retention_ms / 1000, streaming.transcript_retention_max_bytes)
-    registry = TaskRegistry(clock, retention, metrics, log)
-    sessions = SessionStore(
+    # Typed by their interfaces (services/state.py), so mypy checks that each implementation satisfies one.
+    registry: TaskStore = TaskRegistry(clock, retention, metrics, log)
+    sessions: SessionState = SessionStore(
         clock,
         SessionLimits(
             ttl_s=config.sessions.ttl_ms / 1000,
@@ -160,8 +163,8 @@ def build_services(
             time_budget_ms=config.sessions.time_budget_ms,
         ),
     )
-    quotas = tenant_quotas(config)
-    queues = PoolQueues(queue_config(config), metrics)
+    quotas: QuotaStore = tenant_quotas(config)
+    queues: QueueStore = PoolQueues(queue_config(config), metrics)
     lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
     gate = AdmissionGate()
     limits = config.limits

@@ -35,8 +35,8 @@ from ..http.correlation import correlation_id
 from ..http.security import Authenticator, Principal, Role
 from ..services.nodes import REGISTER_PATH_SEGMENT, Node, NodePool, NodeRegistry
 from ..services.pool_client import PoolClient
-from ..services.queues import PoolQueues
 from ..services.replicas import Replica, ReplicaRegistry
+from ..services.state import QueueStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class PoolDirectory:
         nodes: NodeRegistry,
         replicas: ReplicaRegistry,
         static_replicas: list[StaticReplica],
-        queues: PoolQueues | None = None,
+        queues: QueueStore | None = None,
     ) -> None:
         self.nodes = nodes
         self._replicas = replicas

@@ -11,10 +11,8 @@ from orchestrator_core.errors import PoolUnready
 from ..http.security import Authenticator, Principal, Role
 from ..services.admission import AdmissionGate
 from ..services.metrics import DaemonMetrics
-from ..services.queues import PoolQueues
 from ..services.replicas import ReplicaRegistry
-from ..services.sessions import SessionStore
-from ..services.task_registry import TaskRegistry
+from ..services.state import QueueStore, SessionState, TaskStore
 from ..services.task_spec import TaskState
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
@@ -27,9 +25,9 @@ class GaugeSnapshot:
         self,
         metrics: DaemonMetrics,
         replicas: ReplicaRegistry,
-        queues: PoolQueues,
-        registry: TaskRegistry,
-        sessions: SessionStore,
+        queues: QueueStore,
+        registry: TaskStore,
+        sessions: SessionState,
     ) -> None:
         self._metrics = metrics
         self._replicas = replicas

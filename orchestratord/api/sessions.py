@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse, Response
 
 from ..http.security import Authenticator, Principal, Role
-from ..services.sessions import SessionStore
+from ..services.state import SessionState
 
 
-def sessions_router(auth: Authenticator, sessions: SessionStore) -> APIRouter:
+def sessions_router(auth: Authenticator, sessions: SessionState) -> APIRouter:
     router = APIRouter(tags=["sessions"])
     client = Depends(auth.require(Role.CLIENT))
 

@@ -21,19 +21,18 @@ from orchestrator_core.errors import (
 )
 from orchestrator_core.placement import NoCapacity, choose_pool
 from orchestrator_core.predictions import Running
-from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.seed import resolve_seed
+from orchestrator_core.stores import QuotaStore
 from orchestrator_core.task import QueuedTask
 
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
-from .queues import PoolQueues
 from .replicas import ReplicaRegistry
 from .requirements import requirements_for
-from .sessions import SessionStore
 from .signal import Wakeup
-from .task_registry import Admission, TaskRegistry
+from .state import QueueStore, SessionState, TaskStore
+from .task_registry import Admission
 from .task_spec import TaskSpec, TaskState, queued_task
 
 Clock = Callable[[], float]
@@ -62,7 +61,7 @@ class AdmissionGate:
 
 
 def running_tasks(
-    replicas: ReplicaRegistry, registry: TaskRegistry, pool_id: str, now_s: float
+    replicas: ReplicaRegistry, registry: TaskStore, pool_id: str, now_s: float
 ) -> list[Running]:
     """The running tasks of `pool_id`, oldest lease first: the tasks that hold one of its slot leases
     (ORCH-2207). Costs one look-up per leased slot, whatever the queue holds; a task that ended or went
@@ -81,7 +80,7 @@ class SessionTurns:
 
     __slots__ = ("_sessions",)
 
-    def __init__(self, sessions: SessionStore) -> None:
+    def __init__(self, sessions: SessionState) -> None:
         self._sessions = sessions
 
     def check(self, task: QueuedTask, retry_after_ms: int) -> None:
@@ -101,11 +100,11 @@ class AdmissionService:
         *,
         clock: Clock,
         limits: AdmissionLimits,
-        registry: TaskRegistry,
+        registry: TaskStore,
         replicas: ReplicaRegistry,
-        queues: PoolQueues,
-        quotas: TenantQuotas,
-        sessions: SessionStore,
+        queues: QueueStore,
+        quotas: QuotaStore,
+        sessions: SessionState,
         lifecycle: TaskLifecycle,
         metrics: DaemonMetrics,
         log: EventLog,

@@ -16,18 +16,17 @@ from collections.abc import Callable
 from orchestrator_core.deadlines import expired_error
 from orchestrator_core.errors import Internal, OrchError, PoolUnready
 from orchestrator_core.placement import Assigned, decide
-from orchestrator_core.queue import PoolQueue
+from orchestrator_core.stores import TaskQueue
 from orchestrator_core.task import QueuedTask
 
 from .lifecycle import TaskLifecycle
 from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
-from .queues import PoolQueues
 from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .runner import TaskRunner
-from .sessions import SessionStore
 from .signal import Wakeup
-from .task_registry import TaskRecord, TaskRegistry
+from .state import QueueStore, SessionState, TaskStore
+from .task_registry import TaskRecord
 from .task_spec import TaskState
 
 logger = logging.getLogger(__name__)
@@ -46,10 +45,10 @@ class Dispatcher:
         self,
         *,
         clock: Clock,
-        queues: PoolQueues,
-        registry: TaskRegistry,
+        queues: QueueStore,
+        registry: TaskStore,
         replicas: ReplicaRegistry,
-        sessions: SessionStore,
+        sessions: SessionState,
         lifecycle: TaskLifecycle,
         runner: TaskRunner,
         metrics: DaemonMetrics,
@@ -88,7 +87,7 @@ class Dispatcher:
                     logger.exception("dispatching pool %s failed", queue.pool_id)
             await self._wakeup.wait(self._tick_s)
 
-    def _dispatch_pool(self, queue: PoolQueue, group: asyncio.TaskGroup) -> None:
+    def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
         now = self._clock()
         now_ms = now * 1000.0
         if not self._has_room(queue.pool_id):
@@ -128,7 +127,7 @@ class Dispatcher:
             queue.requeue_front(task)
         self._queues.publish_depth(queue)
 
-    def _end_overdue_unready(self, queue: PoolQueue, now: float) -> None:
+    def _end_overdue_unready(self, queue: TaskQueue, now: float) -> None:
         """Ends with POOL_UNREADY the queued tasks that waited the unready wait for a ready replica
         (ORCH-2013), counted from admission or from when the pool lost its last ready replica."""
         pool_id = queue.pool_id
@@ -156,7 +155,7 @@ class Dispatcher:
         )
 
     def _place(
-        self, queue: PoolQueue, task: QueuedTask, record: TaskRecord, group: asyncio.TaskGroup
+        self, queue: TaskQueue, task: QueuedTask, record: TaskRecord, group: asyncio.TaskGroup
     ) -> bool:
         """Starts the task if placement assigns it; False when it is busy and must stay queued."""
         session = self._sessions.find(record.spec.session_id)

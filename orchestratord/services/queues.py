@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from orchestrator_core.queue import PoolQueue, QueueConfig
 from orchestrator_core.task import Priority
@@ -10,6 +11,17 @@ from orchestrator_core.task import Priority
 from .metrics import DaemonMetrics
 
 QueueConfigFor = Callable[[str], QueueConfig]
+
+
+class TaskQueueView(Protocol):
+    """What publishing a queue's depth reads of it."""
+
+    @property
+    def pool_id(self) -> str: ...
+    @property
+    def config(self) -> QueueConfig: ...
+    def depth(self, priority: Priority) -> int: ...
+    def requeued_depth(self) -> int: ...
 
 
 class PoolQueues:
@@ -37,7 +49,7 @@ class PoolQueues:
     def total(self) -> int:
         return sum(len(queue) for queue in self._queues.values())
 
-    def publish_depth(self, queue: PoolQueue) -> None:
+    def publish_depth(self, queue: TaskQueueView) -> None:
         depths = {p.value: queue.depth(p) for p in Priority}
         depths[Priority.INTERACTIVE.value] += queue.requeued_depth()
         self._metrics.set_queue(queue.pool_id, queue.config.capacity, depths)

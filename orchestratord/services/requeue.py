@@ -12,10 +12,10 @@ from orchestrator_core.predictions import retry_after_ms
 
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
-from .queues import PoolQueues
 from .replicas import ReplicaRegistry
 from .signal import Wakeup
-from .task_registry import TaskRecord, TaskRegistry
+from .state import QueueStore, TaskStore
+from .task_registry import TaskRecord
 
 # A task is placed at most this many times: the first placement and one replacement (ORCH-4002).
 MAX_ATTEMPTS = 2
@@ -27,8 +27,8 @@ class Requeuer:
     def __init__(
         self,
         *,
-        queues: PoolQueues,
-        registry: TaskRegistry,
+        queues: QueueStore,
+        registry: TaskStore,
         replicas: ReplicaRegistry,
         lifecycle: TaskLifecycle,
         log: EventLog,

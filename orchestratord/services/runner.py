@@ -17,7 +17,7 @@ from worker_adapters.types import FinalEvent, GenerateRequest
 from .lifecycle import TaskLifecycle
 from .replicas import Replica, ReplicaRegistry
 from .requeue import Requeuer
-from .sessions import SessionStore
+from .state import SessionState
 from .task_registry import TaskRecord
 from .task_spec import TaskState
 
@@ -59,7 +59,7 @@ class TaskRunner:
         clock: Clock,
         settings: RunSettings,
         replicas: ReplicaRegistry,
-        sessions: SessionStore,
+        sessions: SessionState,
         lifecycle: TaskLifecycle,
         requeuer: Requeuer,
         queue_depth: Callable[[str], int],

@@ -12,7 +12,8 @@ from .dispatcher import Dispatcher
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .requeue import Requeuer
-from .task_registry import TaskRecord, TaskRegistry
+from .state import TaskStore
+from .task_registry import TaskRecord
 from .task_spec import TaskState
 
 
@@ -25,7 +26,7 @@ class ShutdownCoordinator:
         gate: AdmissionGate,
         dispatcher: Dispatcher,
         requeuer: Requeuer,
-        registry: TaskRegistry,
+        registry: TaskStore,
         lifecycle: TaskLifecycle,
         log: EventLog,
         grace_s: float,

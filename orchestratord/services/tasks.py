@@ -11,14 +11,14 @@ import contextlib
 from collections.abc import AsyncGenerator
 
 from orchestrator_core.errors import NotFound
-from orchestrator_core.queue import PoolQueue
+from orchestrator_core.stores import TaskQueue
 
 from .admission import AdmissionService
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
-from .queues import PoolQueues
-from .task_registry import Admission, TaskRecord, TaskRegistry
+from .state import QueueStore, TaskStore
+from .task_registry import Admission, TaskRecord
 from .task_spec import TaskSpec, TaskState
 from .transcript import EVICTED, TextBatch
 
@@ -30,8 +30,8 @@ class TaskService:
         self,
         *,
         admission: AdmissionService,
-        registry: TaskRegistry,
-        queues: PoolQueues,
+        registry: TaskStore,
+        queues: QueueStore,
         lifecycle: TaskLifecycle,
         log: EventLog,
         metrics: DaemonMetrics,
@@ -69,7 +69,7 @@ class TaskService:
         once it is in no queue."""
         if record.state is not TaskState.QUEUED:
             return None
-        holders: list[PoolQueue] = [self._queues.get(record.queued.pool_id), *self._queues]
+        holders: list[TaskQueue] = [self._queues.get(record.queued.pool_id), *self._queues]
         for queue in holders:
             if record.task_id in queue:
                 return queue.ahead_of(record.task_id).tasks
