@@ -18,6 +18,10 @@ STRICT_PACKAGES = {
     "worker_adapters",
     "mock_engine",
     "contracts",
+    "cli",
+    "tools",
+    "test_harness",
+    "bench",
 }
 
 
