@@ -63,7 +63,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy orchestrator_core orchestratord pool_managerd worker_adapters contracts
+	$(BIN)/mypy orchestrator_core orchestratord pool_managerd worker_adapters mock_engine contracts cli tools test_harness bench
 
 regen: venv
 	$(BIN)/python -m tools.regen

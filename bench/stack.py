@@ -163,7 +163,7 @@ def running_stack(
             f"{name}-engine",
             python_argv(
                 "-m",
-                "worker_adapters.mock",
+                "mock_engine",
                 "--wire",
                 engine.wire,
                 "--port",

@@ -47,7 +47,7 @@ def _children(log_dir: Path, trees: dict[str, Path], tokens: int) -> Iterator[tu
     try:
         argv = [
             "-m",
-            "worker_adapters.mock",
+            "mock_engine",
             "--wire",
             "llamacpp",
             "--port",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from orchestrator_core.errors import OrchError
 from tools.openapi_client import Client, OrchestratordUnreachable, envelope_of
@@ -23,7 +23,7 @@ Command = Callable[[Client, argparse.Namespace, Output], ExitCode]
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so usage errors get exit code 2 through one path."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{self.prog}: {message}")
 
 

@@ -25,7 +25,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
-from worker_adapters.mock.server import EmbeddedServer, reserve_socket
+from mock_engine.server import EmbeddedServer, reserve_socket
 
 S = TypeVar("S")
 Build: TypeAlias = Callable[[], AbstractAsyncContextManager[tuple[ASGIApp, S]]]

@@ -204,7 +204,7 @@ def mock_template(token_delay_ms: int) -> list[str]:
     return [
         "{python}",
         "-m",
-        "worker_adapters.mock",
+        "mock_engine",
         "--wire",
         "llamacpp",
         "--host",

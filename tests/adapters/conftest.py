@@ -6,8 +6,8 @@ from contextlib import AbstractAsyncContextManager
 
 import pytest
 
+from mock_engine import Faults, MockConfig
 from tests.adapters.helpers import TARGETS, Target, TargetFactory, open_target
-from worker_adapters.mock import Faults, MockConfig
 from worker_adapters.options import AdapterOptions
 
 

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
+from mock_engine import Faults, MockAdapter, MockConfig, MockEngine, serve_mock
+from mock_engine.engine import token_at
 from worker_adapters.factory import create_adapter
-from worker_adapters.mock import Faults, MockAdapter, MockConfig, MockEngine, serve_mock
-from worker_adapters.mock.engine import token_at
 from worker_adapters.options import AdapterOptions
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.retry import RetryPolicy

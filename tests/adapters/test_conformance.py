@@ -8,9 +8,9 @@ from contextlib import aclosing
 
 import pytest
 
+from mock_engine import Faults, MockConfig
 from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, PoolUnavailable, WorkerReset
 from tests.adapters.helpers import PROMPT, TargetFactory, collect, expected_words, fast_options, request
-from worker_adapters.mock import Faults, MockConfig
 from worker_adapters.retry import RetryPolicy
 from worker_adapters.types import TokenEvent
 

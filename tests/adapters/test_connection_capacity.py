@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from mock_engine import Faults, MockConfig, serve_mock
 from tests.adapters.helpers import collect, request
 from worker_adapters.factory import create_adapter
-from worker_adapters.mock import Faults, MockConfig, serve_mock
 from worker_adapters.options import AdapterOptions
 from worker_adapters.retry import RetryPolicy
 from worker_adapters.types import Health

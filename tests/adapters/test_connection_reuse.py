@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
+from mock_engine import Faults, serve_mock
+from mock_engine.server import Wire
 from tests.adapters.helpers import fast_options, request
 from worker_adapters.factory import create_adapter
-from worker_adapters.mock import Faults, serve_mock
-from worker_adapters.mock.server import Wire
 from worker_adapters.types import FinalEvent
 
 STREAMS = 4

@@ -25,7 +25,7 @@ def mock_process() -> Iterator[str]:
     command = [
         sys.executable,
         "-m",
-        "worker_adapters.mock",
+        "mock_engine",
         "--wire",
         "tgi",
         "--port",

@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
+from mock_engine import serve_mock
 from orchestrator_core.errors import PoolUnavailable
 from tests.adapters.helpers import collect, fast_options, request
 from worker_adapters.factory import HTTP_ENGINES, create_adapter
-from worker_adapters.mock import serve_mock
 from worker_adapters.retry import RetryPolicy
 
 pytestmark = [pytest.mark.req("ORCH-7004", "ORCH-7008"), pytest.mark.parametrize("engine", HTTP_ENGINES)]

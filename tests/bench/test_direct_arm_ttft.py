@@ -13,8 +13,8 @@ import pytest
 
 from bench.arms import Target, run_one
 from bench.rawhttp import Connection
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.server import serve_mock
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.server import serve_mock
 
 REQUESTS = 12
 # Far below the ~40 ms of a delayed-ACK stall, far above the mock's own cost on a busy machine.

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pact import Verifier
 
+from mock_engine.faults import Faults
 from tests.contract.live_app import LiveApp, Replica, live_app
 from tests.contract.pact_terms import (
     BUSY_MODEL,
@@ -31,7 +32,6 @@ from tests.contract.pact_terms import (
     STATE_SERVES,
     STATE_SESSION,
 )
-from worker_adapters.mock.faults import Faults
 
 pytestmark = pytest.mark.req("ORCH-9013")
 

@@ -23,8 +23,8 @@ from schemathesis import Case, CheckFunction, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance, response_schema_conformance
 
+from mock_engine.faults import Faults
 from tests.contract.live_app import LiveApp, Replica, live_app
-from worker_adapters.mock.faults import Faults
 
 OPENAPI = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 MAX_EXAMPLES = 12

@@ -14,7 +14,8 @@ DENIED = {
     "asyncio", "socket", "ssl", "select", "selectors", "httpx", "httpcore", "fastapi", "starlette", "uvicorn",
     "subprocess", "os", "sys", "threading", "multiprocessing", "concurrent", "pydantic_settings", "time",
     "datetime", "random", "requests", "urllib", "http", "io", "pathlib", "shutil", "signal", "logging",
-    "orjson", "prometheus_client", "sse_starlette", "worker_adapters", "orchestratord", "pool_managerd",
+    "orjson", "prometheus_client", "sse_starlette", "worker_adapters", "mock_engine", "orchestratord",
+    "pool_managerd",
 }  # fmt: skip
 ALLOWED = {
     "__future__", "abc", "bisect", "collections", "dataclasses", "enum", "functools", "hashlib", "heapq",

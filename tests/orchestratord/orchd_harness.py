@@ -14,14 +14,14 @@ import httpx
 from starlette.types import ASGIApp
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
+from mock_engine.adapter import MockAdapter
+from mock_engine.engine import MockEngine
+from mock_engine.faults import Faults, MockConfig
 from orchestrator_core.replica import BEST_EFFORT, Determinism
 from orchestratord.app import create_app
 from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.wiring import Services, build_services
 from tests.live_daemon import live_daemon_async
-from worker_adapters.mock.adapter import MockAdapter
-from worker_adapters.mock.engine import MockEngine
-from worker_adapters.mock.faults import Faults, MockConfig
 from worker_adapters.options import AdapterOptions
 from worker_adapters.retry import RetryPolicy
 

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 SLOW = Faults(token_delay_ms=50)
 

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
+from mock_engine.faults import Faults
 from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 KEY = "order-key"
 BUSY = [MockReplica(slots=1, ctx_max=4096, faults=Faults(token_delay_ms=100))]

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import Daemon, MockReplica, eventually, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults
 
 SLOW = [MockReplica(slots=1, faults=Faults(token_delay_ms=20))]
 

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from contracts.api_types.data import Capabilities
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 DATA_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "data.yaml"
 

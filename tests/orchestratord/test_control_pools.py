@@ -16,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from contracts.api_types.control import DrainAccepted, PoolHealth, PoolList, ReloadResult
+from mock_engine.faults import MockConfig
+from mock_engine.server import MockServer, reserve_socket, serve_mock
 from orchestratord.http.security import sha256_hex
 from tests.live_daemon import live_daemon_async
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import MockServer, reserve_socket, serve_mock
 
 CONTROL_CONTRACT = Path(__file__).resolve().parents[2] / "contracts" / "openapi" / "control.yaml"
 NODE_TOKEN = "node-secret"

@@ -12,6 +12,8 @@ import openai
 import pytest
 from openai.types import Completion
 
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.server import serve_mock
 from tests.orchestratord.orchd_harness import (
     MODEL,
     Daemon,
@@ -22,8 +24,6 @@ from tests.orchestratord.orchd_harness import (
 )
 from tests.orchestratord.test_nodes_registry import CLIENT_KEY
 from tests.orchestratord.test_strict_replicas import best_effort_only, two_pools
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.server import serve_mock
 
 DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 STRICT = {"X-Orch-Determinism": "strict"}

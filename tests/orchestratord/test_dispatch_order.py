@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import Daemon, MockReplica, running_daemon
-from worker_adapters.mock.faults import Faults
 
 SLOW = Faults(token_delay_ms=20)
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
+from mock_engine.adapter import MockAdapter
+from mock_engine.engine import MockEngine
+from mock_engine.faults import MockConfig
 from orchestratord.wiring import Services
 from tests.orchestratord.orchd_harness import MockReplica, eventually, running_daemon
-from worker_adapters.mock.adapter import MockAdapter
-from worker_adapters.mock.engine import MockEngine
-from worker_adapters.mock.faults import MockConfig
 from worker_adapters.types import FinalEvent, GenerateRequest, StreamEvent, Timings, TokenEvent
 
 BURST = 8

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from mock_engine.faults import MockConfig
+from mock_engine.server import serve_mock
 from tests.orchestratord.orchd_harness import ShiftedClock, running_daemon
 from tests.orchestratord.test_nodes_registry import (
     ADMIN,
@@ -15,8 +17,6 @@ from tests.orchestratord.test_nodes_registry import (
     replica,
     secured_config,
 )
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import serve_mock
 
 LEASE_S = 6.0
 

@@ -9,14 +9,14 @@ import re
 import pytest
 
 from contracts.config_schema.orchestratord import OrchestratordConfig, StaticReplica
+from mock_engine.adapter import MockAdapter
+from mock_engine.engine import MockEngine
+from mock_engine.faults import Faults, MockConfig
 from orchestrator_core.errors import QuotaExceeded
 from orchestratord.http.envelope import envelope_body
 from orchestratord.services.replicas import Replica, ReplicaSpec
 from orchestratord.wiring import static_replica_spec
 from tests.orchestratord.orchd_harness import MODEL, Daemon, read_stream
-from worker_adapters.mock.adapter import MockAdapter
-from worker_adapters.mock.engine import MockEngine
-from worker_adapters.mock.faults import Faults, MockConfig
 from worker_adapters.types import Props
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

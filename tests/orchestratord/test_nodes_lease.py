@@ -9,14 +9,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.api_types.control import Heartbeat, NodeRegistration
+from mock_engine.adapter import MockAdapter
+from mock_engine.engine import MockEngine
 from orchestrator_core.predictions import ThroughputModel
 from orchestratord.services.logs import EventLog
 from orchestratord.services.metrics import DaemonMetrics
 from orchestratord.services.nodes import LeaseSettings, NodeRegistry
 from orchestratord.services.replicas import ReplicaRegistry
 from orchestratord.services.signal import Wakeup
-from worker_adapters.mock.adapter import MockAdapter
-from worker_adapters.mock.engine import MockEngine
 from worker_adapters.protocol import EngineAdapter
 
 DIGEST = "sha256:" + "ab" * 32

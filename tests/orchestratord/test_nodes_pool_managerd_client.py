@@ -10,13 +10,13 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from mock_engine.faults import MockConfig
+from mock_engine.server import serve_mock
 from orchestratord.http.security import sha256_hex
 from pool_managerd.devices import DeviceInventory
 from pool_managerd.registration import NodeIdentity, RegistrationClient
 from pool_managerd.status import PoolStatus, ReplicaStatus
 from tests.orchestratord.orchd_harness import MODEL, Daemon, make_config, running_daemon
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import serve_mock
 
 NODE_TOKEN = "node-token-0123456789"
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from mock_engine.faults import MockConfig
+from mock_engine.server import MockServer, serve_mock
 from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MODEL, Daemon, eventually, make_config, running_daemon
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import MockServer, serve_mock
 
 NODE_TOKEN = "node-secret"
 OTHER_NODE_TOKEN = "other-node-secret"

@@ -13,9 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.log_line import JsonLineFormatter
+from mock_engine.faults import Faults
 from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from contracts.api_types.data import (
     CompletionResponse,
     ModelList,
 )
+from mock_engine.faults import Faults
 from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import (
     MODEL,
@@ -29,7 +30,6 @@ from tests.orchestratord.orchd_harness import (
     make_config,
     running_daemon,
 )
-from worker_adapters.mock.faults import Faults
 
 SLOW = Faults(token_delay_ms=30)
 

@@ -15,12 +15,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.types import ASGIApp
 
+from mock_engine.faults import MockConfig
+from mock_engine.server import serve_mock
 from orchestratord.app import create_app
 from tests.live_daemon import live_daemon
 from tests.orchestratord.orchd_harness import MODEL, make_config
 from tests.sdk.live_orchd import LiveOrchestratord
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import serve_mock
 
 
 @asynccontextmanager

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MockReplica, running_daemon
-from worker_adapters.mock.faults import Faults
 
 # Default priors (ORCH-2205): 500 ms to the first token, 20 tokens/s per slot.
 FIRST_TOKEN_MS = 500.0

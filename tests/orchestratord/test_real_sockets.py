@@ -11,10 +11,10 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.server import MockServer, serve_mock
 from orchestratord.wiring import Services
 from tests.orchestratord.orchd_harness import MODEL, eventually, make_config, serve_orchestratord
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.server import MockServer, serve_mock
 
 GRACE_MS = 300
 

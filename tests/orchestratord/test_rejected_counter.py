@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from mock_engine.faults import Faults
 from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 KEY, NODE_TOKEN = "client-secret", "node-secret"
 

@@ -10,6 +10,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from mock_engine.faults import MockConfig
+from mock_engine.server import serve_mock
 from tests.orchestratord.orchd_harness import MODEL, read_stream
 from tests.orchestratord.test_control_pools import (
     DIGEST,
@@ -21,8 +23,6 @@ from tests.orchestratord.test_control_pools import (
     pool_health,
     serve_fake,
 )
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import serve_mock
 
 NEW_MODEL = "pkg:gemma"
 

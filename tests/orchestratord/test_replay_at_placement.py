@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MockReplica, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults
 
 STARTED_FIELDS = (
     "seed",

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import Daemon, MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 BUSY = [MockReplica(slots=1, faults=Faults(token_delay_ms=100))]
 

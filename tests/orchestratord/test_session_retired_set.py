@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
+from mock_engine.adapter import MockAdapter
+from mock_engine.engine import MockEngine
+from mock_engine.faults import MockConfig
 from orchestratord.services.replicas import ReplicaSpec
 from tests.orchestratord.orchd_harness import MODEL, Daemon, no_retry_options, read_stream, running_daemon
-from worker_adapters.mock.adapter import MockAdapter
-from worker_adapters.mock.engine import MockEngine
-from worker_adapters.mock.faults import MockConfig
 
 NEW_DIGEST = "sha256:" + "4b" * 32
 

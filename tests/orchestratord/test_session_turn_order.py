@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MockReplica, eventually, running_daemon
-from worker_adapters.mock.faults import Faults
 
 SLOW_THREE_SLOTS = [MockReplica(slots=3, faults=Faults(token_delay_ms=40))]
 

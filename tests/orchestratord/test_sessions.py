@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import (
     MockReplica,
     ShiftedClock,
@@ -13,7 +14,6 @@ from tests.orchestratord.orchd_harness import (
     read_stream,
     running_daemon,
 )
-from worker_adapters.mock.faults import Faults
 
 TWO = [MockReplica("r0", slots=2), MockReplica("r1", slots=2)]
 

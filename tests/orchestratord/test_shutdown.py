@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.server import serve_mock
 from tests.orchestratord.orchd_harness import MODEL, MockReplica, make_config, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.server import serve_mock
 
 ONE_SLOW_SLOT = [MockReplica(slots=1, faults=Faults(token_delay_ms=20))]
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MockReplica, eventually, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 faults = st.builds(
     Faults,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MODEL, MockReplica, make_config, running_daemon
-from worker_adapters.mock.faults import Faults
 
 # A first token late enough that several heartbeats (every 20 ms) go out before `started`.
 SLOW_START = [MockReplica(faults=Faults(ttft_ms=150))]

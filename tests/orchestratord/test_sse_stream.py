@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import Daemon, MockReplica, make_config, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults
 
 
 @pytest.mark.req("ORCH-1010", "ORCH-1011", "ORCH-1012", "ORCH-1014", "ORCH-1021")

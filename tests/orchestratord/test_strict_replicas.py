@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from mock_engine.faults import MockConfig
+from mock_engine.server import serve_mock
 from tests.orchestratord.orchd_harness import MODEL, Daemon
 from tests.orchestratord.test_nodes_registry import NODE, node_stack, registration, replica
-from worker_adapters.mock.faults import MockConfig
-from worker_adapters.mock.server import serve_mock
 
 
 def with_mode(body: dict[str, Any], replica_id: str, mode: str, slots: int = 1) -> dict[str, Any]:

@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
+from mock_engine.faults import Faults
 from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults
 
 KEYS = {"team-a": "key-a", "team-b": "key-b", "ops": "key-ops"}
 SLOW = [MockReplica(slots=1, faults=Faults(token_delay_ms=100))]

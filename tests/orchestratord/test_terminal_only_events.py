@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mock_engine.faults import Faults
 from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
-from worker_adapters.mock.faults import Faults
 
 BUSY = [MockReplica(slots=1, faults=Faults(token_delay_ms=100))]
 

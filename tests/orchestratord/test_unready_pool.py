@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from mock_engine.adapter import MockAdapter
+from mock_engine.engine import MockEngine
+from mock_engine.faults import Faults, MockConfig
 from orchestrator_core.errors import WorkerReset
 from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.services.task_spec import TaskState
@@ -18,9 +21,6 @@ from tests.orchestratord.orchd_harness import (
     read_stream,
     running_daemon,
 )
-from worker_adapters.mock.adapter import MockAdapter
-from worker_adapters.mock.engine import MockEngine
-from worker_adapters.mock.faults import Faults, MockConfig
 from worker_adapters.types import Health
 
 

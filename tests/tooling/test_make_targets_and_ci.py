@@ -11,7 +11,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STRICT_PACKAGES = {"orchestrator_core", "orchestratord", "pool_managerd", "worker_adapters", "contracts"}
+STRICT_PACKAGES = {
+    "orchestrator_core",
+    "orchestratord",
+    "pool_managerd",
+    "worker_adapters",
+    "mock_engine",
+    "contracts",
+    "cli",
+    "tools",
+    "test_harness",
+    "bench",
+}
 
 
 def planned_commands(target: str) -> list[str]:

@@ -1,6 +1,6 @@
 """A local OrchQueue stack for the lint: orchestratord and pool_managerd as real processes on 127.0.0.1.
 
-pool_managerd supervises mock llama.cpp engines (`python -m worker_adapters.mock`) through a command
+pool_managerd supervises mock llama.cpp engines (`python -m mock_engine`) through a command
 template and registers them with orchestratord, so both daemons serve their metrics the way they do in
 production. Every process runs in its own process group and is stopped (SIGTERM, then SIGKILL) when the
 context ends, engines included, also when the caller fails.
@@ -102,7 +102,7 @@ def _poolmgr_config(
     template = [
         "{python}",
         "-m",
-        "worker_adapters.mock",
+        "mock_engine",
         "--wire",
         "llamacpp",
         "--port",

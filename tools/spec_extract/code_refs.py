@@ -16,6 +16,7 @@ CODE_DIRS = (
     "orchestrator_core",
     "pool_managerd",
     "worker_adapters",
+    "mock_engine",
     "contracts",
     "cli",
     "tools",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from worker_adapters.mock.engine import MockEnd, MockEngine, MockToken, count_prompt_tokens
+from mock_engine.engine import MockEnd, MockEngine, MockToken, count_prompt_tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker_adapters.mock.engine import MockEngine
-from worker_adapters.mock.http_common import empty_response, json_response, text_response
-from worker_adapters.mock.metrics_text import vllm_metrics
-from worker_adapters.mock.openai_wire import openai_routes
+from mock_engine.engine import MockEngine
+from mock_engine.http_common import empty_response, json_response, text_response
+from mock_engine.metrics_text import vllm_metrics
+from mock_engine.openai_wire import openai_routes
 
 VLLM_VERSION = "0.33.0"
 _TYPES = {

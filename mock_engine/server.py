@@ -23,13 +23,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker_adapters.mock.engine import InjectedReset, MockEngine
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.http_common import BadBody, json_response, read_object
-from worker_adapters.mock.llamacpp_wire import llamacpp_routes
-from worker_adapters.mock.tgi_wire import tgi_routes
-from worker_adapters.mock.triton_wire import triton_routes
-from worker_adapters.mock.vllm_wire import vllm_routes
+from mock_engine.engine import InjectedReset, MockEngine
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.http_common import BadBody, json_response, read_object
+from mock_engine.llamacpp_wire import llamacpp_routes
+from mock_engine.tgi_wire import tgi_routes
+from mock_engine.triton_wire import triton_routes
+from mock_engine.vllm_wire import vllm_routes
 
 Wire: TypeAlias = Literal["llamacpp", "vllm", "tgi", "triton"]
 WIRES: tuple[Wire, ...] = ("llamacpp", "vllm", "tgi", "triton")

@@ -1,6 +1,6 @@
 """Command line: run the mock engine as an HTTP server speaking one engine's wire format.
 
-python -m worker_adapters.mock --wire llamacpp --port 8080 --slots 2 --token-delay-ms 20
+python -m mock_engine --wire llamacpp --port 8080 --slots 2 --token-delay-ms 20
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ import argparse
 import asyncio
 import sys
 
-from worker_adapters.mock.faults import Faults, MockConfig
-from worker_adapters.mock.server import DEFAULT_TRITON_MODEL, WIRES, serve_mock
+from mock_engine.faults import Faults, MockConfig
+from mock_engine.server import DEFAULT_TRITON_MODEL, WIRES, serve_mock
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """The CLI options; every fault can also be changed later through POST /admin/faults."""
-    parser = argparse.ArgumentParser(
-        prog="python -m worker_adapters.mock", description=__doc__.split("\n")[1]
-    )
+    parser = argparse.ArgumentParser(prog="python -m mock_engine", description=__doc__.split("\n")[1])
     parser.add_argument("--wire", choices=WIRES, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

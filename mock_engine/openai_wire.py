@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker_adapters.mock.engine import InjectedError, MockEnd, MockEngine, MockToken
-from worker_adapters.mock.http_common import (
+from mock_engine.engine import InjectedError, MockEnd, MockEngine, MockToken
+from mock_engine.http_common import (
     BadBody,
     ClosingStream,
     ErrorRenderer,
@@ -27,7 +27,7 @@ from worker_adapters.mock.http_common import (
     refusal,
     sse,
 )
-from worker_adapters.mock.job import MockJob, chat_text
+from mock_engine.job import MockJob, chat_text
 
 Flavour = Literal["vllm", "llamacpp", "tgi"]
 _FINISH = {"eos": "stop", "stop": "stop", "limit": "length", "cancel": "abort"}

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker_adapters.mock.engine import InjectedError, MockEnd, MockEngine, MockToken
-from worker_adapters.mock.http_common import (
+from mock_engine.engine import InjectedError, MockEnd, MockEngine, MockToken
+from mock_engine.http_common import (
     BadBody,
     ClosingStream,
     empty_response,
@@ -28,9 +28,9 @@ from worker_adapters.mock.http_common import (
     sse,
     text_response,
 )
-from worker_adapters.mock.job import MockJob
-from worker_adapters.mock.metrics_text import tgi_metrics
-from worker_adapters.mock.openai_wire import openai_routes
+from mock_engine.job import MockJob
+from mock_engine.metrics_text import tgi_metrics
+from mock_engine.openai_wire import openai_routes
 
 TGI_VERSION = "3.3.7"
 EOS = MockToken("</s>", 2)

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
-from worker_adapters.mock.faults import Faults, MockConfig
+from mock_engine.faults import Faults, MockConfig
 from worker_adapters.types import StopReason
 
 _WORDS = (

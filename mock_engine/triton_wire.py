@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker_adapters.mock.engine import InjectedError, MockEnd, MockEngine, MockToken
-from worker_adapters.mock.http_common import (
+from mock_engine.engine import InjectedError, MockEnd, MockEngine, MockToken
+from mock_engine.http_common import (
     BadBody,
     ClosingStream,
     empty_response,
@@ -28,8 +28,8 @@ from worker_adapters.mock.http_common import (
     sse,
     text_response,
 )
-from worker_adapters.mock.job import MockJob
-from worker_adapters.mock.metrics_text import triton_metrics
+from mock_engine.job import MockJob
+from mock_engine.metrics_text import triton_metrics
 
 TRITON_VERSION = "2.73.0"
 Handler = Callable[[Request], Awaitable[Response]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from worker_adapters.mock.engine import MockEngine
+from mock_engine.engine import MockEngine
 
 
 def _family(name: str, kind: str, samples: Sequence[tuple[str, float]]) -> str:

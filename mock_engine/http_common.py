@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Send
 
-from worker_adapters.mock.engine import ContextExceeded, EngineLoading, MockEngine
-from worker_adapters.mock.job import MockJob
+from mock_engine.engine import ContextExceeded, EngineLoading, MockEngine
+from mock_engine.job import MockJob
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

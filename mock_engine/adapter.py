@@ -13,9 +13,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Final
 
-from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, PoolUnavailable, WorkerReset
-from worker_adapters.errors import error_for_status
-from worker_adapters.mock.engine import (
+from mock_engine.engine import (
     ContextExceeded,
     EngineLoading,
     InjectedError,
@@ -25,6 +23,8 @@ from worker_adapters.mock.engine import (
     MockToken,
     count_prompt_tokens,
 )
+from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, PoolUnavailable, WorkerReset
+from worker_adapters.errors import error_for_status
 from worker_adapters.options import AdapterOptions
 from worker_adapters.types import (
     EngineMetrics,
