@@ -59,7 +59,7 @@ def _short(frame: str) -> str:
     return f"{name} ({path or where})"
 
 
-PROJECT = ("orchestratord/", "orchestrator_core/", "worker_adapters/", "contracts/")
+PROJECT = ("orchestratord/", "orchestrator_core/", "worker_adapters/", "mock_engine/", "contracts/")
 
 
 def package(function: str) -> str:

@@ -19,7 +19,7 @@ from tests.orchestratord.orchd_harness import (
     read_stream,
     running_daemon,
 )
-from worker_adapters.mock.faults import Faults
+from mock_engine.faults import Faults
 
 BUSY = [MockReplica(slots=1, faults=Faults(token_delay_ms=100))]
 DROP_LRU = {"defaults": {"capacity": 2, "policy": "drop-lru"}}
