@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from contracts.api_types.data import ErrorEvent
+from mock_engine.faults import Faults
 from orchestrator_core.errors import WorkerReset
 from tests.orchestratord.orchd_harness import (
     MODEL,
@@ -19,7 +20,6 @@ from tests.orchestratord.orchd_harness import (
     read_stream,
     running_daemon,
 )
-from mock_engine.faults import Faults
 
 BUSY = [MockReplica(slots=1, faults=Faults(token_delay_ms=100))]
 DROP_LRU = {"defaults": {"capacity": 2, "policy": "drop-lru"}}
