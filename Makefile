@@ -66,7 +66,7 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: venv
-	$(BIN)/mypy orchestrator_core orchestratord pool_managerd worker_adapters mock_engine contracts cli tools test_harness bench
+	$(BIN)/mypy orchestrator_core http_edge orchestratord pool_managerd worker_adapters mock_engine contracts cli tools test_harness bench
 
 regen: venv
 	$(BIN)/python -m tools.regen

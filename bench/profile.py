@@ -59,7 +59,14 @@ def _short(frame: str) -> str:
     return f"{name} ({path or where})"
 
 
-PROJECT = ("orchestratord/", "orchestrator_core/", "worker_adapters/", "mock_engine/", "contracts/")
+PROJECT = (
+    "orchestratord/",
+    "http_edge/",
+    "orchestrator_core/",
+    "worker_adapters/",
+    "mock_engine/",
+    "contracts/",
+)
 
 
 def package(function: str) -> str:

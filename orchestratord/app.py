@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator, Callable
 from fastapi import FastAPI
 
 from contracts.config_schema.orchestratord import OrchestratordConfig
+from http_edge.errors import install_error_handlers
+from http_edge.limits import RequestLimits
+from http_edge.middleware import EdgeMiddleware
 
 from .api.capabilities import capabilities_router
 from .api.control import PoolDirectory, nodes_router, pools_router
@@ -19,9 +22,7 @@ from .api.openai import FacadeSettings, OpenAIFacade, openai_router
 from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
-from .http.edge import EdgeMiddleware
-from .http.errors import install_error_handlers
-from .http.limits import RequestLimits
+from .http.edge import DaemonEdge
 from .http.rejections import RefusalCounter
 from .http.sse_response import OpenStreams
 from .wiring import Services, build_services
@@ -98,13 +99,15 @@ def create_app(
     refusals = RefusalCounter(built.metrics)
     install_error_handlers(app, refusals)
     limits = config.limits
+    edge = DaemonEdge(built.metrics)
     app.add_middleware(
         EdgeMiddleware,
         limits=RequestLimits(
             max_body_bytes=limits.max_body_bytes, max_header_bytes=limits.max_header_value_bytes
         ),
-        metrics=built.metrics,
-        refusals=refusals,
+        guard=edge.guard,
+        answered=edge.answered,
+        refused=refusals,
     )
     app.include_router(tasks_router(built.auth, built.tasks))
     app.include_router(streams_router(built.auth, built.tasks, heartbeat_s, streams))

@@ -14,7 +14,6 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import uvicorn
@@ -108,35 +107,43 @@ async def _run(
             lifespan="off",
             access_log=False,
             log_config=None,
+            timeout_graceful_shutdown=5,
         )
     )
-    server_task = asyncio.create_task(server.serve(), name="api")
-    background = [
-        asyncio.create_task(registration.run(), name="registration"),
-        asyncio.create_task(_refresh_devices(supervisor, DEVICE_POLL_S), name="devices"),
-    ]
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({server_task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    server.should_exit = True
-    for task in background:
-        task.cancel()
-    await asyncio.gather(*background, return_exceptions=True)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(registration.deregister(), timeout=2.0)
-    await _finish(server_task)
-    stopping.cancel()
-    return 0 if stop.is_set() else 1
+    # The API, registration and the device poll run in one TaskGroup: none outlives `_run`. A job that
+    # fails ends the node (exit 1, engines stopped) rather than leaving it serving but unregistered.
+    failed = False
+    try:
+        async with asyncio.TaskGroup() as group:
+            api = group.create_task(_serve(server), name="api")
+            stopping = group.create_task(stop.wait(), name="stop")
+            jobs = [
+                stopping,
+                group.create_task(registration.run(), name="registration"),
+                group.create_task(_refresh_devices(supervisor, DEVICE_POLL_S), name="devices"),
+            ]
+            await asyncio.wait({api, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for job in jobs:
+                job.cancel()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(registration.deregister(), timeout=2.0)
+            server.should_exit = True
+    except* Exception as errors:
+        server.should_exit = failed = True
+        log.error("a node job failed; stopping", exc_info=errors.exceptions[0])
+    return 0 if stop.is_set() and not failed else 1
+
+
+async def _serve(server: uvicorn.Server) -> None:
+    """The API server until it stops; one that fails to bind or crashes has stopped too (exit 1)."""
+    with contextlib.suppress(SystemExit, Exception):
+        await server.serve()
 
 
 async def _refresh_devices(supervisor: Supervisor, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         await supervisor.refresh_devices()
-
-
-async def _finish(task: asyncio.Task[Any]) -> None:
-    with contextlib.suppress(SystemExit, Exception):
-        await asyncio.wait_for(task, timeout=5.0)
 
 
 if __name__ == "__main__":

@@ -2,23 +2,17 @@
 
 Routes: GET /v1/health, GET /v1/pools, GET /v1/pools/{id}/health, POST /v1/pools/{id}/drain,
 POST /v1/pools/{id}/reload, GET /metrics. Each needs the node token as `Authorization: Bearer <token>`
-(compared in constant time) unless configured open (/v1/health and /metrics by default). Errors are the
-contract's envelope; `X-Correlation-Id` is echoed or generated on every response. orchestratord's
-control-plane pool endpoints forward here.
+(compared in constant time) unless configured open (/v1/health and /metrics by default). The edge is the
+one orchestratord uses too (`http_edge`): the correlation id, the header and body limits, and every error
+as the contract's envelope. orchestratord's control-plane pool endpoints forward here.
 """
 
 from __future__ import annotations
 
 import hmac
-import re
-import uuid
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.api_types.pool import (
     Device,
@@ -32,25 +26,19 @@ from contracts.api_types.pool import (
     ReplicaHealth,
 )
 from contracts.api_types.pool import PoolStatus as PoolStatusBody
-from orchestrator_core.errors import (
-    InvalidParams,
-    MethodNotAllowed,
-    NotFound,
-    OrchError,
-    PayloadTooLarge,
-    Unauthorized,
-)
+from http_edge.errors import install_error_handlers
+from http_edge.limits import RequestLimits
+from http_edge.middleware import EdgeMiddleware
+from orchestrator_core.errors import Unauthorized
 from pool_managerd.devices import wire_devices
 from pool_managerd.metrics import metrics_registry, render
 from pool_managerd.registration import RegistrationState
 from pool_managerd.status import PoolStatus
 from pool_managerd.supervisor import Supervisor
 
-CORRELATION_HEADER = "X-Correlation-Id"
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 MAX_BODY_BYTES = 65_536
 OPEN_BY_DEFAULT = frozenset({"health", "metrics"})
-_CORRELATION = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def create_app(
@@ -61,8 +49,8 @@ def create_app(
 ) -> FastAPI:
     """The API of one node; `registration` reports the standing with orchestratord for /v1/health."""
     app = FastAPI(title="pool_managerd", docs_url=None, redoc_url=None, openapi_url=None)
-    _install_errors(app)
-    app.middleware("http")(_correlation_and_size)
+    install_error_handlers(app)
+    app.add_middleware(EdgeMiddleware, limits=RequestLimits(max_body_bytes=MAX_BODY_BYTES))
     registry = metrics_registry(supervisor, registration)
     token = Depends(_token_check(node_token))
     health_auth = [] if "health" in open_endpoints else [token]
@@ -173,78 +161,3 @@ def _token_check(node_token: str) -> Callable[[Request], Awaitable[None]]:
             raise Unauthorized("wrong node token")
 
     return check
-
-
-async def _correlation_and_size(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    correlation_id = correlation_of(request)
-    request.scope.setdefault("state", {})["correlation_id"] = correlation_id
-    length = request.headers.get("content-length", "0")
-    if not length.isdigit():
-        response: Response = envelope(InvalidParams("Content-Length is not a number"), correlation_id)
-    elif int(length) > MAX_BODY_BYTES:
-        response = envelope(
-            PayloadTooLarge(f"body is {length} bytes; the limit is {MAX_BODY_BYTES}"), correlation_id
-        )
-    else:
-        response = await call_next(request)
-    response.headers[CORRELATION_HEADER] = correlation_id
-    return response
-
-
-def correlation_of(request: Request) -> str:
-    """The request's correlation id when it is 1..128 of [A-Za-z0-9._:-], else a new UUIDv4 (ORCH-1202)."""
-    state = request.scope.get("state") or {}
-    if "correlation_id" in state:
-        return str(state["correlation_id"])
-    given = request.headers.get(CORRELATION_HEADER)
-    return given if given is not None and _CORRELATION.match(given) else str(uuid.uuid4())
-
-
-def envelope(
-    error: OrchError, correlation_id: str, code: str | None = None, status: int | None = None
-) -> JSONResponse:
-    body: dict[str, Any] = {
-        "code": code or error.code,
-        "message": error.message,
-        "retriable": error.is_retriable,
-        "correlation_id": correlation_id,
-    }
-    for key in ("engine", "pool_id", "retry_after_ms", "policy_label"):
-        value = getattr(error, key)
-        if value is not None:
-            body[key] = value
-    return JSONResponse(
-        body, status_code=status or error.http_status, headers={CORRELATION_HEADER: correlation_id}
-    )
-
-
-def _install_errors(app: FastAPI) -> None:
-    async def orch_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, OrchError)
-        return envelope(exc, correlation_of(request))
-
-    async def validation_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError)
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = ".".join(str(p) for p in first["loc"] if p != "body") or "body"
-        return envelope(InvalidParams(f"{field}: {first['msg']}"), correlation_of(request))
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 405:
-            # The spec's METHOD_NOT_ALLOWED: a known path that does not serve this method.
-            response = envelope(
-                MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"),
-                correlation_of(request),
-            )
-            if exc.headers and "Allow" in exc.headers:
-                response.headers["Allow"] = exc.headers["Allow"]
-            return response
-        return envelope(NotFound(f"no route {request.method} {request.url.path}"), correlation_of(request))
-
-    app.add_exception_handler(OrchError, orch_error)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)

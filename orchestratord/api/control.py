@@ -29,9 +29,9 @@ from contracts.api_types.control import (
     ReloadResult,
 )
 from contracts.config_schema.orchestratord import StaticReplica
+from http_edge.correlation import correlation_id
 from orchestrator_core.errors import Conflict, NotFound, OrchError, PoolUnavailable
 
-from ..http.correlation import correlation_id
 from ..http.security import Authenticator, Principal, Role
 from ..services.nodes import REGISTER_PATH_SEGMENT, Node, NodePool, NodeRegistry
 from ..services.pool_client import PoolClient

@@ -17,8 +17,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
+from http_edge.correlation import correlation_id
 
-from ..http.correlation import correlation_id
 from ..http.explicit_route import explicit_route
 from ..http.json_body import declared_body
 from ..http.rejections import admission_runs

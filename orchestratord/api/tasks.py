@@ -12,10 +12,10 @@ from pydantic import MISSING
 from starlette.responses import JSONResponse, Response
 
 from contracts.api_types.data import TaskRequest
+from http_edge.correlation import correlation_id
 from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage
 
-from ..http.correlation import correlation_id
 from ..http.explicit_route import explicit_route
 from ..http.json_body import json_body
 from ..http.rejections import admission_runs

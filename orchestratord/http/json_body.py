@@ -14,9 +14,8 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from http_edge.errors import describe_validation_errors
 from orchestrator_core.errors import InvalidParams
-
-from .errors import describe_validation_errors
 
 M = TypeVar("M", bound=BaseModel)
 

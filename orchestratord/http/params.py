@@ -9,9 +9,8 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from http_edge.errors import describe_validation_errors
 from orchestrator_core.errors import InvalidParams
-
-from .errors import describe_validation_errors
 
 V = TypeVar("V")
 UUIDS = TypeAdapter(uuid.UUID)

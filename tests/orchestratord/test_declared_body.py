@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
-from orchestratord.http.errors import install_error_handlers
+from http_edge.errors import install_error_handlers
 from orchestratord.http.json_body import declared_body
 
 GOOD = b'{"model": "m", "prompt": "p", "max_tokens": 2}'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from http_edge.middleware import EdgeMiddleware
 from orchestratord.app import create_app
-from orchestratord.http.edge import EdgeMiddleware
 from tests.orchestratord.orchd_harness import Daemon, make_config
 
 

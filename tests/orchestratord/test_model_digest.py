@@ -9,11 +9,11 @@ import re
 import pytest
 
 from contracts.config_schema.orchestratord import OrchestratordConfig, StaticReplica
+from http_edge.envelope import envelope_body
 from mock_engine.adapter import MockAdapter
 from mock_engine.engine import MockEngine
 from mock_engine.faults import Faults, MockConfig
 from orchestrator_core.errors import QuotaExceeded
-from orchestratord.http.envelope import envelope_body
 from orchestratord.services.replicas import Replica, ReplicaSpec
 from orchestratord.wiring import static_replica_spec
 from tests.orchestratord.orchd_harness import MODEL, Daemon, read_stream

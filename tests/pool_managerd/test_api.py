@@ -203,6 +203,7 @@ async def test_metrics_expose_exactly_the_spec_families(client: httpx.AsyncClien
     assert any(s.name.endswith("_count") and s.value == 1.0 for s in loads)
 
 
+@pytest.mark.req("ORCH-1082", "ORCH-6014")
 async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
     response = await client.get("/v1/pools/mock/drain", headers=AUTH)
     assert response.status_code == 405
@@ -210,6 +211,7 @@ async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None
     assert response.json()["code"] == "METHOD_NOT_ALLOWED"
 
 
+@pytest.mark.req("ORCH-1081", "ORCH-6014")
 async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/pools/mock/reload", headers=AUTH, json={"new_model_ref": "x" * 70_000})
     assert response.status_code == 413

@@ -9,16 +9,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = {
-    "orchestrator_core",
-    "orchestratord",
-    "pool_managerd",
-    "worker_adapters",
-    "mock_engine",
-    "contracts",
-    "cli",
-    "tools",
-    "test_harness",
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+# Every package the wheel ships, but the benchmark, which `make bench` measures.
+SHIPPED = {name.rstrip("*") for name in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]} - {
+    "bench"
 }
 
 
@@ -31,8 +25,8 @@ def make_test_recipe() -> str:
 
 @pytest.mark.req("ORCH-9023")
 def test_make_test_measures_the_shipped_packages_and_fails_below_85_percent() -> None:
-    coverage = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["coverage"]
-    assert SHIPPED <= set(coverage["run"]["source"])
+    coverage = PYPROJECT["tool"]["coverage"]
+    assert "http_edge" in SHIPPED and SHIPPED <= set(coverage["run"]["source"])
     assert coverage["report"]["fail_under"] >= 85
     assert "pytest" in make_test_recipe() and "--cov" in make_test_recipe()
 

@@ -23,7 +23,7 @@ from orchestrator_core.errors import (
 
 from .correlation import correlation_id
 from .envelope import envelope_response
-from .rejections import RefusalCounter
+from .middleware import Refused
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +91,9 @@ def _http_error(request: Request, exc: Exception) -> OrchError:
     return Internal("internal error")
 
 
-def install_error_handlers(app: FastAPI, refusals: RefusalCounter | None = None) -> None:
-    """Register the handlers that render every failure as the envelope; `refusals` counts the ones that
-    refuse a task submission before admission ran."""
+def install_error_handlers(app: FastAPI, refusals: Refused | None = None) -> None:
+    """Register the handlers that render every failure as the envelope; `refusals` sees each error
+    answered (orchestratord counts the ones that refuse a task submission before admission ran)."""
     allowed = AllowedMethods(app)
 
     def render(request: Request, error: OrchError, status_code: int | None = None) -> Response:

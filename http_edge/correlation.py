@@ -10,8 +10,9 @@ from starlette.types import Scope
 
 HEADER = "x-correlation-id"
 SCOPE_KEY = "orch.correlation_id"
-# A client id is echoed only when it is short and printable, so it is safe in headers and logs.
-_ACCEPTABLE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+# A client id is echoed only when it is 1..128 visible ASCII characters (no space, no control character),
+# so it is safe in headers and log lines.
+_ACCEPTABLE = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 def correlation_id(scope: Scope) -> str:
