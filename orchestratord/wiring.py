@@ -15,17 +15,16 @@ from orchestrator_core.predictions import ThroughputModel
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
 from orchestrator_core.stores import QuotaStore
-from worker_adapters.factory import create_adapter
-from worker_adapters.options import AdapterOptions
 from worker_adapters.protocol import EngineAdapter
 
 from .http.security import ApiKey, Authenticator, Role
 from .services.admission import AdmissionGate, AdmissionLimits, AdmissionService
 from .services.dispatcher import Dispatcher
+from .services.engine_adapters import http_adapter, http_node_adapters
 from .services.lifecycle import TaskLifecycle
 from .services.logs import EventLog
 from .services.metrics import DaemonMetrics
-from .services.nodes import LeaseSettings, NodeRegistry, http_node_adapters
+from .services.nodes import LeaseSettings, NodeRegistry
 from .services.pool_client import PoolClient, pool_client_for
 from .services.queues import PoolQueues
 from .services.replicas import ReplicaRegistry, ReplicaSpec
@@ -66,19 +65,6 @@ class Services:
     shutdown: ShutdownCoordinator
     nodes: NodeRegistry
     pool_client: PoolClient
-
-
-def http_adapter(replica: StaticReplica, config: OrchestratordConfig) -> EngineAdapter:
-    """The HTTP adapter of a statically configured replica; its stream connections follow its slots."""
-    options = AdapterOptions(
-        probe_timeout_s=config.timeouts.probe_connect_ms / 1000,
-        connect_timeout_s=config.timeouts.connect_ms / 1000,
-        idle_timeout_s=config.timeouts.decode_idle_ms / 1000,
-        first_token_timeout_s=config.timeouts.first_token_ms / 1000,
-        slots_total=replica.slots,
-        ctx_max=replica.ctx_max,
-    )
-    return create_adapter(replica.engine, replica.base_url, options)
 
 
 def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
@@ -248,7 +234,7 @@ def build_services(
     nodes = NodeRegistry(
         clock=clock,
         replicas=replicas,
-        adapters=http_node_adapters(config.timeouts),
+        adapters=http_node_adapters(config),
         lease=LeaseSettings(config.node_lease.heartbeat_interval_ms, config.node_lease.lease_intervals),
         metrics=metrics,
         log=log,

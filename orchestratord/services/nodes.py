@@ -24,10 +24,7 @@ from contracts.api_types.control import (
     PoolRegistration,
     ReloadResult,
 )
-from contracts.config_schema.orchestratord import Timeouts
 from orchestrator_core.errors import Conflict, Forbidden, InvalidParams, NotFound
-from worker_adapters.factory import create_adapter
-from worker_adapters.options import AdapterOptions
 from worker_adapters.protocol import EngineAdapter
 
 from .logs import EventLog
@@ -41,23 +38,6 @@ NodeAdapterFactory = Callable[[str, str, int, int], EngineAdapter]
 LEASE_CHECK_MAX_S = 0.5
 # `POST /v1/nodes/register` shares its path with `/v1/nodes/{id}`: no node may take this id.
 REGISTER_PATH_SEGMENT = "register"
-
-
-def http_node_adapters(timeouts: Timeouts) -> NodeAdapterFactory:
-    """Adapters for registered replicas with the daemon's configured timeouts."""
-
-    def make(engine: str, endpoint: str, slots_total: int, ctx_max: int) -> EngineAdapter:
-        options = AdapterOptions(
-            probe_timeout_s=timeouts.probe_connect_ms / 1000,
-            connect_timeout_s=timeouts.connect_ms / 1000,
-            idle_timeout_s=timeouts.decode_idle_ms / 1000,
-            first_token_timeout_s=timeouts.first_token_ms / 1000,
-            slots_total=slots_total,
-            ctx_max=ctx_max,
-        )
-        return create_adapter(engine, endpoint, options)
-
-    return make
 
 
 def token_digest(token: str) -> str:
