@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from orchestrator_core.errors import InvalidParams, OrchError, PoolUnavailable, PoolUnready, ReplicaExhausted
-from orchestrator_core.replica import BEST_EFFORT, STRICT, Determinism, ReplicaSetIdentity, ReplicaView
+from orchestrator_core.replica import ReplicaSetIdentity, ReplicaView
+from orchestrator_core.vocabulary import BEST_EFFORT, STRICT, Determinism
 
 
 class PlacementMode(StrEnum):

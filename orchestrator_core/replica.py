@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
 
 from orchestrator_core.errors import InvalidParams
-
-Determinism: TypeAlias = Literal["strict", "best_effort"]
-STRICT: Determinism = "strict"
-BEST_EFFORT: Determinism = "best_effort"
+from orchestrator_core.vocabulary import BEST_EFFORT, Determinism
 
 
 @dataclass(frozen=True, slots=True, order=True)

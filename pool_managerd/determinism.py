@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from contracts.config_schema.pool_managerd import Pool
 from orchestrator_core.errors import InvalidParams
-from orchestrator_core.replica import BEST_EFFORT, STRICT, Determinism
+from orchestrator_core.vocabulary import BEST_EFFORT, STRICT, Determinism
 from pool_managerd.engine_command import LLAMACPP, VLLM, effective_slots
 from pool_managerd.spec import PoolSpec
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from orchestrator_core.errors import InvalidParams
+from orchestrator_core.vocabulary import Determinism, Workload
 
 HealthState: TypeAlias = Literal["starting", "ready", "dead"]
 StopReason: TypeAlias = Literal["eos", "limit", "stop", "cancel"]
-Workload: TypeAlias = Literal["completion", "chat"]
-Determinism: TypeAlias = Literal["strict", "best_effort"]
 EngineName: TypeAlias = Literal["llamacpp", "vllm", "tgi", "triton", "mock"]
 
 SEED_MAX = 2**32 - 1

@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo
 
 Engine = Literal["llamacpp", "vllm", "tgi", "triton"]
-Determinism = Literal["strict", "best_effort"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 
 Millis = Annotated[int, Field(ge=0, description="milliseconds")]

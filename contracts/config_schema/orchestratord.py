@@ -10,7 +10,6 @@ from pydantic import Field, model_validator
 from contracts.config_schema.common import (
     Bind,
     ConfigModel,
-    Determinism,
     Engine,
     HttpUrl,
     Identifier,
@@ -22,6 +21,7 @@ from contracts.config_schema.common import (
     PositiveMillis,
     Sha256Hex,
 )
+from orchestrator_core.vocabulary import Determinism
 
 QueuePolicy = Literal["reject", "drop-lru", "shed-low-priority"]
 Role = Literal["client", "admin"]

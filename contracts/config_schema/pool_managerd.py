@@ -11,7 +11,6 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from contracts.config_schema.common import (
     Bind,
     ConfigModel,
-    Determinism,
     Engine,
     HttpUrl,
     Identifier,
@@ -21,6 +20,7 @@ from contracts.config_schema.common import (
     Port,
     PositiveMillis,
 )
+from orchestrator_core.vocabulary import Determinism
 
 PositiveInt = Annotated[int, Field(ge=1)]
 GpuIndex = Annotated[int, Field(ge=0)]

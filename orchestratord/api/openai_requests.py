@@ -16,15 +16,16 @@ from pydantic import MISSING
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
 from orchestrator_core.errors import InvalidParams
+from orchestrator_core.vocabulary import Determinism, PriorityName
 from worker_adapters.types import ChatMessage
 
-from ..services.task_spec import Determinism, Priority, TaskSpec, new_task_id
+from ..services.task_spec import TaskSpec, new_task_id
 
 T = TypeVar("T")
 PRIORITY_HEADER = "X-Orch-Priority"
 SESSION_HEADER = "X-Orch-Session-Id"
 DETERMINISM_HEADER = "X-Orch-Determinism"
-_PRIORITIES: dict[str, Priority] = {"interactive": "interactive", "batch": "batch"}
+_PRIORITIES: dict[str, PriorityName] = {"interactive": "interactive", "batch": "batch"}
 _MODES: dict[str, Determinism] = {"strict": "strict", "best_effort": "best_effort"}
 _ROLES: dict[str, Literal["system", "user", "assistant"]] = {
     "system": "system",
@@ -39,7 +40,7 @@ class FacadeContext:
     """What a facade request carries besides its body: tenant, headers and the configured default."""
 
     tenant: str
-    priority: Priority
+    priority: PriorityName
     session_id: str | None
     default_max_tokens: int
     determinism: Determinism = "best_effort"
@@ -60,7 +61,7 @@ def _header_choice(header: str, value: str | None, choices: dict[str, T], defaul
     return chosen
 
 
-def parse_priority(value: str | None) -> Priority:
+def parse_priority(value: str | None) -> PriorityName:
     return _header_choice(PRIORITY_HEADER, value, _PRIORITIES, "interactive")
 
 

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from contracts.api_types.data import TaskRequest
 from http_edge.correlation import correlation_id
 from orchestrator_core.errors import InvalidParams
+from orchestrator_core.vocabulary import Workload
 from worker_adapters.types import ChatMessage
 
 from ..http.explicit_route import explicit_route
@@ -21,7 +22,7 @@ from ..http.json_body import json_body
 from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
 from ..services.task_registry import Admission, TaskRecord
-from ..services.task_spec import PlacementSpec, TaskSpec, Workload, new_task_id
+from ..services.task_spec import PlacementSpec, TaskSpec, new_task_id
 from ..services.tasks import TaskService
 
 T = TypeVar("T")

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from orchestrator_core.errors import NotFound, OrchError
 from orchestrator_core.leases import SlotLedger
 from orchestrator_core.predictions import ServiceRate, ThroughputModel
-from orchestrator_core.replica import BEST_EFFORT, Determinism, ReplicaView
+from orchestrator_core.replica import ReplicaView
+from orchestrator_core.vocabulary import BEST_EFFORT, Determinism
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.types import Props
 

@@ -13,11 +13,8 @@ from typing import Literal
 from orchestrator_core.deadlines import deadline_at
 from orchestrator_core.task import Priority as PriorityClass
 from orchestrator_core.task import QueuedTask
+from orchestrator_core.vocabulary import Determinism, PriorityName, Workload
 from worker_adapters.types import ChatMessage
-
-Priority = Literal["interactive", "batch"]
-Workload = Literal["completion", "chat"]
-Determinism = Literal["strict", "best_effort"]
 
 
 class TaskState(StrEnum):
@@ -66,7 +63,7 @@ class TaskSpec:
     workload: Workload = "completion"
     engine: str | None = None
     ctx: int | None = None
-    priority: Priority = "interactive"
+    priority: PriorityName = "interactive"
     deadline_ms: int | None = None
     seed: int | None = None
     determinism: Determinism = "best_effort"

@@ -22,7 +22,8 @@ from orchestrator_core.placement import (
     Requirements,
     decide,
 )
-from orchestrator_core.replica import Determinism, ReplicaSetIdentity, ReplicaView
+from orchestrator_core.replica import ReplicaSetIdentity, ReplicaView
+from orchestrator_core.vocabulary import Determinism
 
 PROPS = settings(max_examples=200, deadline=None, derandomize=True)
 POOLS = ("p1", "p2", "p3")

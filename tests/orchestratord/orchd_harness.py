@@ -17,7 +17,7 @@ from contracts.config_schema.orchestratord import OrchestratordConfig
 from mock_engine.adapter import MockAdapter
 from mock_engine.engine import MockEngine
 from mock_engine.faults import Faults, MockConfig
-from orchestrator_core.replica import BEST_EFFORT, Determinism
+from orchestrator_core.vocabulary import BEST_EFFORT, Determinism
 from orchestratord.app import create_app
 from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.wiring import Services, build_services

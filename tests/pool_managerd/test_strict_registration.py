@@ -11,7 +11,7 @@ import pytest
 
 from contracts.api_types.control import NodeRegistration
 from orchestrator_core.errors import InvalidParams
-from orchestrator_core.replica import Determinism
+from orchestrator_core.vocabulary import Determinism
 from pool_managerd.config import load_settings
 from pool_managerd.determinism import running_mode
 from pool_managerd.devices import DeviceInventory
