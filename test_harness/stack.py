@@ -13,7 +13,6 @@ parent pid) is killed by pid, so no engine outlives its test (ORCH-9019).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 import orjson
 
+from contracts.config_schema.common import sha256_hex
 from test_harness.llama_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def orchestratord_config(port: int, node_token: str) -> dict[str, Any]:
     """orchestratord on loopback without API keys, accepting the stack's node token."""
     return {
         "bind": {"host": "127.0.0.1", "port": port},
-        "node_tokens": [hashlib.sha256(node_token.encode()).hexdigest()],
+        "node_tokens": [sha256_hex(node_token)],
         "shutdown_grace_ms": 2_000,
     }
 

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from pydantic import MISSING
-
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
+from contracts.fields import given
 from orchestrator_core.errors import InvalidParams
 from orchestrator_core.vocabulary import Determinism, PriorityName
 from worker_adapters.types import ChatMessage
@@ -44,11 +43,6 @@ class FacadeContext:
     session_id: str | None
     default_max_tokens: int
     determinism: Determinism = "best_effort"
-
-
-def _given(value: T | MISSING | None) -> T | None:
-    """None for a field left out or sent as null (OpenAI's "use the default")."""
-    return None if value is MISSING or value is None else value
 
 
 def _header_choice(header: str, value: str | None, choices: dict[str, T], default: T) -> T:
@@ -87,7 +81,7 @@ def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec:
     """The `completion` task of a /v1/completions request; max_tokens defaults to the configured value."""
-    max_tokens = _given(body.max_tokens)
+    max_tokens = given(body.max_tokens)
     return TaskSpec(
         task_id=new_task_id(),
         tenant=context.tenant,
@@ -98,17 +92,17 @@ def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec
         session_id=context.session_id,
         priority=context.priority,
         determinism=context.determinism,
-        seed=_given(body.seed),
-        temperature=_given(body.temperature),
-        top_p=_given(body.top_p),
-        top_k=_given(body.top_k),
-        stop=_stop(_given(body.stop)),
+        seed=given(body.seed),
+        temperature=given(body.temperature),
+        top_p=given(body.top_p),
+        top_k=given(body.top_k),
+        stop=_stop(given(body.stop)),
     )
 
 
 def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
     """The `chat` task of a /v1/chat/completions request; `developer` messages count as `system`."""
-    max_tokens = _given(body.max_completion_tokens) or _given(body.max_tokens)
+    max_tokens = given(body.max_completion_tokens) or given(body.max_tokens)
     messages = tuple(ChatMessage(_ROLES[m.role], m.content) for m in body.messages)
     return TaskSpec(
         task_id=new_task_id(),
@@ -120,14 +114,14 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         session_id=context.session_id,
         priority=context.priority,
         determinism=context.determinism,
-        seed=_given(body.seed),
-        temperature=_given(body.temperature),
-        top_p=_given(body.top_p),
-        top_k=_given(body.top_k),
-        stop=_stop(_given(body.stop)),
+        seed=given(body.seed),
+        temperature=given(body.temperature),
+        top_p=given(body.top_p),
+        top_k=given(body.top_k),
+        stop=_stop(given(body.stop)),
     )
 
 
 def include_usage(body: CompletionRequest | ChatCompletionRequest) -> bool:
-    options = _given(body.stream_options)
-    return options is not None and _given(options.include_usage) is True
+    options = given(body.stream_options)
+    return options is not None and given(options.include_usage) is True

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TypeVar
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from pydantic import MISSING
 from starlette.responses import JSONResponse, Response
 
 from contracts.api_types.data import TaskRequest
+from contracts.fields import given
 from http_edge.correlation import correlation_id
 from orchestrator_core.errors import InvalidParams
 from orchestrator_core.vocabulary import Workload
@@ -25,13 +24,6 @@ from ..services.task_registry import Admission, TaskRecord
 from ..services.task_spec import PlacementSpec, TaskSpec, new_task_id
 from ..services.tasks import TaskService
 
-T = TypeVar("T")
-
-
-def _given(value: T | MISSING) -> T | None:
-    """None for a field the client left out (the generated models mark it with MISSING)."""
-    return None if value is MISSING else value
-
 
 def fingerprint(request: TaskRequest) -> bytes:
     """SHA-256 of the validated body's canonical JSON (defaults applied, keys sorted, no task_id).
@@ -44,33 +36,33 @@ def fingerprint(request: TaskRequest) -> bytes:
 
 
 def _placement(request: TaskRequest) -> PlacementSpec:
-    placement = _given(request.placement)
+    placement = given(request.placement)
     if placement is None:
         return PlacementSpec()
-    if placement.mode == "pin" and _given(placement.pin_pool_id) is None:
+    if placement.mode == "pin" and given(placement.pin_pool_id) is None:
         raise InvalidParams("placement.pin_pool_id: required for mode pin")
     return PlacementSpec(
         mode=placement.mode,
-        pin_pool_id=_given(placement.pin_pool_id),
-        pin_replica_id=_given(placement.pin_replica_id),
-        prefer_pools=tuple(_given(placement.prefer_pools) or ()),
-        avoid_pools=tuple(_given(placement.avoid_pools) or ()),
+        pin_pool_id=given(placement.pin_pool_id),
+        pin_replica_id=given(placement.pin_replica_id),
+        prefer_pools=tuple(given(placement.prefer_pools) or ()),
+        avoid_pools=tuple(given(placement.avoid_pools) or ()),
         allow_fallback=placement.allow_fallback,
     )
 
 
 def task_spec(request: TaskRequest, tenant: str) -> TaskSpec:
     """The internal TaskSpec of a validated TaskRequest; raises InvalidParams for cross-field conflicts."""
-    prompt = _given(request.prompt)
-    messages = _given(request.messages)
+    prompt = given(request.prompt)
+    messages = given(request.messages)
     derived: Workload = "completion" if prompt is not None else "chat"
-    workload = _given(request.workload) or derived
+    workload = given(request.workload) or derived
     if workload != derived:
         raise InvalidParams(
             f"workload: {workload} contradicts the input ({'prompt' if prompt else 'messages'})"
         )
-    task_id = _given(request.task_id)
-    session_id = _given(request.session_id)
+    task_id = given(request.task_id)
+    session_id = given(request.session_id)
     return TaskSpec(
         task_id=str(task_id) if task_id is not None else new_task_id(),
         client_task_id=task_id is not None,
@@ -83,19 +75,19 @@ def task_spec(request: TaskRequest, tenant: str) -> TaskSpec:
         messages=None if messages is None else tuple(ChatMessage(m.role, m.content) for m in messages),
         session_id=None if session_id is None else str(session_id),
         workload=workload,
-        engine=_given(request.engine),
-        ctx=_given(request.ctx),
+        engine=given(request.engine),
+        ctx=given(request.ctx),
         priority=request.priority,
-        deadline_ms=_given(request.deadline_ms),
-        seed=_given(request.seed),
+        deadline_ms=given(request.deadline_ms),
+        seed=given(request.seed),
         determinism=request.determinism,
         sampler_profile_version=request.sampler_profile_version,
-        temperature=_given(request.temperature),
-        top_p=_given(request.top_p),
-        top_k=_given(request.top_k),
-        stop=tuple(_given(request.stop) or ()),
-        expected_tokens=_given(request.expected_tokens),
-        kv_hint=_given(request.kv_hint),
+        temperature=given(request.temperature),
+        top_p=given(request.top_p),
+        top_k=given(request.top_k),
+        stop=tuple(given(request.stop) or ()),
+        expected_tokens=given(request.expected_tokens),
+        kv_hint=given(request.kv_hint),
         placement=_placement(request),
     )
 

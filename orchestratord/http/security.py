@@ -7,7 +7,6 @@ timing. The tenant comes from the matching key. `admin` includes `client`.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Generic, TypeVar, cast
 from starlette.requests import Request
 from starlette.types import Scope
 
+from contracts.config_schema.common import sha256_hex
 from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
 
 
@@ -53,11 +53,6 @@ class Principal:
 
 
 ANONYMOUS_TENANT = "anonymous"
-
-
-def sha256_hex(secret: str) -> str:
-    """The digest form in which secrets are configured."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def bearer_token(scope: Scope) -> str | None:

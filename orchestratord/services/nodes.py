@@ -11,7 +11,6 @@ on a replica keeps streaming through its adapter after the replica was replaced 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import math
 from collections.abc import Callable, Iterable
@@ -24,6 +23,7 @@ from contracts.api_types.control import (
     PoolRegistration,
     ReloadResult,
 )
+from contracts.config_schema.common import sha256_hex
 from orchestrator_core.errors import Conflict, Forbidden, InvalidParams, NotFound
 from worker_adapters.protocol import EngineAdapter
 
@@ -38,10 +38,6 @@ NodeAdapterFactory = Callable[[str, str, int, int], EngineAdapter]
 LEASE_CHECK_MAX_S = 0.5
 # `POST /v1/nodes/register` shares its path with `/v1/nodes/{id}`: no node may take this id.
 REGISTER_PATH_SEGMENT = "register"
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -75,7 +71,7 @@ class Node:
         return not self.expired and now - self.last_seen <= self.lease_s
 
     def owns_token(self, token: str) -> bool:
-        return hmac.compare_digest(token_digest(token).encode(), token_digest(self.token).encode())
+        return hmac.compare_digest(sha256_hex(token).encode(), sha256_hex(self.token).encode())
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ exit, so even a scenario that SIGKILLs a pool_managerd (orphaning its engines) l
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import shutil
@@ -30,6 +29,7 @@ from typing import Any
 import httpx
 import orjson
 
+from contracts.config_schema.common import sha256_hex
 from pool_managerd.process import die_with_parent
 from test_harness.llama_server import free_port
 from test_harness.stack import descendants, free_port_block
@@ -225,7 +225,7 @@ def orchestratord_config(
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bind": {"host": "127.0.0.1", "port": port},
-        "node_tokens": [hashlib.sha256(node_token.encode()).hexdigest()],
+        "node_tokens": [sha256_hex(node_token)],
         "shutdown_grace_ms": 1_000,
         "node_lease": {"heartbeat_interval_ms": 500, "lease_intervals": 3},
         "timeouts": {"pool_forward_ms": 3_000},
@@ -235,7 +235,7 @@ def orchestratord_config(
         config[key] = {**config[key], **value} if isinstance(config.get(key), dict) else value
     if admin_key is not None:
         admin = {
-            "sha256": hashlib.sha256(admin_key.encode()).hexdigest(),
+            "sha256": sha256_hex(admin_key),
             "tenant": "operator",
             "role": "admin",
         }

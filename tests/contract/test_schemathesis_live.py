@@ -11,7 +11,6 @@ each call carries the credential its operation's `security` names.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from schemathesis import Case, CheckFunction, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import positive_data_acceptance, response_schema_conformance
 
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import Faults
 from tests.contract.live_app import LiveApp, Replica, live_app
 
@@ -51,8 +51,8 @@ control_schema = _schema("control.yaml")
 @pytest.fixture(scope="module")
 def live() -> Iterator[LiveApp]:
     config = {
-        "api_keys": [{"sha256": _sha256(ADMIN_KEY), "tenant": "ops", "role": "admin"}],
-        "node_tokens": [_sha256(NODE_TOKEN)],
+        "api_keys": [{"sha256": sha256_hex(ADMIN_KEY), "tenant": "ops", "role": "admin"}],
+        "node_tokens": [sha256_hex(NODE_TOKEN)],
         # A generated node's pool_managerd never answers: keep the forwarding timeout short.
         "timeouts": {"pool_forward_ms": 500, "pool_reload_ms": 1_000, "connect_ms": 200},
         # Limits as wide as the contract's schemas, so schema-valid sizes are not refused by configuration.
@@ -61,10 +61,6 @@ def live() -> Iterator[LiveApp]:
     }
     with live_app(config, [Replica("pool-a-r0", "pool-a", faults=Faults(token_delay_ms=1))]) as app:
         yield app
-
-
-def _sha256(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _credential(case: Case) -> str:

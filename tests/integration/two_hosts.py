@@ -8,7 +8,6 @@ credentials, and the process-table checks that prove a shutdown leaves nothing b
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import signal
 import subprocess
@@ -22,6 +21,7 @@ import httpx
 import orjson
 from httpx_sse import connect_sse
 
+from contracts.config_schema.common import sha256_hex
 from test_harness.chaos.stack import Daemon, MockStack, NodePlan, mock_stack
 from tests.pool_managerd.pm_support import group_members, pid_alive
 
@@ -121,7 +121,7 @@ def two_hosts(
     plans = [replace(p, heartbeat_interval_ms=intervals.get(p.host_id, HEARTBEAT_MS)) for p in plans]
     keys = Keys(admin=secrets.token_urlsafe(18))
     client_key = {
-        "sha256": hashlib.sha256(keys.client.encode()).hexdigest(),
+        "sha256": sha256_hex(keys.client),
         "tenant": "acme",
         "role": "client",
     }

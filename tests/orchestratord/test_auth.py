@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
+from contracts.config_schema.common import sha256_hex
 from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
 from orchestratord.__main__ import check_exposure
-from orchestratord.http.security import ApiKey, Authenticator, Role, sha256_hex
+from orchestratord.http.security import ApiKey, Authenticator, Role
 from tests.orchestratord.orchd_harness import make_config, running_daemon
 
 CLIENT_KEY, ADMIN_KEY, NODE_TOKEN = "client-secret", "admin-secret", "node-secret"

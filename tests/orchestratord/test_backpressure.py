@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import Faults
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import Daemon, MockReplica, make_config, running_daemon
 
 BUSY = [MockReplica(slots=1, faults=Faults(token_delay_ms=100))]

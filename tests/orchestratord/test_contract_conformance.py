@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts.config_schema.common import sha256_hex
 from orchestratord.app import create_app
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MODEL, Daemon, make_config, running_daemon
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts" / "openapi"

@@ -16,9 +16,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from contracts.api_types.control import DrainAccepted, PoolHealth, PoolList, ReloadResult
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import MockConfig
 from mock_engine.server import MockServer, reserve_socket, serve_mock
-from orchestratord.http.security import sha256_hex
 from tests.live_daemon import live_daemon_async
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 

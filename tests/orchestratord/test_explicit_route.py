@@ -9,8 +9,9 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from starlette.responses import JSONResponse
 
+from contracts.config_schema.common import sha256_hex
 from orchestratord.http.explicit_route import explicit_route
-from orchestratord.http.security import ApiKey, Authenticator, Principal, Role, sha256_hex
+from orchestratord.http.security import ApiKey, Authenticator, Principal, Role
 
 KEY = "client-secret"
 

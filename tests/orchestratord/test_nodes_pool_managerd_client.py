@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import MockConfig
 from mock_engine.server import serve_mock
-from orchestratord.http.security import sha256_hex
 from pool_managerd.devices import DeviceInventory
 from pool_managerd.registration import NodeIdentity, RegistrationClient
 from pool_managerd.status import PoolStatus, ReplicaStatus

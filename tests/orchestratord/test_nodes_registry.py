@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import MockConfig
 from mock_engine.server import MockServer, serve_mock
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MODEL, Daemon, eventually, make_config, running_daemon
 
 NODE_TOKEN = "node-secret"

@@ -12,9 +12,9 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from contracts.config_schema.common import sha256_hex
 from contracts.log_line import JsonLineFormatter
 from mock_engine.faults import Faults
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
 
 

@@ -20,8 +20,8 @@ from contracts.api_types.data import (
     CompletionResponse,
     ModelList,
 )
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import Faults
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import (
     MODEL,
     Daemon,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import Faults
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
 
 KEY, NODE_TOKEN = "client-secret", "node-secret"

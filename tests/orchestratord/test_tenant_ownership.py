@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import Faults
-from orchestratord.http.security import sha256_hex
 from tests.orchestratord.orchd_harness import MockReplica, make_config, read_stream, running_daemon
 
 KEYS = {"team-a": "key-a", "team-b": "key-b", "ops": "key-ops"}

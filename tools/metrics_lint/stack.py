@@ -9,7 +9,6 @@ context ends, engines included, also when the caller fails.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import socket
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+from contracts.config_schema.common import sha256_hex
 
 NODE_TOKEN = "metrics-lint-node-token-0001"
 TENANT_KEYS = {"acme": "acme-key-0001", "globex": "globex-key-0001"}
@@ -53,10 +54,6 @@ class LocalStack:
         return {"Authorization": f"Bearer {key}"}
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -83,12 +80,12 @@ def free_port_range(size: int) -> tuple[int, int]:
 
 
 def _orchd_config(port: int, options: StackOptions) -> dict[str, object]:
-    keys = [{"sha256": _sha256(k), "tenant": t, "role": "client"} for t, k in TENANT_KEYS.items()]
-    keys.append({"sha256": _sha256(ADMIN_KEY), "tenant": "ops", "role": "admin"})
+    keys = [{"sha256": sha256_hex(k), "tenant": t, "role": "client"} for t, k in TENANT_KEYS.items()]
+    keys.append({"sha256": sha256_hex(ADMIN_KEY), "tenant": "ops", "role": "admin"})
     return {
         "bind": {"host": "127.0.0.1", "port": port},
         "api_keys": keys,
-        "node_tokens": [_sha256(NODE_TOKEN)],
+        "node_tokens": [sha256_hex(NODE_TOKEN)],
         "queues": {"defaults": {"capacity": options.queue_capacity, "policy": "reject"}},
         "node_lease": {"heartbeat_interval_ms": 500},
         "shutdown_grace_ms": 500,

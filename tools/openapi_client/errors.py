@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import httpx
 import orjson
-from pydantic import MISSING, ValidationError
+from pydantic import ValidationError
 
 from contracts.api_types.data import ErrorEnvelope, ErrorEvent
+from contracts.fields import given
 from orchestrator_core.errors import Internal, OrchError, error_classes
 
 _ENVELOPE_ATTRIBUTE = "envelope"
@@ -27,10 +28,6 @@ class OrchestratordUnreachable(ConnectionError):
         super().__init__(f"cannot reach orchestratord at {url}: {reason}")
         self.url = url
         self.reason = reason
-
-
-def _given(value: object) -> object:
-    return None if value is MISSING else value
 
 
 def _typed(code: str, message: str, envelope: ErrorEnvelope | None, **fields: object) -> OrchError:
@@ -81,10 +78,10 @@ def error_from_response(response: httpx.Response) -> OrchError:
         envelope.code,
         envelope.message,
         envelope,
-        engine=_given(envelope.engine),
-        pool_id=_given(envelope.pool_id),
-        retry_after_ms=_given(envelope.retry_after_ms),
-        policy_label=_given(envelope.policy_label),
+        engine=given(envelope.engine),
+        pool_id=given(envelope.pool_id),
+        retry_after_ms=given(envelope.retry_after_ms),
+        policy_label=given(envelope.policy_label),
     )
 
 
@@ -94,8 +91,8 @@ def error_from_event(event: ErrorEvent) -> OrchError:
         event.code,
         event.message,
         None,
-        engine=_given(event.engine),
-        retry_after_ms=_given(event.retry_after_ms),
+        engine=given(event.engine),
+        retry_after_ms=given(event.retry_after_ms),
     )
 
 
