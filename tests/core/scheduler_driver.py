@@ -14,8 +14,8 @@ from orchestrator_core.errors import AdmissionReject, Conflict, DeadlineUnmet, Q
 from orchestrator_core.predictions import ServiceRate
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
-from orchestrator_core.scheduler import Scheduler
 from orchestrator_core.task import Priority, QueuedTask
+from tests.core.scheduler import Scheduler
 from tests.core.strategies import make_task
 
 POOLS = ("pool-a", "pool-b")

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 
 from orchestrator_core.predictions import ServiceRate
 from orchestrator_core.queue import QueueConfig
-from orchestrator_core.scheduler import Scheduler
+from tests.core.scheduler import Scheduler
 from tests.core.scheduler_driver import OPS, POOLS, Driver
 from tests.core.strategies import make_task
 

@@ -16,8 +16,8 @@ from orchestrator_core.errors import (
 from orchestrator_core.predictions import ServiceRate
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
-from orchestrator_core.scheduler import Scheduler
 from orchestrator_core.task import Priority
+from tests.core.scheduler import Scheduler
 from tests.core.strategies import make_task
 
 RATE = ServiceRate(tokens_per_s=100.0, first_token_ms=100.0, slots=1)

@@ -1,5 +1,6 @@
-"""The scheduling facade for library users: per-pool queues with admission, fair dequeue, requeue,
-cancel and task ends, over the core's pieces.
+"""A scheduler over the core's pieces alone, for the core's tests: per-pool queues with admission, fair
+dequeue, requeue, cancel and task ends, without the daemon. orchestratord composes the same pieces in its
+services; this driver proves the pieces compose into a whole that loses no task.
 
 Admission follows the one order of `orchestrator_core.admission` (session budget, tenant quota, the
 full-queue shortcut, prediction and deadline, enqueue, commit), the same that orchestratord runs.
