@@ -25,7 +25,7 @@ from .replicas import Replica
 from .task_events import Budgets, Ended, Failed, Outcome, Progress, ReplayIdentity, Started, task_stop_reason
 from .task_registry import Admission, TaskRecord
 from .task_spec import TaskSpec, TaskState
-from .transcript import encode_token, typed_event
+from .transcript import typed_event
 
 Clock = Callable[[], float]
 TerminalHook = Callable[[TaskRecord], None]
@@ -131,7 +131,7 @@ class TaskLifecycle:
             record.first_token_at = self._clock()
             first_s = record.first_token_at - record.admitted_at
             self._metrics.latencies(self._pool_of(record), record.spec.priority, first_s, None)
-        record.transcript.append(encode_token(text, index))
+        record.transcript.append_token(text, index)
 
     def succeeded(self, record: TaskRecord, final: FinalEvent, queue_depth: int) -> None:
         """Ends the task with `end`; verbose readers get a last `metrics` event before it."""

@@ -138,10 +138,33 @@ class Transcript:
         )
         return sum(sys.getsizeof(buffer) for buffer in buffers)
 
+    def append_token(self, text: str, index: int) -> bool:
+        """Adds token `index` unless the transcript is closed; returns whether it was added. The relay's
+        hot path: the frame is built here and no event object is made (a frozen dataclass per token cost
+        about 0.3 µs, 3-5% of the relay at 64 streams)."""
+        if self.closed:
+            return False
+        self._add_token(token_frame(text, index), text)
+        return True
+
+    def _add_token(self, frame: bytes, text: str | None) -> None:
+        frames = self._frames
+        assert isinstance(frames, bytearray)  # open transcripts grow in place
+        frames += frame
+        self._token_ends.append(len(frames))
+        self._tokens += 1
+        if text:
+            self._texts += text.encode()
+        if self._changed is not None:
+            self._wake()
+
     def append(self, event: StreamEvent) -> bool:
         """Adds `event` unless the transcript is closed; returns whether it was added."""
         if self.closed:
             return False
+        if event.index is not None:
+            self._add_token(event.frame, event.text)
+            return True
         frames = self._frames
         assert isinstance(frames, bytearray)  # open transcripts grow in place
         if event.kind == "metrics":
@@ -153,13 +176,7 @@ class Transcript:
             if event.kind in TERMINAL_KINDS:
                 self._terminal_at = len(frames)
             frames += event.frame
-            if event.index is not None:
-                self._token_ends.append(len(frames))
-                self._tokens += 1
-                if event.text:
-                    assert isinstance(self._texts, bytearray)
-                    self._texts += event.text.encode()
-            elif event.kind == "started":
+            if event.kind == "started":
                 self._started_end = len(frames)
                 if isinstance(event.typed, Started):
                     self.started_event = event.typed
