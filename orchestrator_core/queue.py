@@ -403,13 +403,7 @@ class PoolQueue:
 
     def refusal(self, retry_after_ms: int | None) -> AdmissionReject:
         """The ADMISSION_REJECT this queue answers an arrival it has no room for (ORCH-2001)."""
-        policy = self._config.policy
-        return AdmissionReject(
-            f"queue is full ({self._config.capacity} tasks, policy {policy.value})",
-            pool_id=self._pool_id,
-            retry_after_ms=retry_after_ms,
-            policy_label=policy.value,
-        )
+        return full_queue_refusal(self._pool_id, self._config, retry_after_ms)
 
     def _make_room(self, arrival: Priority, retry_after_ms: int | None) -> QueuedTask:
         victim = self._victim(arrival)
@@ -425,6 +419,16 @@ class PoolQueue:
     def _newest(self, priority: Priority) -> QueuedTask | None:
         arrival = self._classes[priority].arrival
         return next(reversed(arrival.values())) if arrival else None
+
+
+def full_queue_refusal(pool_id: str, config: QueueConfig, retry_after_ms: int | None) -> AdmissionReject:
+    """The ADMISSION_REJECT of a full queue of `pool_id` that has no room for an arrival (ORCH-2001)."""
+    return AdmissionReject(
+        f"queue is full ({config.capacity} tasks, policy {config.policy.value})",
+        pool_id=pool_id,
+        retry_after_ms=retry_after_ms,
+        policy_label=config.policy.value,
+    )
 
 
 def _prefix(lane: OrderedDict[str, QueuedTask], target: QueuedTask, lane_tokens: int) -> tuple[int, int]:

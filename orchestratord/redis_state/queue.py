@@ -1,0 +1,144 @@
+"""One pool's bounded fair queue in Redis, shared by every orchestratord instance (ORCH-4101).
+
+The same queue as `orchestrator_core.queue.PoolQueue`, operation for operation: capacity and the full-queue
+policies, the requeue lane, class weights, tenant DRR and deadlines. Each operation is one call of
+`queue.lua`, which Redis runs atomically, so instances never race on a read-modify-write. A task travels as
+the JSON of its `QueuedTask` fields, which the script decodes but never re-encodes.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams
+from orchestrator_core.queue import Dequeued, QueueConfig, full_queue_refusal
+from orchestrator_core.task import Priority, QueuedTask
+
+SCRIPT = files(__package__).joinpath("queue.lua").read_text()
+
+
+def encode(task: QueuedTask) -> bytes:
+    return orjson.dumps(
+        {
+            "task_id": task.task_id,
+            "tenant": task.tenant,
+            "pool_id": task.pool_id,
+            "priority": task.priority.value,
+            "estimated_tokens": task.estimated_tokens,
+            "cost": task.cost,
+            "enqueued_ms": task.enqueued_ms,
+            "deadline_at_ms": task.deadline_at_ms,
+            "session_id": task.session_id,
+        }
+    )
+
+
+def decode(blob: bytes) -> QueuedTask:
+    fields: dict[str, Any] = orjson.loads(blob)
+    return QueuedTask(
+        task_id=fields["task_id"],
+        tenant=fields["tenant"],
+        pool_id=fields["pool_id"],
+        priority=Priority(fields["priority"]),
+        estimated_tokens=fields["estimated_tokens"],
+        enqueued_ms=fields["enqueued_ms"],
+        deadline_at_ms=fields["deadline_at_ms"],
+        session_id=fields["session_id"],
+    )
+
+
+def _score(value: float | None) -> str:
+    """A ZSET score spelled exactly (repr round-trips a float)."""
+    return repr(float(value)) if value is not None else ""
+
+
+class RedisTaskQueue:
+    """The queue of pool `pool_id` under `prefix`, on a redis-py asyncio client (bytes replies)."""
+
+    def __init__(self, redis: Redis, pool_id: str, config: QueueConfig, prefix: str = "orch") -> None:
+        self._redis = redis
+        self._pool_id = pool_id
+        self._config = config
+        # The hash tag keeps one pool's keys in one cluster slot, as a multi-key script needs.
+        self._keys = [f"{prefix}:queue:{{{pool_id}}}:"]
+        self._script = redis.register_script(SCRIPT)
+
+    @property
+    def pool_id(self) -> str:
+        return self._pool_id
+
+    @property
+    def config(self) -> QueueConfig:
+        return self._config
+
+    async def _call(self, *args: str | bytes | int) -> Any:
+        return await self._script(keys=self._keys, args=list(args))
+
+    async def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None:
+        """Append `task` to its lane, applying the full-queue policy first; the evicted task, or None.
+
+        Raises:
+            Conflict: a task with the same id is already queued.
+            InvalidParams: the task belongs to another pool.
+            AdmissionReject: the queue is full and the policy refuses the arrival.
+        """
+        return await self._admit("enqueue", task, retry_after_ms)
+
+    async def requeue_front(
+        self, task: QueuedTask, *, retry_after_ms: int | None = None
+    ) -> QueuedTask | None:
+        """Put a dispatched task back at the head of the queue (ORCH-4002); the evicted task, or None."""
+        return await self._admit("requeue", task, retry_after_ms)
+
+    async def _admit(self, op: str, task: QueuedTask, retry_after_ms: int | None) -> QueuedTask | None:
+        if task.pool_id != self._pool_id:
+            raise InvalidParams(f"task {task.task_id} belongs to pool {task.pool_id}, not {self._pool_id}")
+        config = self._config
+        answer = await self._call(
+            op, encode(task), config.capacity, config.policy.value, _score(task.deadline_at_ms)
+        )
+        status = answer[0]
+        if status == b"conflict":
+            raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
+        if status == b"full":
+            raise self.refusal(retry_after_ms)
+        return decode(answer[1]) if answer[1] else None
+
+    def refusal(self, retry_after_ms: int | None) -> AdmissionReject:
+        """The ADMISSION_REJECT this queue answers an arrival it has no room for (ORCH-2001)."""
+        return full_queue_refusal(self._pool_id, self._config, retry_after_ms)
+
+    async def cancel(self, task_id: str) -> QueuedTask | None:
+        """Remove a queued task at once (ORCH-2007); idempotent. The removed task, or None."""
+        blob = await self._call("cancel", task_id)
+        return decode(blob) if blob else None
+
+    async def next_task(self, now_ms: float) -> Dequeued:
+        """The next task in fair order, every task past its deadline removed first (ORCH-2202)."""
+        config = self._config
+        answer = await self._call(
+            "next", _score(now_ms), config.interactive_weight, config.batch_weight, config.min_quantum_tokens
+        )
+        task = decode(answer[0]) if answer[0] else None
+        return Dequeued(task, tuple(decode(blob) for blob in answer[1:]))
+
+    async def expire_due(self, now_ms: float) -> tuple[QueuedTask, ...]:
+        """Remove and return, earliest deadline first, every task with `deadline_at_ms <= now_ms`."""
+        return tuple(decode(blob) for blob in await self._call("expire", _score(now_ms)))
+
+    async def drain(self) -> tuple[QueuedTask, ...]:
+        """Remove and return every queued task, in the order they were queued."""
+        return tuple(decode(blob) for blob in await self._call("drain"))
+
+    async def depths(self) -> tuple[int, int, int, int]:
+        """(all queued, interactive in fair order, batch in fair order, requeue lane)."""
+        total, interactive, batch, front = await self._call("depth")
+        return int(total), int(interactive), int(batch), int(front)
+
+    async def get(self, task_id: str) -> QueuedTask | None:
+        blob: bytes | None = await self._redis.hget(self._keys[0] + "tasks", task_id)  # type: ignore[assignment]
+        return decode(blob) if blob else None

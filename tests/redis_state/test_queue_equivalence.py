@@ -1,0 +1,178 @@
+"""The Redis queue is the in-memory queue, shared: a Hypothesis state machine drives `PoolQueue` and
+`RedisTaskQueue` (on a real redis-server) with the same operations and asserts the same answers, the same
+evictions and refusals, and the same dispatch order (ORCH-4101)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from redis.asyncio import Redis
+
+from orchestrator_core.errors import OrchError
+from orchestrator_core.queue import FullPolicy, PoolQueue, QueueConfig
+from orchestrator_core.task import Priority, QueuedTask
+from orchestratord.redis_state.queue import RedisTaskQueue
+from tests.redis_support import RedisServer
+
+POOL = "pool-a"
+T = TypeVar("T")
+
+
+def outcome(call: Callable[[], T]) -> tuple[str, Any]:
+    try:
+        return "ok", call()
+    except OrchError as error:
+        return "error", (type(error).__name__, error.code, error.policy_label, error.retry_after_ms)
+
+
+async def outcome_async(call: Callable[[], Awaitable[T]]) -> tuple[str, Any]:
+    try:
+        return "ok", await call()
+    except OrchError as error:
+        return "error", (type(error).__name__, error.code, error.policy_label, error.retry_after_ms)
+
+
+class SameQueue(RuleBasedStateMachine):
+    """Both queues, fed the same operations; `url` is the redis-server of the run."""
+
+    url = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.client = Redis.from_url(self.url)
+        self.run(self.client.flushdb())
+        self.memory: PoolQueue | None = None
+        self.shared: RedisTaskQueue | None = None
+        self.now = 1_733_000_000_000.25
+        self.next_id = 0
+        self.dispatched: list[QueuedTask] = []
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(awaitable)  # type: ignore[arg-type]
+
+    def teardown(self) -> None:
+        self.run(self.client.aclose())
+        self.loop.close()
+
+    @initialize(
+        capacity=st.integers(1, 6),
+        policy=st.sampled_from(list(FullPolicy)),
+        weights=st.tuples(st.integers(1, 4), st.integers(1, 3)),
+        quantum=st.sampled_from([1, 7, 64, 4096]),
+    )
+    def configure(self, capacity: int, policy: FullPolicy, weights: tuple[int, int], quantum: int) -> None:
+        config = QueueConfig(capacity, policy, weights[0], weights[1], quantum)
+        self.memory = PoolQueue(POOL, config)
+        self.shared = RedisTaskQueue(self.client, POOL, config, prefix="eq")
+
+    def same(self, memory: tuple[str, Any], shared: tuple[str, Any]) -> None:
+        assert memory == shared
+
+    @rule(
+        tenant=st.sampled_from(["t1", "t2", "t3"]),
+        priority=st.sampled_from(list(Priority)),
+        tokens=st.integers(0, 5000),
+        deadline=st.none() | st.floats(0, 200, allow_nan=False),
+        retry_after=st.none() | st.integers(100, 5000),
+    )
+    def enqueue(
+        self,
+        tenant: str,
+        priority: Priority,
+        tokens: int,
+        deadline: float | None,
+        retry_after: int | None,
+    ) -> None:
+        assert self.memory is not None and self.shared is not None
+        self.next_id += 1
+        task = QueuedTask(
+            task_id=f"task-{self.next_id}",
+            tenant=tenant,
+            pool_id=POOL,
+            priority=priority,
+            estimated_tokens=tokens,
+            enqueued_ms=self.now,
+            deadline_at_ms=None if deadline is None else self.now + deadline,
+            session_id=None if self.next_id % 3 else f"s-{tenant}",
+        )
+        memory, shared = self.memory, self.shared
+        self.same(
+            outcome(lambda: memory.enqueue(task, retry_after_ms=retry_after)),
+            self.run(outcome_async(lambda: shared.enqueue(task, retry_after_ms=retry_after))),
+        )
+
+    @rule(data=st.data())
+    def requeue(self, data: st.DataObject) -> None:
+        assert self.memory is not None and self.shared is not None
+        if not self.dispatched:
+            return
+        task = data.draw(st.sampled_from(self.dispatched))
+        memory, shared = self.memory, self.shared
+        self.same(
+            outcome(lambda: memory.requeue_front(task, retry_after_ms=250)),
+            self.run(outcome_async(lambda: shared.requeue_front(task, retry_after_ms=250))),
+        )
+
+    @rule(number=st.integers(1, 40))
+    def cancel(self, number: int) -> None:
+        assert self.memory is not None and self.shared is not None
+        task_id = f"task-{number}"
+        self.same(("ok", self.memory.cancel(task_id)), ("ok", self.run(self.shared.cancel(task_id))))
+
+    @rule(elapsed=st.floats(0, 80, allow_nan=False))
+    def dispatch(self, elapsed: float) -> None:
+        assert self.memory is not None and self.shared is not None
+        self.now += elapsed
+        memory = self.memory.next_task(self.now)
+        shared = self.run(self.shared.next_task(self.now))
+        assert memory == shared
+        if memory.task is not None:
+            self.dispatched.append(memory.task)
+
+    @rule(elapsed=st.floats(0, 80, allow_nan=False))
+    def expire(self, elapsed: float) -> None:
+        assert self.memory is not None and self.shared is not None
+        self.now += elapsed
+        assert self.memory.expire_due(self.now) == self.run(self.shared.expire_due(self.now))
+
+    @rule()
+    def drain(self) -> None:
+        assert self.memory is not None and self.shared is not None
+        assert self.memory.drain() == self.run(self.shared.drain())
+
+    @invariant()
+    def same_depths_and_members(self) -> None:
+        if self.memory is None or self.shared is None:
+            return
+        memory = self.memory
+        expected = (
+            len(memory),
+            memory.depth(Priority.INTERACTIVE),
+            memory.depth(Priority.BATCH),
+            memory.requeued_depth(),
+        )
+        assert self.run(self.shared.depths()) == expected
+        for number in range(1, self.next_id + 1):
+            task_id = f"task-{number}"
+            assert self.run(self.shared.get(task_id)) == memory.get(task_id)
+
+
+@pytest.mark.req("ORCH-4101", "ORCH-4102", "ORCH-2003", "ORCH-2004", "ORCH-2005", "ORCH-2103", "ORCH-2202")
+def test_the_redis_queue_answers_and_dispatches_exactly_as_the_in_memory_queue(
+    redis_process: RedisServer,
+) -> None:
+    SameQueue.url = redis_process.url
+    checks = settings(
+        max_examples=60,
+        stateful_step_count=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    run_state_machine_as_test(SameQueue, settings=checks)
