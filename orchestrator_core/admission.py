@@ -4,12 +4,13 @@ ORCH-2301..2304), shared by orchestratord's admission and the `Scheduler` facade
 In this order, stopping at the first refusal and changing nothing when it refuses:
 
 1. session state and budget (`SessionGuard.check`) -> QuotaExceeded / Conflict;
-2. tenant quota (max concurrent, tokens per minute) -> QuotaExceeded;
+2. tenant quota (max concurrent, tokens per minute), checked and taken in one step (`QuotaStore.take`,
+   atomic on a shared backend too) -> QuotaExceeded; a refusal after this gives the take back;
 3. a full queue whose policy refuses every arrival, when the task has no deadline (the prediction could
    not change the answer, so it is not computed) -> AdmissionReject;
 4. prediction, then the deadline check -> DeadlineUnmet;
 5. enqueue under the pool's full-queue policy -> AdmissionReject, or a task is evicted;
-6. commit: the task counts against its tenant's quota and its session's budget (`SessionGuard.reserve`).
+6. commit: the task counts against its session's budget (`SessionGuard.reserve`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class PoolState:
     running: Callable[[], Sequence[Running]]
 
 
-def admit(
+async def admit(
     task: QueuedTask,
     queue: TaskQueue,
     pool: PoolState,
@@ -74,19 +75,22 @@ def admit(
     """Admit `task` into `queue` or raise the first refusal, without changing any state."""
     retry_ms = retry_after_ms(pool.rate, task.cost)
     sessions.check(task, retry_ms)
-    quotas.check(task.tenant, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
-    if task.deadline_at_ms is None and queue.refuses_every_arrival():
-        raise queue.refusal(retry_ms)
-    prediction = predict(
-        queue.ahead_if_enqueued(task),
-        tokens=task.cost,
-        rate=pool.rate,
-        slots_free=pool.slots_free,
-        running=running_ms(pool.rate, pool.running()),
-        deadline_in_ms=None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms,
-    )
-    check_admission(task, prediction, now_ms)
-    evicted = queue.enqueue(task, retry_after_ms=retry_ms)
-    quotas.commit(task.tenant, task.task_id, task.cost, now_ms)
+    await quotas.take(task.tenant, task.task_id, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
+    try:
+        if task.deadline_at_ms is None and await queue.refuses_every_arrival():
+            raise queue.refusal(retry_ms)
+        prediction = predict(
+            await queue.ahead_if_enqueued(task),
+            tokens=task.cost,
+            rate=pool.rate,
+            slots_free=pool.slots_free,
+            running=running_ms(pool.rate, pool.running()),
+            deadline_in_ms=None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms,
+        )
+        check_admission(task, prediction, now_ms)
+        evicted = await queue.enqueue(task, retry_after_ms=retry_ms)
+    except BaseException:
+        await quotas.refund(task.task_id, task.cost, now_ms)
+        raise
     sessions.reserve(task)
     return Admitted(task, prediction, evicted, retry_ms)

@@ -64,6 +64,36 @@ class TokenBucket:
         """Charge `tokens`; the caller checked `retry_after_ms(tokens, now_ms) == 0`."""
         self._level = self.level(now_ms) - tokens
 
+    def give_back(self, tokens: int, now_ms: float) -> None:
+        """Undo a `take` whose task was refused after all; never above the capacity."""
+        self._level = min(float(self.capacity), self.level(now_ms) + tokens)
+
+
+def concurrency_refusal(max_concurrent: int, retry_after_ms: int) -> QuotaExceeded:
+    """The refusal of a task over its tenant's concurrency (retry once a running task may have ended)."""
+    return QuotaExceeded(
+        f"tenant has {max_concurrent} tasks in flight, the maximum",
+        retry_after_ms=max(1, retry_after_ms),
+        policy_label=QUOTA_LABEL,
+    )
+
+
+def oversized_refusal(tokens: int, capacity: int) -> QuotaExceeded:
+    """No refill ever holds more than the capacity, so waiting cannot help (ORCH-2305)."""
+    return QuotaExceeded(
+        f"task's estimated {tokens} tokens exceed the tenant's bucket capacity of {capacity} tokens per "
+        "minute",
+        policy_label=QUOTA_LABEL,
+        retriable=False,
+    )
+
+
+def tokens_refusal(capacity: int, wait_ms: int) -> QuotaExceeded:
+    """The refusal of a task the tenant's bucket cannot pay now (retry once it refilled enough)."""
+    return QuotaExceeded(
+        f"tenant is over its {capacity} tokens per minute", retry_after_ms=wait_ms, policy_label=QUOTA_LABEL
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class TenantLimits:
@@ -116,28 +146,14 @@ class TenantQuotas:
         """
         limits = self.limits(tenant)
         if limits.max_concurrent is not None and self.in_flight(tenant) >= limits.max_concurrent:
-            raise QuotaExceeded(
-                f"tenant has {limits.max_concurrent} tasks in flight, the maximum",
-                retry_after_ms=max(1, concurrency_retry_after_ms),
-                policy_label=QUOTA_LABEL,
-            )
+            raise concurrency_refusal(limits.max_concurrent, concurrency_retry_after_ms)
         bucket = self._bucket(tenant, now_ms)
         if bucket is not None and tokens > bucket.capacity:
-            # No refill ever holds more than the capacity, so waiting cannot help (ORCH-2305).
-            raise QuotaExceeded(
-                f"task's estimated {tokens} tokens exceed the tenant's bucket capacity of "
-                f"{bucket.capacity} tokens per minute",
-                policy_label=QUOTA_LABEL,
-                retriable=False,
-            )
+            raise oversized_refusal(tokens, bucket.capacity)
         if bucket is not None:
             wait_ms = bucket.retry_after_ms(tokens, now_ms)
             if wait_ms > 0:
-                raise QuotaExceeded(
-                    f"tenant is over its {bucket.capacity} tokens per minute",
-                    retry_after_ms=wait_ms,
-                    policy_label=QUOTA_LABEL,
-                )
+                raise tokens_refusal(bucket.capacity, wait_ms)
 
     def commit(self, tenant: str, task_id: str, tokens: int, now_ms: float) -> None:
         """Charge an admitted task: one in flight, `tokens` from the bucket. Idempotent per task_id."""
@@ -159,6 +175,15 @@ class TenantQuotas:
         if not tasks:
             del self._in_flight[tenant]
         return True
+
+    def refund(self, task_id: str, tokens: int, now_ms: float) -> None:
+        """Undo `commit` for a task refused after it: out of flight, its tokens back in the bucket."""
+        tenant = self._owner.get(task_id)
+        if tenant is None or not self.release(task_id):
+            return
+        bucket = self._bucket(tenant, now_ms)
+        if bucket is not None:
+            bucket.give_back(tokens, now_ms)
 
     def _bucket(self, tenant: str, now_ms: float) -> TokenBucket | None:
         rate = self.limits(tenant).tokens_per_minute

@@ -14,7 +14,7 @@ from contracts.config_schema.orchestratord import OrchestratordConfig, StaticRep
 from orchestrator_core.predictions import ThroughputModel
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
-from orchestrator_core.stores import QuotaStore
+from orchestrator_core.stores import LocalQuotas, QuotaStore
 from worker_adapters.protocol import EngineAdapter
 
 from .http.security import ApiKey, Authenticator, Role
@@ -149,7 +149,7 @@ def build_services(
             time_budget_ms=config.sessions.time_budget_ms,
         ),
     )
-    quotas: QuotaStore = tenant_quotas(config)
+    quotas: QuotaStore = LocalQuotas(tenant_quotas(config))
     queues: QueueStore = PoolQueues(queue_config(config), metrics)
     lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
     gate = AdmissionGate()

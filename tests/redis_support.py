@@ -3,14 +3,21 @@ no persistence, stopped (and its exit checked) at the end. `make setup` installs
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from hypothesis.stateful import RuleBasedStateMachine
+from redis.asyncio import Redis
+
+T = TypeVar("T")
 
 SERVER_NAMES = ("redis-server", "valkey-server")
 
@@ -76,3 +83,23 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class RedisMachine(RuleBasedStateMachine):
+    """A state machine whose rules call the shared backend on its own loop: each example gets a client
+    on the run's redis-server (`url`, set by the test) and an empty database."""
+
+    url = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.client = Redis.from_url(self.url)
+        self.run(self.client.flushdb())
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(awaitable)  # type: ignore[arg-type]
+
+    def teardown(self) -> None:
+        self.run(self.client.aclose())
+        self.loop.close()

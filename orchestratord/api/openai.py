@@ -74,7 +74,7 @@ class OpenAIFacade:
         """Admission refusals raise before any byte is sent, so they keep their status and headers."""
         cid = correlation_id(request.scope)
         admission_runs(request.scope)
-        admission = self._tasks.submit(spec, cid)
+        admission = await self._tasks.submit(spec, cid)
         record = self._tasks.get(admission.task_id, spec.tenant)
         shape = Shape(kind, record.task_id, int(record.admitted_at), body.model)
         headers = {TASK_ID_HEADER: record.task_id}
@@ -94,7 +94,7 @@ class OpenAIFacade:
         finally:
             # No resume exists in this protocol, so no grace period either (ORCH-1065).
             if not record.state.terminal:
-                self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
+                await self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
 
     async def _collect(
         self, record: TaskRecord, shape: Shape, receive: Receive, headers: dict[str, str]
@@ -106,13 +106,13 @@ class OpenAIFacade:
             await asyncio.wait((result, gone), return_when=asyncio.FIRST_COMPLETED)
             if not result.done():
                 # Canceling ends the transcript, so `result` completes right after.
-                self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
+                await self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
             await result
         finally:
             gone.cancel()
             if not result.done():
                 result.cancel()
-                self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
+                await self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
         outcome, started = record.transcript.outcome, record.transcript.started_event
         if isinstance(outcome, Failed):
             raise outcome.error

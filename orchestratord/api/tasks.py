@@ -160,7 +160,7 @@ def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
     async def create_task(request: Request, principal: Principal = client) -> JSONResponse:
         spec = task_spec(await json_body(request, TaskRequest), principal.tenant)
         admission_runs(request.scope)
-        admission = tasks.submit(spec, correlation_id(request.scope))
+        admission = await tasks.submit(spec, correlation_id(request.scope))
         return JSONResponse(admission_body(admission), status_code=202)
 
     router.add_api_route(
@@ -175,11 +175,11 @@ def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
     @router.get("/v1/tasks/{id}", operation_id="getTask")
     async def get_task(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
         record = tasks.get(str(id), principal.visible_tenant)
-        return JSONResponse(status_body(record, tasks.queue_position(record)))
+        return JSONResponse(status_body(record, await tasks.queue_position(record)))
 
     @router.post("/v1/tasks/{id}/cancel", operation_id="cancelTask", status_code=204)
     async def cancel_task(id: uuid.UUID, principal: Principal = client) -> Response:
-        tasks.cancel(str(id), principal.visible_tenant)
+        await tasks.cancel(str(id), principal.visible_tenant)
         return Response(status_code=204)
 
     return router

@@ -1,8 +1,9 @@
 """Admission: check a TaskSpec against limits and live replicas, then admit it into its pool's queue in the
 core's one admission order (`orchestrator_core.admission`: session, quota, prediction, deadline, queue).
 
-`admit` is synchronous: between the checks and the enqueue nothing else runs on the loop, so a quota or a
-queue slot checked is a quota or a queue slot taken (ORCH-1001, ORCH-1003..1005, ORCH-2201, ORCH-2301..2304).
+On the embedded backend nothing suspends between the checks and the enqueue, so a quota or a queue slot
+checked is a quota or a queue slot taken; a shared backend takes each in one atomic step (ORCH-1001,
+ORCH-1003..1005, ORCH-2201, ORCH-2301..2304, ORCH-4101).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class AdmissionService:
         self._wakeup = wakeup
         self._gate = gate
 
-    def admit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
+    async def admit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
         """Admit `spec` or raise: InvalidParams, PayloadTooLarge, Conflict, DeadlineUnmet, 429s, 503s."""
         pool_id: str | None = None
         try:
@@ -136,7 +137,7 @@ class AdmissionService:
             if earlier is not None:
                 return earlier
             pool_id = self._choose_pool(spec)
-            return self._enqueue(spec, pool_id, correlation_id)
+            return await self._enqueue(spec, pool_id, correlation_id)
         except Backpressure as refusal:
             self._metrics.backpressure_event(pool_id, refusal.policy_label or "reject")
             self._metrics.task_rejected(pool_id, refusal.code)
@@ -197,7 +198,7 @@ class AdmissionService:
             )
         return f"no replica can serve model {spec.model_ref}{engine}: {decision.reason.value.lower()}"
 
-    def _enqueue(self, spec: TaskSpec, pool_id: str, correlation_id: str | None) -> Admission:
+    async def _enqueue(self, spec: TaskSpec, pool_id: str, correlation_id: str | None) -> Admission:
         now_ms = self._clock() * 1000.0
         # A given seed is checked here; the derived one is only needed once the task is admitted.
         own_seed = None if spec.seed is None else resolve_seed(spec.seed, spec.task_id)
@@ -205,7 +206,7 @@ class AdmissionService:
         task = queued_task(spec, pool_id, now_ms)
         capacity = self._replicas.capacity(pool_id)
         running = partial(running_tasks, self._replicas, self._registry, pool_id, now_ms / 1000.0)
-        admitted = admit(
+        admitted = await admit(
             task,
             queue,
             PoolState(capacity.rate, capacity.free, running),

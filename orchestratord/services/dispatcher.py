@@ -82,17 +82,17 @@ class Dispatcher:
         while self._running:
             for queue in self._queues:
                 try:
-                    self._dispatch_pool(queue, group)
+                    await self._dispatch_pool(queue, group)
                 except Exception:  # one failing pool must not stop dispatching (nor the daemon's TaskGroup)
                     logger.exception("dispatching pool %s failed", queue.pool_id)
             await self._wakeup.wait(self._tick_s)
 
-    def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
+    async def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
         now = self._clock()
         now_ms = now * 1000.0
         if not self._has_room(queue.pool_id):
-            self._expire(queue.expire_due(now_ms))
-            self._end_overdue_unready(queue, now)
+            self._expire(await queue.expire_due(now_ms))
+            await self._end_overdue_unready(queue, now)
             self._queues.publish_depth(queue)
             return
         self._unready_since.pop(queue.pool_id, None)
@@ -100,7 +100,7 @@ class Dispatcher:
         # busy for their own constraints, ORCH-4006) go back to the queue head in their order.
         held: list[QueuedTask] = []
         while self._running and len(queue) and self._has_room(queue.pool_id):
-            dequeued = queue.next_task(now_ms)
+            dequeued = await queue.next_task(now_ms)
             self._expire(dequeued.expired)
             task = dequeued.task
             if task is None:
@@ -124,10 +124,10 @@ class Dispatcher:
                 if len(held) > MAX_HELD_TASKS:
                     break
         for task in reversed(held):
-            queue.requeue_front(task)
+            await queue.requeue_front(task)
         self._queues.publish_depth(queue)
 
-    def _end_overdue_unready(self, queue: TaskQueue, now: float) -> None:
+    async def _end_overdue_unready(self, queue: TaskQueue, now: float) -> None:
         """Ends with POOL_UNREADY the queued tasks that waited the unready wait for a ready replica
         (ORCH-2013), counted from admission or from when the pool lost its last ready replica."""
         pool_id = queue.pool_id
@@ -142,7 +142,7 @@ class Dispatcher:
         cutoff = now - wait_s
         for record in self._registry.active():
             overdue = record.state is TaskState.QUEUED and record.admitted_at <= cutoff
-            if overdue and record.queued.pool_id == pool_id and queue.cancel(record.task_id):
+            if overdue and record.queued.pool_id == pool_id and await queue.cancel(record.task_id):
                 error = PoolUnready(
                     f"no replica of pool {pool_id} became ready within {wait_s:g} s", pool_id=pool_id
                 )
@@ -189,12 +189,12 @@ class Dispatcher:
             if record is not None:
                 self._lifecycle.failed(record, expired_error(task))
 
-    def end_queued(self, error_factory: Callable[[str], OrchError]) -> int:
+    async def end_queued(self, error_factory: Callable[[str], OrchError]) -> int:
         """Ends every queued task with a typed error (shutdown); returns how many. Every queued record is
         in its pool's queue, so taking them from the queues ends them all."""
         ended = 0
         for queue in self._queues:
-            for task in queue.drain():
+            for task in await queue.drain():
                 record = self._registry.find(task.task_id)
                 if record is not None and not record.state.terminal:
                     self._lifecycle.failed(record, error_factory(queue.pool_id))

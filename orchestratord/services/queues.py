@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from orchestrator_core.queue import PoolQueue, QueueConfig
+from orchestrator_core.stores import LocalQueue
 from orchestrator_core.task import Priority
 
 from .metrics import DaemonMetrics
@@ -30,12 +31,12 @@ class PoolQueues:
     def __init__(self, config_for: QueueConfigFor, metrics: DaemonMetrics) -> None:
         self._config_for = config_for
         self._metrics = metrics
-        self._queues: dict[str, PoolQueue] = {}
+        self._queues: dict[str, LocalQueue] = {}
 
-    def get(self, pool_id: str) -> PoolQueue:
+    def get(self, pool_id: str) -> LocalQueue:
         queue = self._queues.get(pool_id)
         if queue is None:
-            queue = self._queues[pool_id] = PoolQueue(pool_id, self._config_for(pool_id))
+            queue = self._queues[pool_id] = LocalQueue(PoolQueue(pool_id, self._config_for(pool_id)))
         return queue
 
     def config_of(self, pool_id: str) -> QueueConfig:
@@ -43,7 +44,7 @@ class PoolQueues:
         queue = self._queues.get(pool_id)
         return queue.config if queue is not None else self._config_for(pool_id)
 
-    def __iter__(self) -> Iterator[PoolQueue]:
+    def __iter__(self) -> Iterator[LocalQueue]:
         return iter(list(self._queues.values()))
 
     def total(self) -> int:

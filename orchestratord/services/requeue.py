@@ -46,7 +46,7 @@ class Requeuer:
         """Shutdown: nothing goes back to a queue any more."""
         self._open = False
 
-    def requeue(self, record: TaskRecord, failed_replica_id: str, error: OrchError) -> bool:
+    async def requeue(self, record: TaskRecord, failed_replica_id: str, error: OrchError) -> bool:
         """Whether the task went back to its queue; False: the caller ends it with `error`."""
         self._lifecycle.replica_failed(record, failed_replica_id)
         if len(record.attempts) >= MAX_ATTEMPTS or not self._open:
@@ -55,7 +55,7 @@ class Requeuer:
         queue = self._queues.get(task.pool_id)
         retry_ms = retry_after_ms(self._replicas.capacity(task.pool_id).rate, task.cost)
         try:
-            evicted = queue.requeue_front(task, retry_after_ms=retry_ms)
+            evicted = await queue.requeue_front(task, retry_after_ms=retry_ms)
         except OrchError:
             return False
         if evicted is not None:

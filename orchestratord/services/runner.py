@@ -77,10 +77,10 @@ class TaskRunner:
         try:
             await self._stream(record, replica)
         except OrchError as error:
-            self._on_failure(record, replica, error)
+            await self._on_failure(record, replica, error)
         except TimeoutError:
             idle = self._settings.idle_timeout_s
-            self._on_failure(
+            await self._on_failure(
                 record, replica, DecodeTimeout(f"no engine event for {idle:g} s", engine=replica.spec.engine)
             )
         except asyncio.CancelledError:
@@ -88,7 +88,7 @@ class TaskRunner:
                 self._lifecycle.canceled(record)
             raise
         except Exception as error:  # an adapter bug must end the task, not the dispatcher
-            self._on_failure(record, replica, Internal(f"{type(error).__name__} while streaming"))
+            await self._on_failure(record, replica, Internal(f"{type(error).__name__} while streaming"))
         finally:
             self._replicas.release(lease_id)
             self._observe(record, replica)
@@ -147,12 +147,12 @@ class TaskRunner:
             )
         self._lifecycle.started(record, replica, kv_warmth, self._queue_depth(replica.pool_id))
 
-    def _on_failure(self, record: TaskRecord, replica: Replica, error: OrchError) -> None:
+    async def _on_failure(self, record: TaskRecord, replica: Replica, error: OrchError) -> None:
         if record.state.terminal:
             return
         delivered = record.transcript.tokens > 0 or record.transcript.started
         if not delivered and error.is_retriable and not isinstance(error, InvalidParams):
-            if self._requeuer.requeue(record, replica.replica_id, error):
+            if await self._requeuer.requeue(record, replica.replica_id, error):
                 return
         self._lifecycle.failed(record, error)
 

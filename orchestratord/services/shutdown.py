@@ -43,7 +43,7 @@ class ShutdownCoordinator:
         self._gate.close()
         self._requeuer.close()
         self._dispatcher.stop()
-        queued = self._dispatcher.end_queued(
+        queued = await self._dispatcher.end_queued(
             lambda pool_id: PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
         )
         self._log.event("shutdown.begin", reason=f"{queued} queued tasks ended")

@@ -7,12 +7,12 @@ these; the callers do not change.
 
 | interface         | owns                                             | in memory                   |
 |-------------------|--------------------------------------------------|-----------------------------|
-| `TaskQueue` (core) | a pool's bounded fair queue, policy, deadlines  | `core.queue.PoolQueue`      |
+| `TaskQueue` (core) | a pool's bounded fair queue, policy, deadlines  | `core.stores.LocalQueue`    |
 | `QueueStore`      | the queues of every pool                         | `queues.PoolQueues`         |
 | `LeaseStore`      | slot leases: which task holds which slot         | `replicas.ReplicaRegistry`  |
 | `TaskStore`       | task records by id, idempotency, retention       | `task_registry.TaskRegistry` |
 | `TranscriptStore` | one task's events, followed live by its readers  | `transcript.Transcript`     |
-| `QuotaStore` (core) | tenant concurrency and tokens per minute       | `core.quotas.TenantQuotas`  |
+| `QuotaStore` (core) | tenant concurrency and tokens per minute       | `core.stores.LocalQuotas`   |
 | `SessionState`    | sessions: turns, budgets, affinity, replica set  | `sessions.SessionStore`     |
 
 A record's own fields (state, timestamps, identity, outcome) are changed only by `TaskLifecycle`.

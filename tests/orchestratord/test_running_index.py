@@ -19,6 +19,7 @@ from orchestratord.services.replicas import ReplicaSpec
 from orchestratord.services.task_registry import Admission, TaskRecord
 from orchestratord.services.task_spec import TaskSpec, TaskState
 from orchestratord.wiring import Services, build_services
+from tests.core.admit_now import run_now
 from tests.orchestratord.orchd_harness import MODEL, make_config
 from tests.orchestratord.test_replica_view_cache import READY, ScriptedAdapter, props
 
@@ -60,7 +61,7 @@ def start(services: Services, leases: dict[str, str], record: TaskRecord, replic
     if lease_id is None:
         return False
     leases[record.task_id] = lease_id
-    services.queues.get(record.queued.pool_id).cancel(record.task_id)
+    run_now(services.queues.get(record.queued.pool_id).cancel(record.task_id))
     replica = services.replicas.get(replica_id)
     services.lifecycle.dispatched(record, replica, services.replicas.view(replica).identity)
     return True
@@ -143,7 +144,9 @@ def test_the_running_set_equals_the_tasks_holding_a_lease_after_any_mix_of_event
     services = services_with(clock)
     records = []
     for n in range(8):
-        admission = services.admission.admit(spec(f"task-{n}", tenant=f"t{n % 3}", max_tokens=10 + n))
+        admission = run_now(
+            services.admission.admit(spec(f"task-{n}", tenant=f"t{n % 3}", max_tokens=10 + n))
+        )
         records.append(services.registry.get(admission.task_id))
     leases: dict[str, str] = {}
     for op in operations:
@@ -157,16 +160,16 @@ def test_the_running_set_equals_the_tasks_holding_a_lease_after_any_mix_of_event
 def test_a_busy_pool_with_a_late_admitted_running_task_predicts_the_remaining_work() -> None:
     clock = FakeClock()
     services = services_with(clock, slots=2, replicas={"ra": "p1"})
-    early = [services.admission.admit(spec(f"a{n}", tenant="a", max_tokens=10)) for n in range(3)]
+    early = [run_now(services.admission.admit(spec(f"a{n}", tenant="a", max_tokens=10))) for n in range(3)]
     clock.now += 1.0
-    late = services.admission.admit(spec("b0", tenant="b", max_tokens=40))
+    late = run_now(services.admission.admit(spec("b0", tenant="b", max_tokens=40)))
     # Fair order puts the late tenant's task on a slot next to the first early one.
     leases: dict[str, str] = {}
     start(services, leases, services.registry.get(early[0].task_id), "ra")
     start(services, leases, services.registry.get(late.task_id), "ra")
     clock.now += 0.5
 
-    answer = services.admission.admit(spec("a3", tenant="a", max_tokens=4))
+    answer = run_now(services.admission.admit(spec("a3", tenant="a", max_tokens=4)))
 
     # Running: a0 (10 tokens) and b0 (40 tokens), each 500 ms into its one-slot service time.
     a0_left = FIRST_TOKEN_MS + 10 * MS_PER_TOKEN - 500.0
@@ -196,8 +199,8 @@ def test_admission_looks_up_one_record_per_leased_slot_and_never_scans_the_queue
 ) -> None:
     clock = FakeClock()
     services = services_with(clock, slots=2, replicas={"ra": "p1"})
-    admitted = [services.admission.admit(spec(f"q{n}", tenant="a")) for n in range(60)]
-    late = services.admission.admit(spec("late", tenant="b", max_tokens=40))
+    admitted = [run_now(services.admission.admit(spec(f"q{n}", tenant="a"))) for n in range(60)]
+    late = run_now(services.admission.admit(spec("late", tenant="b", max_tokens=40)))
     leases: dict[str, str] = {}
     start(services, leases, services.registry.get(admitted[0].task_id), "ra")
     start(services, leases, services.registry.get(late.task_id), "ra")
@@ -212,7 +215,7 @@ def test_admission_looks_up_one_record_per_leased_slot_and_never_scans_the_queue
 
     monkeypatch.setattr(registry, "find", counting_find)
 
-    answer: Admission = services.admission.admit(spec("new", tenant="c", max_tokens=4))
+    answer: Admission = run_now(services.admission.admit(spec("new", tenant="c", max_tokens=4)))
 
     assert sorted(looked_up) == sorted([tid("late"), tid("q0")])
     assert answer.predicted_start_ms > 0

@@ -63,10 +63,11 @@ async def test_a_requeue_into_a_full_queue_ends_its_victim_as_an_arrival_would()
         before = backpressure_events(daemon, "drop-lru")
         record = daemon.services.registry.get(running)
 
-        assert daemon.services.requeuer.requeue(record, "r0", WorkerReset("dropped before any token"))
+        assert await daemon.services.requeuer.requeue(record, "r0", WorkerReset("dropped before any token"))
 
         queue = daemon.services.queues.get("pool-a")
-        assert running in queue and kept in queue and victim not in queue
+        assert await queue.get(running) is not None and await queue.get(kept) is not None
+        assert await queue.get(victim) is None
         assert backpressure_events(daemon, "drop-lru") == before + 1
         _, events = await read_stream(daemon.client, victim)
         assert events[0].data["code"] == "QUEUE_FULL_DROP_LRU"

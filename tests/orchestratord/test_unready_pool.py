@@ -74,11 +74,11 @@ async def test_a_requeued_task_keeps_its_deadline() -> None:
         task_id = (await daemon.submit(max_tokens=3, deadline_ms=deadline_ms)).json()["task_id"]
         record = daemon.services.registry.get(task_id)
         queue = daemon.services.queues.get("pool-a")
-        assert queue.cancel(task_id) is not None  # as if dequeued and placed
+        assert await queue.cancel(task_id) is not None  # as if dequeued and placed
         replica = daemon.services.replicas.get("r0")
         daemon.services.lifecycle.dispatched(record, replica, daemon.services.replicas.view(replica).identity)
-        assert daemon.services.requeuer.requeue(record, "r0", WorkerReset("dropped"))
-        requeued = queue.get(task_id)
+        assert await daemon.services.requeuer.requeue(record, "r0", WorkerReset("dropped"))
+        requeued = await queue.get(task_id)
         assert requeued is not None and record.state is TaskState.QUEUED
         assert requeued.deadline_at_ms == pytest.approx(record.admitted_at * 1000 + deadline_ms)
         await daemon.client.post(f"/v1/tasks/{blocker}/cancel")

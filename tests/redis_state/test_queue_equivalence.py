@@ -4,21 +4,19 @@ evictions and refusals, and the same dispatch order (ORCH-4101)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from redis.asyncio import Redis
+from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
 from orchestrator_core.errors import OrchError
 from orchestrator_core.queue import FullPolicy, PoolQueue, QueueConfig
 from orchestrator_core.task import Priority, QueuedTask
 from orchestratord.redis_state.queue import RedisTaskQueue
-from tests.redis_support import RedisServer
+from tests.redis_support import RedisMachine, RedisServer
 
 POOL = "pool-a"
 T = TypeVar("T")
@@ -38,28 +36,16 @@ async def outcome_async(call: Callable[[], Awaitable[T]]) -> tuple[str, Any]:
         return "error", (type(error).__name__, error.code, error.policy_label, error.retry_after_ms)
 
 
-class SameQueue(RuleBasedStateMachine):
+class SameQueue(RedisMachine):
     """Both queues, fed the same operations; `url` is the redis-server of the run."""
-
-    url = ""
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.client = Redis.from_url(self.url)
-        self.run(self.client.flushdb())
         self.memory: PoolQueue | None = None
         self.shared: RedisTaskQueue | None = None
         self.now = 1_733_000_000_000.25
         self.next_id = 0
         self.dispatched: list[QueuedTask] = []
-
-    def run(self, awaitable: Awaitable[T]) -> T:
-        return self.loop.run_until_complete(awaitable)  # type: ignore[arg-type]
-
-    def teardown(self) -> None:
-        self.run(self.client.aclose())
-        self.loop.close()
 
     @initialize(
         capacity=st.integers(1, 6),
