@@ -8,7 +8,6 @@ instances can never both take a tenant's last room. The limits come from each in
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from orchestrator_core.quotas import TenantLimits, concurrency_refusal, oversized_refusal, tokens_refusal
+
+from .behind import WriteBehind
 
 SCRIPT = files(__package__).joinpath("quotas.lua").read_text()
 
@@ -31,8 +32,7 @@ class RedisQuotas:
         self._limits_of = limits_of
         self._keys = [f"{prefix}:quota:"]
         self._script = redis.register_script(SCRIPT)
-        # Releases run after the synchronous terminal hook that asks for them; kept until they are done.
-        self._releasing: set[asyncio.Task[Any]] = set()
+        self.behind = WriteBehind()
 
     async def _call(self, *args: str | int) -> Any:
         return await self._script(keys=self._keys, args=list(args))
@@ -66,9 +66,7 @@ class RedisQuotas:
 
     def release(self, task_id: str) -> bool:
         """The task ended: it leaves the in-flight set a moment later (written behind). True: asked."""
-        releasing = asyncio.get_running_loop().create_task(self.release_now(task_id))
-        self._releasing.add(releasing)
-        releasing.add_done_callback(self._releasing.discard)
+        self.behind.submit(self.release_now(task_id))
         return True
 
     async def release_now(self, task_id: str) -> bool:

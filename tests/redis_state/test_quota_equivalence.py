@@ -104,3 +104,16 @@ async def test_instances_racing_for_a_tenants_last_slots_never_take_more_than_it
 
     taken = await asyncio.gather(*(attempt(instances[n % 4], n) for n in range(40)))
     assert sum(taken) == 5 and await instances[0].in_flight("t1") == 5
+
+
+@pytest.mark.req("ORCH-4103")
+async def test_a_release_from_the_terminal_hook_frees_the_tenants_room_on_every_instance(
+    redis: Redis,
+) -> None:
+    limits = TenantLimits(max_concurrent=1)
+    first, second = (RedisQuotas(redis, lambda _tenant: limits, prefix="hook") for _ in range(2))
+    assert (await take(first, "t1", "task-a", 1, 0.0))[0] == "ok"
+    assert (await take(second, "t1", "task-b", 1, 0.0))[0] == "error"
+    assert first.release("task-a")
+    await first.behind.flush()
+    assert (await take(second, "t1", "task-b", 1, 0.0))[0] == "ok"
