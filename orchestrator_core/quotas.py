@@ -179,8 +179,9 @@ class TenantQuotas:
     def refund(self, task_id: str, tokens: int, now_ms: float) -> None:
         """Undo `commit` for a task refused after it: out of flight, its tokens back in the bucket."""
         tenant = self._owner.get(task_id)
-        if tenant is None or not self.release(task_id):
+        if tenant is None:
             return
+        self.release(task_id)
         bucket = self._bucket(tenant, now_ms)
         if bucket is not None:
             bucket.give_back(tokens, now_ms)

@@ -17,7 +17,7 @@ from importlib.resources import files
 
 from redis.asyncio import Redis
 
-from .behind import WriteBehind
+from orchestratord.services.behind import WriteBehind
 
 SCRIPT = files(__package__).joinpath("leases.lua").read_text()
 logger = logging.getLogger(__name__)

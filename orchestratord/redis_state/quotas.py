@@ -15,8 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from orchestrator_core.quotas import TenantLimits, concurrency_refusal, oversized_refusal, tokens_refusal
-
-from .behind import WriteBehind
+from orchestratord.services.behind import WriteBehind
 
 SCRIPT = files(__package__).joinpath("quotas.lua").read_text()
 

@@ -14,6 +14,7 @@ from orchestrator_core.errors import NotFound
 from orchestrator_core.stores import TaskQueue
 
 from .admission import AdmissionService
+from .behind import WriteBehind
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
@@ -44,7 +45,7 @@ class TaskService:
         self._lifecycle = lifecycle
         self._log = log
         self._grace_s = disconnect_grace_s
-        self._ending: set[asyncio.Task[None]] = set()
+        self._ending = WriteBehind()
 
     async def submit(self, spec: TaskSpec, correlation_id: str | None = None) -> Admission:
         """Admits a task (or returns the earlier admission of an identical one); raises the typed refusal."""
@@ -144,9 +145,4 @@ class TaskService:
     def _grace_expired(self, record: TaskRecord) -> None:
         record.grace_timer = None
         if record.transcript.readers == 0 and not record.state.terminal:
-            ending = asyncio.get_running_loop().create_task(
-                self.cancel_record(record, reason="client disconnected")
-            )
-            # The loop keeps only a weak reference to a task; this keeps it until it is done.
-            self._ending.add(ending)
-            ending.add_done_callback(self._ending.discard)
+            self._ending.submit(self.cancel_record(record, reason="client disconnected"))

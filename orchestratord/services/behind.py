@@ -1,4 +1,4 @@
-"""Writes asked for by synchronous code (a run's end, a terminal hook) and sent to Redis a moment later."""
+"""Work asked for by synchronous code (a grace timer, a run's end, a terminal hook) and run a moment later."""
 
 from __future__ import annotations
 
