@@ -25,7 +25,7 @@ from .api.tasks import tasks_router
 from .http.edge import DaemonEdge
 from .http.rejections import RefusalCounter
 from .http.sse_response import OpenStreams
-from .wiring import Services, build_services
+from .wiring import Services, SharedBackend, build_services
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,38 @@ def _reap(services: Services) -> None:
 
 
 @contextlib.asynccontextmanager
+async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator[None]:
+    """The shared mode's loops (ORCH-4105, ORCH-4109): slot lease renewal and the cancel channel; on exit
+    the writes asked for are completed and the client closed."""
+    dispatcher = services.dispatcher
+    loops = [
+        asyncio.create_task(shared.leases.keep_alive(lambda lease: dispatcher.lease_lost(lease.lease_id))),
+        asyncio.create_task(shared.tasks.listen(services.tasks.cancel_record)),
+    ]
+    try:
+        yield
+    finally:
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        await shared.tasks.aclose()
+        await shared.leases.behind.flush()
+        await shared.quotas.behind.flush()
+        await shared.redis.aclose()
+
+
+@contextlib.asynccontextmanager
 async def run_background(services: Services) -> AsyncIterator[None]:
     """Starts the dispatcher and the periodic jobs; on exit runs the graceful shutdown and joins them."""
+    async with contextlib.AsyncExitStack() as stack:
+        if services.shared is not None:
+            await stack.enter_async_context(run_shared(services, services.shared))
+        await stack.enter_async_context(_run_local(services))
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _run_local(services: Services) -> AsyncIterator[None]:
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         await services.replicas.refresh()

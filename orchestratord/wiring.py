@@ -6,11 +6,15 @@ uses. Tests build `Services` with their own clock and in-process adapters.
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from contracts.config_schema.orchestratord import OrchestratordConfig, StaticReplica, Tenant
+from redis.asyncio import Redis
+
+from contracts.config_schema.orchestratord import OrchestratordConfig, SharedState, StaticReplica, Tenant
 from orchestrator_core.predictions import ThroughputModel
 from orchestrator_core.queue import FullPolicy, QueueConfig
 from orchestrator_core.quotas import TenantLimits, TenantQuotas
@@ -18,6 +22,12 @@ from orchestrator_core.stores import LocalQuotas, QuotaStore
 from worker_adapters.protocol import EngineAdapter
 
 from .http.security import ApiKey, Authenticator, Role
+from .redis_state.leases import RedisLeases
+from .redis_state.queue import RedisTaskQueue
+from .redis_state.quotas import RedisQuotas
+from .redis_state.shared_tasks import SharedTasks, SharingSettings
+from .redis_state.streams import RedisTranscripts
+from .redis_state.tasks import RedisTaskTable
 from .services.admission import AdmissionGate, AdmissionLimits, AdmissionService
 from .services.dispatcher import Dispatcher
 from .services.engine_adapters import http_adapter, http_node_adapters
@@ -43,6 +53,16 @@ AdapterFactory = Callable[[StaticReplica, OrchestratordConfig], EngineAdapter]
 
 
 @dataclass(frozen=True, slots=True)
+class SharedBackend:
+    """The Redis side of the shared mode (ORCH-4106): its client, and the loops the lifespan runs."""
+
+    redis: Redis
+    tasks: SharedTasks
+    leases: RedisLeases
+    quotas: RedisQuotas
+
+
+@dataclass(frozen=True, slots=True)
 class Services:
     """Every long-lived object of one daemon instance."""
 
@@ -65,6 +85,7 @@ class Services:
     shutdown: ShutdownCoordinator
     nodes: NodeRegistry
     pool_client: PoolClient
+    shared: SharedBackend | None = None
 
 
 def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
@@ -94,12 +115,23 @@ def authenticator(config: OrchestratordConfig) -> Authenticator:
     return Authenticator(keys, config.node_tokens, open_paths=open_paths)
 
 
-def tenant_quotas(config: OrchestratordConfig) -> TenantQuotas:
-    def limits(tenant: Tenant) -> TenantLimits:
-        return TenantLimits(tenant.quota.max_concurrent, tenant.quota.tokens_per_minute)
+def _limits(tenant: Tenant) -> TenantLimits:
+    return TenantLimits(tenant.quota.max_concurrent, tenant.quota.tokens_per_minute)
 
-    per_tenant = {name: limits(tenant) for name, tenant in config.tenants.items()}
-    return TenantQuotas(limits(config.default_tenant), per_tenant)
+
+def tenant_quotas(config: OrchestratordConfig) -> TenantQuotas:
+    per_tenant = {name: _limits(tenant) for name, tenant in config.tenants.items()}
+    return TenantQuotas(_limits(config.default_tenant), per_tenant)
+
+
+def redis_client(state: SharedState) -> Redis:
+    """One client (one connection pool) for every shared piece; calls time out as configured."""
+    timeout_s = state.op_timeout_ms / 1000
+    return Redis.from_url(state.url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+
+
+def instance_id(state: SharedState) -> str:
+    return state.instance_id or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def queue_config(config: OrchestratordConfig) -> Callable[[str], QueueConfig]:
@@ -149,9 +181,32 @@ def build_services(
             time_budget_ms=config.sessions.time_budget_ms,
         ),
     )
-    quotas: QuotaStore = LocalQuotas(tenant_quotas(config))
-    queues: QueueStore = PoolQueues(queue_config(config), metrics)
+    state = config.state
+    redis = redis_client(state) if state.backend == "redis" else None
+    prefix = state.key_prefix
+    quotas: QuotaStore
+    if redis is None:
+        quotas = LocalQuotas(tenant_quotas(config))
+        queues: QueueStore = PoolQueues(queue_config(config), metrics)
+    else:
+        quotas = redis_quotas = RedisQuotas(redis, lambda tenant: _limits(config.tenant(tenant)), prefix)
+        queues = PoolQueues(
+            queue_config(config),
+            metrics,
+            make=lambda pool_id, settings: RedisTaskQueue(redis, pool_id, settings, prefix),
+        )
     lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
+    shared: SharedTasks | None = None
+    shared_leases: RedisLeases | None = None
+    if redis is not None:
+        shared = SharedTasks(
+            table=RedisTaskTable(redis, prefix=prefix),
+            transcripts=RedisTranscripts(redis, prefix=prefix),
+            registry=registry,
+            lifecycle=lifecycle,
+            settings=SharingSettings(instance_id(state), state.transcript_flush_ms / 1000, retention.seconds),
+        )
+        shared_leases = RedisLeases(redis, ttl_ms=state.lease_ttl_ms, prefix=prefix)
     gate = AdmissionGate()
     limits = config.limits
     admission = AdmissionService(
@@ -174,9 +229,16 @@ def build_services(
         log=log,
         wakeup=wakeup,
         gate=gate,
+        shared=shared,
     )
     requeuer = Requeuer(
-        queues=queues, registry=registry, replicas=replicas, lifecycle=lifecycle, log=log, wakeup=wakeup
+        queues=queues,
+        registry=registry,
+        replicas=replicas,
+        lifecycle=lifecycle,
+        log=log,
+        wakeup=wakeup,
+        shared=shared,
     )
     runner = TaskRunner(
         clock=clock,
@@ -198,6 +260,8 @@ def build_services(
         metrics=metrics,
         wakeup=wakeup,
         unready_wait_s=lambda pool_id: config.queues.for_pool(pool_id).unready_wait_ms / 1000,
+        shared=shared,
+        shared_leases=shared_leases,
     )
     tasks = TaskService(
         admission=admission,
@@ -207,6 +271,7 @@ def build_services(
         log=log,
         metrics=metrics,
         disconnect_grace_s=config.streaming.disconnect_grace_ms / 1000,
+        shared=shared,
     )
 
     def settle(record: TaskRecord) -> None:
@@ -222,6 +287,8 @@ def build_services(
 
     lifecycle.on_terminal(settle)
     lifecycle.on_terminal(registry.retain)
+    if shared is not None:
+        lifecycle.on_terminal(shared.ended)
     shutdown = ShutdownCoordinator(
         gate=gate,
         dispatcher=dispatcher,
@@ -259,4 +326,9 @@ def build_services(
         shutdown=shutdown,
         nodes=nodes,
         pool_client=pool_client_for(config.timeouts),
+        shared=(
+            SharedBackend(redis, shared, shared_leases, redis_quotas)
+            if redis is not None and shared is not None and shared_leases is not None
+            else None
+        ),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from contracts.config_schema.common import (
     Bind,
@@ -194,6 +194,35 @@ class NodeLease(ConfigModel):
         return self.heartbeat_interval_ms * self.lease_intervals
 
 
+RedisUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^(redis|rediss|unix)://[^\s]+$"),
+    Field(description="redis://host:port/db, rediss:// for TLS, or unix:///path/to.sock"),
+]
+
+
+class SharedState(ConfigModel):
+    """Where queues, quotas, slot leases, task records and transcripts live (ORCH-4106): in this process
+    (`memory`, the default) or in Redis/Valkey, shared by every orchestratord instance that names it."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: RedisUrl = "redis://127.0.0.1:6379/0"
+    key_prefix: Identifier = Field(default="orch", description="every key is `<key_prefix>:...`")
+    instance_id: Identifier | None = Field(
+        default=None, description="this instance's name in Redis; default `<hostname>-<pid>`"
+    )
+    lease_ttl_ms: PositiveMillis = Field(
+        default=5_000,
+        description="a slot lease lapses this long after its last renewal; renewed three times per TTL",
+    )
+    transcript_flush_ms: PositiveMillis = Field(
+        default=5, description="tokens are written to the shared transcript in batches at most this often"
+    )
+    op_timeout_ms: PositiveMillis = Field(
+        default=2_000, description="a Redis call slower than this fails (the request is answered 503)"
+    )
+
+
 class StaticReplica(ConfigModel):
     """An engine replica orchestratord serves directly, without a pool_managerd."""
 
@@ -243,6 +272,7 @@ class OrchestratordConfig(ConfigModel):
     node_lease: NodeLease = NodeLease()
     shutdown_grace_ms: Millis = Field(default=10_000, description="running tasks may finish this long")
     replicas: list[StaticReplica] = []
+    state: SharedState = SharedState()
     logging: Logging = Logging()
 
     @model_validator(mode="after")

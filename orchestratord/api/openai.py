@@ -75,7 +75,7 @@ class OpenAIFacade:
         cid = correlation_id(request.scope)
         admission_runs(request.scope)
         admission = await self._tasks.submit(spec, cid)
-        record = self._tasks.get(admission.task_id, spec.tenant)
+        record = await self._tasks.get(admission.task_id, spec.tenant)
         shape = Shape(kind, record.task_id, int(record.admitted_at), body.model)
         headers = {TASK_ID_HEADER: record.task_id}
         if body.stream:

@@ -47,7 +47,7 @@ def streams_router(
     async def serve_stream(request: Request, principal: Principal) -> Response:
         task_id, verbose = stream_target(request)
         resume_after = parse_last_event_id(request.headers.get(LAST_EVENT_ID))
-        record = tasks.readable(task_id, principal.visible_tenant)
+        record = await tasks.readable(task_id, principal.visible_tenant)
         frames = tasks.follow(record, resume_after, verbose=verbose, heartbeat_s=heartbeat_s)
         return SSEResponse(frames, streams)
 

@@ -174,7 +174,7 @@ def tasks_router(auth: Authenticator, tasks: TaskService) -> APIRouter:
 
     @router.get("/v1/tasks/{id}", operation_id="getTask")
     async def get_task(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
-        record = tasks.get(str(id), principal.visible_tenant)
+        record = await tasks.get(str(id), principal.visible_tenant)
         return JSONResponse(status_body(record, await tasks.queue_position(record)))
 
     @router.post("/v1/tasks/{id}/cancel", operation_id="cancelTask", status_code=204)

@@ -79,6 +79,17 @@ class RedisLeases:
         self._held.pop(lease.lease_id, None)
         self.behind.submit(self.release_now(lease))
 
+    async def take_slot(self, replica_id: str, task_id: str, slots: int) -> str | None:
+        """`lease`, answering the lease id only (what the dispatcher keeps)."""
+        lease = await self.lease(replica_id, task_id, slots)
+        return lease.lease_id if lease is not None else None
+
+    def free_slot(self, lease_id: str) -> None:
+        """`release` by lease id; a lease this instance no longer holds is left alone."""
+        lease = self._held.get(lease_id)
+        if lease is not None:
+            self.release(lease)
+
     async def holders(self, replica_id: str) -> list[str]:
         """The task ids holding a live lease on `replica_id`, across every instance."""
         answer = await self._script(keys=self._keys(replica_id), args=["held"])

@@ -88,7 +88,7 @@ local function admit(blob, capacity, policy, place, deadline)
   end
   local seq = track(t.task_id, t, blob, place, deadline)
   if place == 'f' then redis.call('LPUSH', F, t.task_id) else add_to_class(t.task_id, t, seq) end
-  return {'ok', evicted}
+  return {'ok', evicted, redis.call('HLEN', T)}
 end
 
 local function expire_due(now)
@@ -149,7 +149,8 @@ local function drr_head(c, min_quantum)
   end
 end
 
--- next: ARGV = op, now_ms, interactive weight, batch weight, min quantum. Answers {task blob or '', expired...}.
+-- next: ARGV = op, now_ms, interactive weight, batch weight, min quantum.
+-- Answers {tasks left, task blob or '', expired...}.
 local function next_task(now, weights, min_quantum)
   local expired = {}
   local first = redis.call('ZRANGE', D, 0, 0, 'WITHSCORES')
@@ -168,7 +169,7 @@ local function next_task(now, weights, min_quantum)
       end
     end
   end
-  local answer = {chosen}
+  local answer = {redis.call('HLEN', T), chosen}
   for _, blob in ipairs(expired) do answer[#answer + 1] = blob end
   return answer
 end
@@ -183,7 +184,45 @@ local function drain()
   return drained
 end
 
+local function cost_of(id) return decode(redis.call('HGET', T, id)).cost end
+
+-- The work dispatched before a queued task, counted in tracking order: the requeue lane first, then every
+-- class task tracked earlier. Answers {found, tasks, tokens}; the tokens as a string (Lua numbers).
+local function ahead_of(id)
+  local where = redis.call('HGET', W, id)
+  if not where then return {0, 0, '0'} end
+  local front = redis.call('LRANGE', F, 0, -1)
+  local tasks, tokens = 0, 0
+  for _, queued in ipairs(front) do
+    if queued == id then return {1, tasks, tostring(tokens)} end
+    tasks, tokens = tasks + 1, tokens + cost_of(queued)
+  end
+  local seq = tonumber(string.sub(where, 2))
+  for _, c in ipairs({'i', 'b'}) do
+    for _, queued in ipairs(redis.call('ZRANGEBYSCORE', arr(c), '-inf', '(' .. seq)) do
+      tasks, tokens = tasks + 1, tokens + cost_of(queued)
+    end
+  end
+  return {1, tasks, tostring(tokens)}
+end
+
+-- The work before an arrival: everything queued but the victim a full queue would evict for it.
+-- Answers {status, tasks, tokens}.
+local function ahead_new(blob, capacity, policy)
+  local t = decode(blob)
+  if redis.call('HEXISTS', T, t.task_id) == 1 then return {'conflict', 0, '0'} end
+  local excluded = nil
+  if redis.call('HLEN', T) >= capacity then excluded = victim(cls(t.priority), policy) end
+  local tasks, tokens = 0, 0
+  for _, queued in ipairs(redis.call('HKEYS', T)) do
+    if queued ~= excluded then tasks, tokens = tasks + 1, tokens + cost_of(queued) end
+  end
+  return {'ok', tasks, tostring(tokens)}
+end
+
 local op = ARGV[1]
+if op == 'ahead' then return ahead_of(ARGV[2]) end
+if op == 'ahead_new' then return ahead_new(ARGV[2], tonumber(ARGV[3]), ARGV[4]) end
 if op == 'enqueue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'l', ARGV[5]) end
 if op == 'requeue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'f', ARGV[5]) end
 if op == 'cancel' then return remove(ARGV[2]) or '' end

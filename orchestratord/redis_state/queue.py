@@ -4,6 +4,10 @@ The same queue as `orchestrator_core.queue.PoolQueue`, operation for operation: 
 policies, the requeue lane, class weights, tenant DRR and deadlines. Each operation is one call of
 `queue.lua`, which Redis runs atomically, so instances never race on a read-modify-write. A task travels as
 the JSON of its `QueuedTask` fields, which the script decodes but never re-encodes.
+
+Queue positions (`ahead_of`, `ahead_if_enqueued`) are counted in arrival order across every instance: the
+requeue lane, then every task queued earlier, whatever its class and tenant (ORCH-4107). What a caller reads
+without awaiting (`len`, the depths) is the last answer Redis gave this instance, renewed by `refresh`.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams
-from orchestrator_core.queue import Dequeued, QueueConfig, full_queue_refusal
+from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams, NotFound
+from orchestrator_core.queue import Ahead, Dequeued, FullPolicy, QueueConfig, full_queue_refusal
 from orchestrator_core.task import Priority, QueuedTask
 
 SCRIPT = files(__package__).joinpath("queue.lua").read_text()
@@ -66,6 +70,7 @@ class RedisTaskQueue:
         # The hash tag keeps one pool's keys in one cluster slot, as a multi-key script needs.
         self._keys = [f"{prefix}:queue:{{{pool_id}}}:"]
         self._script = redis.register_script(SCRIPT)
+        self._depths = (0, 0, 0, 0)
 
     @property
     def pool_id(self) -> str:
@@ -77,6 +82,61 @@ class RedisTaskQueue:
 
     async def _call(self, *args: str | bytes | int) -> Any:
         return await self._script(keys=self._keys, args=list(args))
+
+    def __len__(self) -> int:
+        return self._depths[0]
+
+    def depth(self, priority: Priority) -> int:
+        return self._depths[1] if priority is Priority.INTERACTIVE else self._depths[2]
+
+    def requeued_depth(self) -> int:
+        return self._depths[3]
+
+    async def refresh(self) -> int:
+        """Reads the depths again (any instance may have changed them); the number of queued tasks."""
+        self._depths = await self.depths()
+        return self._depths[0]
+
+    def _seen_total(self, total: int) -> None:
+        if total != self._depths[0]:
+            self._depths = (int(total), *self._depths[1:])
+
+    async def ahead_of(self, task_id: str) -> Ahead:
+        """The work queued before `task_id`, in arrival order (the requeue lane first).
+
+        Raises:
+            NotFound: the task is not queued here.
+        """
+        found, tasks, tokens = await self._call("ahead", task_id)
+        if not found:
+            raise NotFound(f"task {task_id} is not queued in pool {self._pool_id}", pool_id=self._pool_id)
+        return Ahead(int(tasks), float(tokens))
+
+    async def ahead_if_enqueued(self, task: QueuedTask) -> Ahead:
+        """The work before `task` were it enqueued now: all that is queued but the victim it would evict.
+
+        Raises:
+            Conflict: a task with the same id is already queued.
+            InvalidParams: the task belongs to another pool.
+        """
+        self._check_pool(task)
+        config = self._config
+        status, tasks, tokens = await self._call(
+            "ahead_new", encode(task), config.capacity, config.policy.value
+        )
+        if status == b"conflict":
+            raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
+        return Ahead(int(tasks), float(tokens))
+
+    async def refuses_every_arrival(self) -> bool:
+        """Full under policy `reject`, which refuses an arrival without evicting anything."""
+        if self._config.policy is not FullPolicy.REJECT:
+            return False
+        return await self.refresh() >= self._config.capacity
+
+    def _check_pool(self, task: QueuedTask) -> None:
+        if task.pool_id != self._pool_id:
+            raise InvalidParams(f"task {task.task_id} belongs to pool {task.pool_id}, not {self._pool_id}")
 
     async def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None:
         """Append `task` to its lane, applying the full-queue policy first; the evicted task, or None.
@@ -95,8 +155,7 @@ class RedisTaskQueue:
         return await self._admit("requeue", task, retry_after_ms)
 
     async def _admit(self, op: str, task: QueuedTask, retry_after_ms: int | None) -> QueuedTask | None:
-        if task.pool_id != self._pool_id:
-            raise InvalidParams(f"task {task.task_id} belongs to pool {task.pool_id}, not {self._pool_id}")
+        self._check_pool(task)
         config = self._config
         answer = await self._call(
             op, encode(task), config.capacity, config.policy.value, _score(task.deadline_at_ms)
@@ -106,6 +165,7 @@ class RedisTaskQueue:
             raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
         if status == b"full":
             raise self.refusal(retry_after_ms)
+        self._seen_total(answer[2])
         return decode(answer[1]) if answer[1] else None
 
     def refusal(self, retry_after_ms: int | None) -> AdmissionReject:
@@ -123,8 +183,9 @@ class RedisTaskQueue:
         answer = await self._call(
             "next", _score(now_ms), config.interactive_weight, config.batch_weight, config.min_quantum_tokens
         )
-        task = decode(answer[0]) if answer[0] else None
-        return Dequeued(task, tuple(decode(blob) for blob in answer[1:]))
+        self._seen_total(answer[0])
+        task = decode(answer[1]) if answer[1] else None
+        return Dequeued(task, tuple(decode(blob) for blob in answer[2:]))
 
     async def expire_due(self, now_ms: float) -> tuple[QueuedTask, ...]:
         """Remove and return, earliest deadline first, every task with `deadline_at_ms <= now_ms`."""

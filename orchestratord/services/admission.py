@@ -32,8 +32,8 @@ from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
 from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .signal import Wakeup
-from .state import QueueStore, SessionState, TaskStore
-from .task_registry import Admission
+from .state import QueueStore, SessionState, SharedTaskState, TaskStore
+from .task_registry import Admission, TaskRecord
 from .task_spec import TaskSpec, TaskState, queued_task
 
 Clock = Callable[[], float]
@@ -111,8 +111,10 @@ class AdmissionService:
         log: EventLog,
         wakeup: Wakeup,
         gate: AdmissionGate,
+        shared: SharedTaskState | None = None,
     ) -> None:
         self._clock = clock
+        self._shared = shared
         self._limits = limits
         self._registry = registry
         self._replicas = replicas
@@ -136,8 +138,18 @@ class AdmissionService:
             earlier = self._registry.existing_admission(spec)
             if earlier is not None:
                 return earlier
-            pool_id = self._choose_pool(spec)
-            return await self._enqueue(spec, pool_id, correlation_id)
+            if self._shared is None:
+                pool_id = self._choose_pool(spec)
+                return await self._enqueue(spec, pool_id, correlation_id)
+            earlier = await self._shared.claim(spec)
+            if earlier is not None:
+                return earlier
+            try:
+                pool_id = self._choose_pool(spec)
+                return await self._enqueue(spec, pool_id, correlation_id)
+            except BaseException:
+                await self._shared.forget(spec.task_id)
+                raise
         except Backpressure as refusal:
             self._metrics.backpressure_event(pool_id, refusal.policy_label or "reject")
             self._metrics.task_rejected(pool_id, refusal.code)
@@ -145,6 +157,12 @@ class AdmissionService:
         except OrchError as refusal:
             self._metrics.task_rejected(pool_id, refusal.code)
             raise
+
+    async def _record_of(self, task: QueuedTask) -> TaskRecord | None:
+        """The record of a task taken out of a queue, wherever it was admitted."""
+        if self._shared is not None:
+            return await self._shared.adopt(task)
+        return self._registry.find(task.task_id)
 
     def _check_limits(self, spec: TaskSpec) -> None:
         limits = self._limits
@@ -206,6 +224,9 @@ class AdmissionService:
         task = queued_task(spec, pool_id, now_ms)
         capacity = self._replicas.capacity(pool_id)
         running = partial(running_tasks, self._replicas, self._registry, pool_id, now_ms / 1000.0)
+        seed = own_seed if own_seed is not None else resolve_seed(None, spec.task_id)
+        if self._shared is not None:  # whichever instance pops the task must find its record
+            await self._shared.pending(spec, task, seed, now_ms / 1000.0)
         admitted = await admit(
             task,
             queue,
@@ -226,10 +247,12 @@ class AdmissionService:
             pool_id=pool_id,
             on_time_probability=prediction.on_time_probability,
         )
-        seed = own_seed if own_seed is not None else resolve_seed(None, spec.task_id)
-        self._registry.add(self._lifecycle.admitted(spec, task, seed, admission, now_ms / 1000.0))
+        record = self._lifecycle.admitted(spec, task, seed, admission, now_ms / 1000.0)
+        self._registry.add(record)
+        if self._shared is not None:
+            await self._shared.admitted(record)
         if admitted.evicted is not None:
-            victim = self._registry.find(admitted.evicted.task_id)
+            victim = await self._record_of(admitted.evicted)
             if victim is not None:
                 self._lifecycle.evicted(victim, queue.config.policy.value, retry_ms)
         self._queues.publish_depth(queue)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 from orchestrator_core.deadlines import expired_error
-from orchestrator_core.errors import Internal, OrchError, PoolUnready
+from orchestrator_core.errors import Internal, OrchError, PoolUnready, WorkerReset
 from orchestrator_core.placement import Assigned, decide
 from orchestrator_core.stores import TaskQueue
 from orchestrator_core.task import QueuedTask
@@ -25,7 +25,7 @@ from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .runner import TaskRunner
 from .signal import Wakeup
-from .state import QueueStore, SessionState, TaskStore
+from .state import QueueStore, SessionState, SharedSlotLeases, SharedTaskState, TaskStore
 from .task_registry import TaskRecord
 from .task_spec import TaskState
 
@@ -55,8 +55,14 @@ class Dispatcher:
         wakeup: Wakeup,
         unready_wait_s: Callable[[str], float] = lambda _pool_id: DEFAULT_UNREADY_WAIT_S,
         tick_s: float = 0.05,
+        shared: SharedTaskState | None = None,
+        shared_leases: SharedSlotLeases | None = None,
     ) -> None:
         self._clock = clock
+        self._shared = shared
+        self._shared_leases = shared_leases
+        # The run holding each shared slot lease, for a lease that lapses under it (ORCH-4105).
+        self._lease_holders: dict[str, TaskRecord] = {}
         self._queues = queues
         self._registry = registry
         self._replicas = replicas
@@ -90,8 +96,9 @@ class Dispatcher:
     async def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
         now = self._clock()
         now_ms = now * 1000.0
+        await queue.refresh()  # a shared queue changes on every instance
         if not self._has_room(queue.pool_id):
-            self._expire(await queue.expire_due(now_ms))
+            await self._expire(await queue.expire_due(now_ms))
             await self._end_overdue_unready(queue, now)
             self._queues.publish_depth(queue)
             return
@@ -101,11 +108,11 @@ class Dispatcher:
         held: list[QueuedTask] = []
         while self._running and len(queue) and self._has_room(queue.pool_id):
             dequeued = await queue.next_task(now_ms)
-            self._expire(dequeued.expired)
+            await self._expire(dequeued.expired)
             task = dequeued.task
             if task is None:
                 break
-            record = self._registry.find(task.task_id)
+            record = await self._record_of(task)
             if record is None or record.state.terminal:
                 continue
             if self._registry.earlier_turn_live(record):
@@ -114,7 +121,7 @@ class Dispatcher:
                     break
                 continue
             try:
-                placed = self._place(queue, task, record, group)
+                placed = await self._place(queue, task, record, group)
             except Exception:  # the task left the queue: end it rather than leave it queued nowhere
                 logger.exception("placing task %s failed", task.task_id)
                 self._lifecycle.failed(record, Internal("placement failed", pool_id=queue.pool_id))
@@ -154,7 +161,13 @@ class Dispatcher:
             for r in self._replicas.of_pool(pool_id)
         )
 
-    def _place(
+    async def _record_of(self, task: QueuedTask) -> TaskRecord | None:
+        """The record of a task taken out of a queue, wherever it was admitted."""
+        if self._shared is not None:
+            return await self._shared.adopt(task)
+        return self._registry.find(task.task_id)
+
+    async def _place(
         self, queue: TaskQueue, task: QueuedTask, record: TaskRecord, group: asyncio.TaskGroup
     ) -> bool:
         """Starts the task if placement assigns it; False when it is busy and must stay queued."""
@@ -173,25 +186,65 @@ class Dispatcher:
         lease_id = self._replicas.lease(replica.replica_id, record.task_id)
         if lease_id is None:
             return False
+        shared_lease: str | None = None
+        if self._shared_leases is not None:
+            slots = self._replicas.total_slots(replica.replica_id)
+            shared_lease = await self._shared_leases.take_slot(replica.replica_id, record.task_id, slots)
+            if shared_lease is None or record.state.terminal:  # every slot held across the cluster
+                self._replicas.release(lease_id)
+                if shared_lease is not None:
+                    self._shared_leases.free_slot(shared_lease)
+                return record.state.terminal
         self._metrics.placement_decision(queue.pool_id, "assigned")
         self._lifecycle.dispatched(record, replica, decision.replica.identity)
+        if self._shared is not None:
+            self._shared.dispatched(record)
         record.runner = group.create_task(
             self._runner.run(record, replica, lease_id), name=f"task-{record.task_id}"
         )
         # A run canceled before its first step never enters its own `finally`: release here too
         # (release is idempotent per lease id).
         record.runner.add_done_callback(lambda _: self._replicas.release(lease_id))
+        if shared_lease is not None:
+            self._hold_shared(shared_lease, record)
         return True
 
-    def _expire(self, expired: tuple[QueuedTask, ...]) -> None:
+    def _hold_shared(self, lease_id: str, record: TaskRecord) -> None:
+        leases = self._shared_leases
+        assert leases is not None and record.runner is not None
+        self._lease_holders[lease_id] = record
+
+        def release(_: object) -> None:
+            self._lease_holders.pop(lease_id, None)
+            leases.free_slot(lease_id)
+
+        record.runner.add_done_callback(release)
+
+    def lease_lost(self, lease_id: str) -> None:
+        """A shared slot lease lapsed under its run (this instance was cut off from Redis, or paused past
+        the TTL): another instance may hold the slot now, so the run stops (ORCH-4105)."""
+        record = self._lease_holders.pop(lease_id, None)
+        if record is None or record.state.terminal:
+            return
+        self._lifecycle.failed(
+            record,
+            WorkerReset("the slot lease lapsed before the task finished", pool_id=record.queued.pool_id),
+        )
+        if record.runner is not None:
+            record.runner.cancel("slot lease lost")
+
+    async def _expire(self, expired: tuple[QueuedTask, ...]) -> None:
         for task in expired:
-            record = self._registry.find(task.task_id)
+            record = await self._record_of(task)
             if record is not None:
                 self._lifecycle.failed(record, expired_error(task))
 
     async def end_queued(self, error_factory: Callable[[str], OrchError]) -> int:
         """Ends every queued task with a typed error (shutdown); returns how many. Every queued record is
-        in its pool's queue, so taking them from the queues ends them all."""
+        in its pool's queue, so taking them from the queues ends them all. Shared queues are left as they
+        are: the other instances dispatch them (ORCH-4110)."""
+        if self._shared is not None:
+            return 0
         ended = 0
         for queue in self._queues:
             for task in await queue.drain():

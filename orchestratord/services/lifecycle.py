@@ -54,6 +54,35 @@ class TaskLifecycle:
         self._metrics.task_enqueued(task.pool_id, task.priority.value, spec.tenant)
         return TaskRecord(spec=spec, queued=task, seed=seed, admission=admission, admitted_at=admitted_at)
 
+    def replicated(
+        self, spec: TaskSpec, task: QueuedTask, seed: int, admission: Admission, admitted_at: float
+    ) -> TaskRecord:
+        """This instance's record of a task another instance admitted (shared state, ORCH-4106)."""
+        return TaskRecord(spec=spec, queued=task, seed=seed, admission=admission, admitted_at=admitted_at)
+
+    def observed(
+        self,
+        record: TaskRecord,
+        state: TaskState,
+        *,
+        identity: ReplayIdentity | None = None,
+        started_at: float | None = None,
+        first_token_at: float | None = None,
+        ended_at: float | None = None,
+        tokens_in: int | None = None,
+    ) -> None:
+        """What the instance that runs (or ended) the task reported of it (shared state, ORCH-4106); a
+        record that ended here keeps its own account. No hook runs: the reporting instance ran them."""
+        if record.state.terminal:
+            return
+        record.state = state
+        record.identity = identity or record.identity
+        record.started_at = started_at or record.started_at
+        record.first_token_at = first_token_at or record.first_token_at
+        record.tokens_in = tokens_in if tokens_in is not None else record.tokens_in
+        if state.terminal:
+            record.ended_at = ended_at or self._clock()
+
     def dispatched(self, record: TaskRecord, replica: Replica, identity: ReplicaSetIdentity) -> None:
         """The task holds a slot on `replica` and its run starts; its replay identity is known from now on
         (the status shows it, ORCH-1021). `identity` is the replica set it was placed in."""

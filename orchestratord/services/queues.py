@@ -1,4 +1,5 @@
-"""One bounded PoolQueue per pool, created on first use from the pool's configured queue settings."""
+"""One bounded queue per pool, created on first use from the pool's configured queue settings: in memory
+(`LocalQueue`), or whatever `make` builds (the shared queue in Redis)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from orchestrator_core.queue import PoolQueue, QueueConfig
-from orchestrator_core.stores import LocalQueue
+from orchestrator_core.stores import LocalQueue, TaskQueue
 from orchestrator_core.task import Priority
 
 from .metrics import DaemonMetrics
 
 QueueConfigFor = Callable[[str], QueueConfig]
+QueueFactory = Callable[[str, QueueConfig], TaskQueue]
+
+
+def local_queue(pool_id: str, config: QueueConfig) -> TaskQueue:
+    return LocalQueue(PoolQueue(pool_id, config))
 
 
 class TaskQueueView(Protocol):
@@ -28,15 +34,18 @@ class TaskQueueView(Protocol):
 class PoolQueues:
     """The queues of all pools, keyed by pool id."""
 
-    def __init__(self, config_for: QueueConfigFor, metrics: DaemonMetrics) -> None:
+    def __init__(
+        self, config_for: QueueConfigFor, metrics: DaemonMetrics, make: QueueFactory = local_queue
+    ) -> None:
         self._config_for = config_for
         self._metrics = metrics
-        self._queues: dict[str, LocalQueue] = {}
+        self._make = make
+        self._queues: dict[str, TaskQueue] = {}
 
-    def get(self, pool_id: str) -> LocalQueue:
+    def get(self, pool_id: str) -> TaskQueue:
         queue = self._queues.get(pool_id)
         if queue is None:
-            queue = self._queues[pool_id] = LocalQueue(PoolQueue(pool_id, self._config_for(pool_id)))
+            queue = self._queues[pool_id] = self._make(pool_id, self._config_for(pool_id))
         return queue
 
     def config_of(self, pool_id: str) -> QueueConfig:
@@ -44,7 +53,7 @@ class PoolQueues:
         queue = self._queues.get(pool_id)
         return queue.config if queue is not None else self._config_for(pool_id)
 
-    def __iter__(self) -> Iterator[LocalQueue]:
+    def __iter__(self) -> Iterator[TaskQueue]:
         return iter(list(self._queues.values()))
 
     def total(self) -> int:

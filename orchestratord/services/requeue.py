@@ -14,7 +14,7 @@ from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .replicas import ReplicaRegistry
 from .signal import Wakeup
-from .state import QueueStore, TaskStore
+from .state import QueueStore, SharedTaskState, TaskStore
 from .task_registry import TaskRecord
 
 # A task is placed at most this many times: the first placement and one replacement (ORCH-4002).
@@ -33,7 +33,9 @@ class Requeuer:
         lifecycle: TaskLifecycle,
         log: EventLog,
         wakeup: Wakeup,
+        shared: SharedTaskState | None = None,
     ) -> None:
+        self._shared = shared
         self._queues = queues
         self._registry = registry
         self._replicas = replicas
@@ -54,12 +56,18 @@ class Requeuer:
         task = record.queued
         queue = self._queues.get(task.pool_id)
         retry_ms = retry_after_ms(self._replicas.capacity(task.pool_id).rate, task.cost)
+        if self._shared is not None:  # what this attempt streamed is in Redis before another instance runs it
+            await self._shared.hand_on(record)
         try:
             evicted = await queue.requeue_front(task, retry_after_ms=retry_ms)
         except OrchError:
             return False
         if evicted is not None:
-            victim = self._registry.find(evicted.task_id)
+            victim = (
+                self._registry.find(evicted.task_id)
+                if self._shared is None
+                else await self._shared.adopt(evicted)
+            )
             if victim is not None:
                 self._lifecycle.evicted(victim, queue.config.policy.value, retry_ms)
         self._lifecycle.requeued(record)

@@ -18,7 +18,7 @@ from .behind import WriteBehind
 from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .metrics import DaemonMetrics
-from .state import QueueStore, TaskStore
+from .state import QueueStore, SharedTaskState, TaskStore
 from .task_registry import Admission, TaskRecord
 from .task_spec import TaskSpec, TaskState
 from .transcript import EVICTED, TextBatch
@@ -37,7 +37,9 @@ class TaskService:
         log: EventLog,
         metrics: DaemonMetrics,
         disconnect_grace_s: float,
+        shared: SharedTaskState | None = None,
     ) -> None:
+        self._shared = shared
         self._metrics = metrics
         self._admission = admission
         self._registry = registry
@@ -51,16 +53,20 @@ class TaskService:
         """Admits a task (or returns the earlier admission of an identical one); raises the typed refusal."""
         return await self._admission.admit(spec, correlation_id)
 
-    def get(self, task_id: str, tenant: str | None) -> TaskRecord:
-        """The task's record; another tenant's task is NotFound, like an unknown one (None: any tenant)."""
-        record = self._registry.find(task_id)
+    async def get(self, task_id: str, tenant: str | None) -> TaskRecord:
+        """The task's record; another tenant's task is NotFound, like an unknown one (None: any tenant).
+        In the shared mode the record is the freshest any instance reported."""
+        if self._shared is None:
+            record = self._registry.find(task_id)
+        else:
+            record = await self._shared.lookup(task_id)
         if record is None or tenant not in (None, record.spec.tenant):
             raise NotFound(f"unknown task {task_id}")
         return record
 
-    def readable(self, task_id: str, tenant: str | None) -> TaskRecord:
+    async def readable(self, task_id: str, tenant: str | None) -> TaskRecord:
         """The record of a task whose stream can be read; an evicted transcript is NotFound (ORCH-1016)."""
-        record = self.get(task_id, tenant)
+        record = await self.get(task_id, tenant)
         if record.transcript.evicted:
             raise NotFound(f"task {task_id}: {EVICTED}")
         return record
@@ -81,11 +87,14 @@ class TaskService:
 
     async def cancel(self, task_id: str, tenant: str | None, reason: str = "client") -> None:
         """Cancels a queued or running task; a finished one is left as it is (idempotent)."""
-        record = self.get(task_id, tenant)
+        record = await self.get(task_id, tenant)
         await self.cancel_record(record, reason)
 
     async def cancel_record(self, record: TaskRecord, reason: str = "client") -> None:
         if record.state.terminal:
+            return
+        if self._shared is not None and not self._shared.runs_here(record):
+            await self._cancel_elsewhere(record, reason)
             return
         # Closing the transcript first guarantees no token is published after the acknowledgement; the
         # dispatcher skips a terminal record it still finds queued.
@@ -93,6 +102,16 @@ class TaskService:
         await self._queues.get(record.queued.pool_id).cancel(record.task_id)
         if record.runner is not None and not record.runner.done():
             record.runner.cancel(f"task canceled: {reason}")
+        self._log.event("task.canceled", task_id=record.task_id, tenant=record.spec.tenant, reason=reason)
+
+    async def _cancel_elsewhere(self, record: TaskRecord, reason: str) -> None:
+        """A task this instance does not run (shared mode): taken out of its queue and ended here, or
+        canceled by the instance that took it (ORCH-4109)."""
+        assert self._shared is not None
+        if await self._queues.get(record.queued.pool_id).cancel(record.task_id) is not None:
+            self._lifecycle.canceled(record)
+        else:
+            await self._shared.request_cancel(record.task_id)
         self._log.event("task.canceled", task_id=record.task_id, tenant=record.spec.tenant, reason=reason)
 
     async def follow(

@@ -63,6 +63,34 @@ def typed_event(event: Started | Progress | Outcome) -> StreamEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Cursor:
+    """How much of a transcript was handed on: main-buffer bytes, tokens, text bytes, metrics frames."""
+
+    frames: int = 0
+    tokens: int = 0
+    texts: int = 0
+    metrics: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """What a transcript gained after a cursor, as its own bytes and offsets (ORCH-4108): another instance
+    `extend`s an empty transcript with the chunks in order and holds the same buffers, so its readers slice
+    and resume exactly as on the instance that relays the task. Offsets are absolute."""
+
+    frames: bytes
+    token_ends: array[int]
+    texts: bytes
+    metrics: bytes
+    metrics_ends: array[int]
+    metrics_at: array[int]
+    started_end: int
+    terminal_at: int
+    started: Started | None
+    outcome: Outcome | None
+
+
+@dataclass(frozen=True, slots=True)
 class TextBatch:
     """What the relay gets in one round: the text of the tokens since the last round, and the `started`
     and terminal events when they arrived in it."""
@@ -213,6 +241,52 @@ class Transcript:
         self._metrics_ends = array(_OFFSETS)
         self._metrics_at = array(_OFFSETS)
 
+    def cursor(self) -> Cursor:
+        """Where the transcript ends now."""
+        return Cursor(len(self._frames), self._tokens, len(self._texts), len(self._metrics_ends))
+
+    def chunk_since(self, cursor: Cursor) -> Chunk | None:
+        """What was appended after `cursor` (None: nothing); the started and terminal events ride with the
+        chunk that holds their frames."""
+        frames_end = len(self._frames)
+        if frames_end == cursor.frames and len(self._metrics_ends) == cursor.metrics:
+            return None
+        started_new = cursor.frames < self._started_end
+        return Chunk(
+            frames=bytes(self._frames[cursor.frames :]),
+            token_ends=self._token_ends[cursor.tokens :],
+            texts=bytes(self._texts[cursor.texts :]),
+            metrics=bytes(self._metrics[self._metrics_ends[cursor.metrics - 1] if cursor.metrics else 0 :]),
+            metrics_ends=self._metrics_ends[cursor.metrics :],
+            metrics_at=self._metrics_at[cursor.metrics :],
+            started_end=self._started_end,
+            terminal_at=self._terminal_at,
+            started=self.started_event if started_new else None,
+            outcome=self.outcome if self.closed else None,
+        )
+
+    def extend(self, chunk: Chunk) -> None:
+        """Appends a chunk cut from the same task's transcript on another instance (`chunk_since`)."""
+        if self.closed:
+            return
+        frames, metrics = self._frames, self._metrics
+        assert isinstance(frames, bytearray) and isinstance(metrics, bytearray)
+        frames += chunk.frames
+        self._token_ends.extend(chunk.token_ends)
+        self._tokens += len(chunk.token_ends)
+        self._texts += chunk.texts
+        metrics += chunk.metrics
+        self._metrics_ends.extend(chunk.metrics_ends)
+        self._metrics_at.extend(chunk.metrics_at)
+        self._started_end = chunk.started_end
+        if chunk.started is not None:
+            self.started_event = chunk.started
+        if chunk.outcome is not None:
+            self._terminal_at = chunk.terminal_at
+            self.outcome = chunk.outcome
+            self._close("error" if isinstance(chunk.outcome, Failed) else "end")
+        self._wake()
+
     def frames(self, *, verbose: bool = False) -> bytes:
         """Every frame appended so far, as a reader that starts now receives them first."""
         return self._slice(0, len(self._frames), 0 if verbose else None)[0]
@@ -243,6 +317,11 @@ class Transcript:
         except TimeoutError:
             return False
         return True
+
+    async def appended(self) -> None:
+        """Returns after the next append or close; for a writer that hands the transcript on (ORCH-4108)."""
+        if not self.closed:
+            await self._wait(None)
 
     def _resume_at(self, last_index: int) -> int | None:
         """Where the frames after token `last_index` begin; None while that token is still to come."""

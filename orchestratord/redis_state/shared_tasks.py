@@ -1,0 +1,320 @@
+"""What one orchestratord instance does so that every instance sharing its Redis sees the same tasks
+(ORCH-4106..4109): a task admitted anywhere can be run, read, resumed and cancelled through any instance.
+
+Each instance keeps `TaskRecord`s as before; Redis holds the record every instance agrees on and each
+task's transcript stream. A local record is the authority while this instance runs the task or after it
+ended it here; any other local record (one admitted here and queued, or a copy of a task run elsewhere) is
+brought up to date from Redis when it is looked up, and its transcript follows the task's stream.
+
+- admission: `claim` a client task_id cluster-wide, `pending` before the enqueue (so whichever instance
+  pops the task finds its record), `admitted` after it, `forget` on a refusal;
+- dispatch: `adopt` a popped task (the local record, or a copy built from Redis, caught up with the stream
+  of an earlier attempt), `dispatched` starts writing its transcript in batches;
+- reading: `lookup` answers the freshest record and starts following the stream of a task run elsewhere;
+- ending: the terminal hook `ended` writes what is left and the final state; `hand_on` before a requeue;
+- cancel: `request_cancel` reaches the running instance through the cancel channel, which `listen` serves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator_core.task import QueuedTask
+from orchestratord.services.behind import WriteBehind
+from orchestratord.services.lifecycle import TaskLifecycle
+from orchestratord.services.state import TaskStore
+from orchestratord.services.task_registry import Admission, TaskRecord
+from orchestratord.services.task_spec import TaskSpec, TaskState
+from orchestratord.services.transcript import Cursor
+
+from .streams import START, RedisTranscripts
+from .tasks import RedisTaskTable, SharedRecord
+
+logger = logging.getLogger(__name__)
+Clock = Callable[[], float]
+FOLLOW_BLOCK_MS = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """How much of a task's transcript this instance's copy shares with the stream in Redis."""
+
+    cursor: Cursor = field(default_factory=Cursor)
+    entry_id: bytes = START
+
+
+@dataclass(frozen=True, slots=True)
+class SharingSettings:
+    instance_id: str
+    flush_s: float
+    retention_s: float
+
+
+class SharedTasks:
+    """This instance's side of the shared task records and transcripts."""
+
+    def __init__(
+        self,
+        *,
+        table: RedisTaskTable,
+        transcripts: RedisTranscripts,
+        registry: TaskStore,
+        lifecycle: TaskLifecycle,
+        settings: SharingSettings,
+    ) -> None:
+        self._table = table
+        self._transcripts = transcripts
+        self._registry = registry
+        self._lifecycle = lifecycle
+        self._settings = settings
+        self._here: set[str] = set()  # tasks this instance runs or ended: their local record is the truth
+        self._synced: dict[str, Synced] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self.behind = WriteBehind()
+
+    @property
+    def instance_id(self) -> str:
+        return self._settings.instance_id
+
+    # admission
+
+    async def claim(self, spec: TaskSpec) -> Admission | None:
+        """The earlier admission of an identical submission on any instance; claims a new client id."""
+        return await self._table.claim(spec) if spec.client_task_id else None
+
+    async def pending(self, spec: TaskSpec, task: QueuedTask, seed: int, admitted_at: float) -> None:
+        """Writes the record before the task is queued: an instance that pops it must find it."""
+        provisional = Admission(spec.task_id, 0, 0, 0, task.pool_id)
+        await self._table.put(spec, task, seed, provisional, admitted_at)
+
+    async def admitted(self, record: TaskRecord) -> None:
+        await self._table.put(record.spec, record.queued, record.seed, record.admission, record.admitted_at)
+
+    async def forget(self, task_id: str) -> None:
+        """A refused admission leaves nothing behind (its client id may be used again)."""
+        await self._table.forget(task_id)
+
+    # dispatch
+
+    async def adopt(self, task: QueuedTask) -> TaskRecord | None:
+        """The record of a task this instance just took from a shared queue, ready to be placed; None when
+        no instance knows the task any more (it stays out of the queue)."""
+        task_id = task.task_id
+        shared = await self._table.load(task_id)
+        record = self._registry.find(task_id)
+        if shared is None:
+            return record
+        # From here on a cancel asked of any instance finds this one (`listen`), or found the flag.
+        self._here.add(task_id)
+        if record is None:
+            record = self._copy(shared)
+            self._registry.add(record)
+        self._stop_following(task_id)
+        await self._catch_up(record)
+        if shared.cancel_requested:
+            self._lifecycle.canceled(record)
+        return record
+
+    def dispatched(self, record: TaskRecord) -> None:
+        """This instance runs the task from now on: its transcript is written to Redis in batches."""
+        task_id = record.task_id
+        self._here.add(task_id)
+        identity = record.identity
+        if identity is not None and record.started_at is not None:
+            self.behind.submit(self._table.running(task_id, self.instance_id, record.started_at, identity))
+        if task_id not in self._writers:
+            writer = asyncio.get_running_loop().create_task(self._write(record), name=f"share-{task_id}")
+            self._writers[task_id] = writer
+            writer.add_done_callback(lambda _: self._writers.pop(task_id, None))
+
+    async def hand_on(self, record: TaskRecord) -> None:
+        """The task goes back to its shared queue and any instance may run it next: what it streamed here
+        is written first, so the next instance continues the same transcript."""
+        self._here.discard(record.task_id)
+        writer = self._writers.get(record.task_id)
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        await self._flush(record)
+        await self._table.requeued(record.task_id)
+
+    def ended(self, record: TaskRecord) -> None:
+        """Terminal hook: a task that ended here has its last events and state written (by its writer
+        when it has one)."""
+        task_id = record.task_id
+        self._here.add(task_id)
+        self._stop_following(task_id)
+        if task_id not in self._writers:
+            self.behind.submit(self._finish(record))
+
+    async def _write(self, record: TaskRecord) -> None:
+        transcript = record.transcript
+        try:
+            while not transcript.closed:
+                await transcript.appended()
+                if not transcript.closed:
+                    await asyncio.sleep(self._settings.flush_s)  # let a burst gather into one entry
+                await self._flush(record)
+        finally:
+            if transcript.closed:
+                self.behind.submit(self._finish(record))
+
+    async def _flush(self, record: TaskRecord) -> None:
+        task_id = record.task_id
+        synced = self._synced.get(task_id, Synced())
+        chunk = record.transcript.chunk_since(synced.cursor)
+        if chunk is None:
+            return
+        cursor = record.transcript.cursor()
+        retention = self._settings.retention_s if chunk.outcome is not None else None
+        entry_id = await self._transcripts.append(task_id, chunk, retention_s=retention)
+        self._synced[task_id] = Synced(cursor, entry_id)
+
+    async def _finish(self, record: TaskRecord) -> None:
+        try:
+            await self._flush(record)
+            assert record.ended_at is not None
+            await self._table.ended(
+                record.task_id,
+                record.state,
+                ended_at=record.ended_at,
+                first_token_at=record.first_token_at,
+                tokens_in=record.tokens_in,
+                retention_s=self._settings.retention_s,
+            )
+        except Exception:  # Redis away: the readers elsewhere miss the end until the record expires
+            logger.warning("writing the end of task %s failed", record.task_id, exc_info=True)
+        finally:
+            self._synced.pop(record.task_id, None)
+            self._here.discard(record.task_id)  # a terminal local record is the truth by itself
+
+    # reading
+
+    def runs_here(self, record: TaskRecord) -> bool:
+        return record.task_id in self._here
+
+    async def lookup(self, task_id: str) -> TaskRecord | None:
+        """The freshest record of `task_id`, from this instance or from Redis; None when nobody knows it."""
+        record = self._registry.find(task_id)
+        if record is not None and (task_id in self._here or record.state.terminal):
+            return record
+        shared = await self._table.load(task_id)
+        if shared is None:
+            return record
+        if record is None:
+            record = self._copy(shared)
+            self._registry.add(record)
+        else:
+            self._observe(record, shared)
+        if shared.state is not TaskState.QUEUED:
+            await self._catch_up(record)
+            self._follow(record)
+        return record
+
+    def _copy(self, shared: SharedRecord) -> TaskRecord:
+        record = self._lifecycle.replicated(
+            shared.spec, shared.queued, shared.seed, shared.admission, shared.admitted_at
+        )
+        self._observe(record, shared)
+        return record
+
+    def _observe(self, record: TaskRecord, shared: SharedRecord) -> None:
+        # The terminal state comes with the transcript's last event, so outcome and state agree.
+        state = TaskState.RUNNING if shared.state.terminal else shared.state
+        self._lifecycle.observed(
+            record,
+            state,
+            identity=shared.identity,
+            started_at=shared.started_at,
+            first_token_at=shared.first_token_at,
+            tokens_in=shared.tokens_in,
+        )
+
+    async def _catch_up(self, record: TaskRecord) -> None:
+        """Extends the local transcript with every entry of the stream it has not seen yet."""
+        await self._read(record, block_ms=None)
+
+    async def _read(self, record: TaskRecord, block_ms: int | None) -> None:
+        task_id = record.task_id
+        synced = self._synced.get(task_id, Synced())
+        entries = await self._transcripts.read(task_id, synced.entry_id, block_ms=block_ms)
+        if not entries:
+            return
+        transcript = record.transcript
+        for _, chunk in entries:
+            transcript.extend(chunk)
+        self._synced[task_id] = Synced(transcript.cursor(), entries[-1][0])
+        outcome = transcript.outcome
+        if outcome is not None and not record.state.terminal:
+            shared = await self._table.load(task_id)
+            self._lifecycle.observed(
+                record,
+                shared.state if shared is not None else TaskState.FAILED,
+                ended_at=shared.ended_at if shared is not None else None,
+                first_token_at=shared.first_token_at if shared is not None else None,
+                tokens_in=shared.tokens_in if shared is not None else None,
+            )
+            self._synced.pop(task_id, None)
+            self._registry.retain(record)
+
+    def _follow(self, record: TaskRecord) -> None:
+        task_id = record.task_id
+        if record.transcript.closed or task_id in self._followers:
+            return
+        follower = asyncio.get_running_loop().create_task(
+            self._follow_stream(record), name=f"follow-{task_id}"
+        )
+        self._followers[task_id] = follower
+        follower.add_done_callback(lambda _: self._followers.pop(task_id, None))
+
+    async def _follow_stream(self, record: TaskRecord) -> None:
+        while not record.transcript.closed:
+            try:
+                await self._read(record, block_ms=FOLLOW_BLOCK_MS)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: try again; the readers wait with their heartbeats
+                logger.warning("following task %s failed", record.task_id, exc_info=True)
+                await asyncio.sleep(FOLLOW_BLOCK_MS / 1000)
+
+    def _stop_following(self, task_id: str) -> None:
+        follower = self._followers.pop(task_id, None)
+        if follower is not None:
+            follower.cancel()
+
+    # cancel
+
+    async def request_cancel(self, task_id: str) -> None:
+        """Asks the instance that took `task_id` from its queue to cancel it."""
+        await self._table.request_cancel(task_id)
+        await self._transcripts.request_cancel(task_id)
+
+    async def listen(self, cancel: Callable[[TaskRecord], Awaitable[Any]]) -> None:
+        """Serves the cancel channel until canceled: a task this instance runs is canceled with `cancel`."""
+        while True:
+            try:
+                async for task_id in self._transcripts.cancel_requests():
+                    record = self._registry.find(task_id)
+                    if record is not None and task_id in self._here and not record.state.terminal:
+                        await cancel(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis away: subscribe again once it is back
+                logger.warning("the cancel channel failed", exc_info=True)
+                await asyncio.sleep(FOLLOW_BLOCK_MS / 1000)
+
+    async def aclose(self) -> None:
+        """Stops following; the writes already asked for are completed."""
+        for follower in list(self._followers.values()):
+            follower.cancel()
+        writers = list(self._writers.values())
+        if writers:
+            await asyncio.wait(writers, timeout=self._settings.flush_s + 1.0)
+        await self.behind.flush()

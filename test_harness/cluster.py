@@ -1,0 +1,204 @@
+"""Several orchestratord processes sharing one Redis, in front of mock engines: the shared mode as an
+operator runs it (ORCH-4106), for the multi-instance and fault tests.
+
+Every instance is a real `python -m orchestratord` with the same configuration file apart from its port
+and instance id; the engines are real `python -m mock_engine` processes (llama.cpp wire) served to every
+instance as static replicas. Everything binds 127.0.0.1, runs in its own process group and is stopped by
+pid on exit, also when the test failed or killed one of them.
+
+    with cluster(redis_url, instances=2) as running:
+        httpx.post(f"{running.urls[0]}/v1/tasks", json=...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from pool_managerd.process import die_with_parent
+from test_harness.llama_server import free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT_S = 30.0
+STOP_GRACE_S = 5.0
+MODEL = "mock-model"
+
+
+@dataclass
+class Process:
+    """One process of the cluster: its command, its log, and the running process once started."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv,
+                cwd=REPO_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would end it; its process group goes with it."""
+        if self.process is not None and self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=STOP_GRACE_S)
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait (SIGKILL after the grace); the exit status."""
+        if self.process is None:
+            return None
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+
+@dataclass
+class Cluster:
+    """The running instances and engines; the instances' URLs in order."""
+
+    work_dir: Path
+    instances: list[Process]
+    engines: list[Process]
+    config: dict[str, Any]
+
+    @property
+    def urls(self) -> list[str]:
+        return [instance.url for instance in self.instances]
+
+    def http(self, index: int, timeout_s: float = 10.0) -> httpx.Client:
+        return httpx.Client(base_url=self.urls[index], timeout=timeout_s, trust_env=False)
+
+    def log(self, index: int) -> str:
+        return self.instances[index].log_path.read_text(errors="replace")
+
+
+def _wait_ready(url: str, process: Process, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited: {process.log_path.read_text(errors='replace')[-2000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.name} not ready within {timeout_s:.0f} s")
+
+
+def _engine(work_dir: Path, index: int, slots: int, token_delay_ms: int) -> Process:
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "mock_engine", "--wire", "llamacpp", "--host", "127.0.0.1",
+        "--port", str(port), "--slots", str(slots), "--model-id", MODEL,
+        "--token-delay-ms", str(token_delay_ms), "--log-level", "warning",
+    ]  # fmt: skip
+    return Process(f"engine-{index}", argv, work_dir / f"engine-{index}.log", f"http://127.0.0.1:{port}")
+
+
+def cluster_config(redis_url: str, engines: list[Process], slots: int, **overrides: Any) -> dict[str, Any]:
+    """What every instance runs (apart from the port and the instance id)."""
+    config: dict[str, Any] = {
+        "shutdown_grace_ms": 1_000,
+        "streaming": {"disconnect_grace_ms": 2_000, "heartbeat_ms": 1_000},
+        "state": {
+            "backend": "redis",
+            "url": redis_url,
+            "key_prefix": f"cluster{secrets.token_hex(4)}",
+            "lease_ttl_ms": 1_500,
+        },
+        "replicas": [
+            {
+                "id": f"r{index}",
+                "pool_id": "pool-a",
+                "engine": "llamacpp",
+                "base_url": engine.url,
+                "model_ref": MODEL,
+                "slots": slots,
+            }
+            for index, engine in enumerate(engines)
+        ],
+    }
+    for key, value in overrides.items():
+        config[key] = {**config[key], **value} if isinstance(config.get(key), dict) else value
+    return config
+
+
+@contextmanager
+def cluster(
+    redis_url: str,
+    *,
+    instances: int = 2,
+    engines: int = 1,
+    slots: int = 2,
+    token_delay_ms: int = 20,
+    **overrides: Any,
+) -> Iterator[Cluster]:
+    """`instances` orchestratord processes sharing `redis_url`, each ready; stopped on exit."""
+    work_dir = Path(tempfile.mkdtemp(prefix="orchqueue-cluster-"))
+    running_engines = [_engine(work_dir, i, slots, token_delay_ms) for i in range(engines)]
+    config = cluster_config(redis_url, running_engines, slots, **overrides)
+    running: list[Process] = []
+    for index in range(instances):
+        port = free_port()
+        instance_config = {
+            **config,
+            "bind": {"host": "127.0.0.1", "port": port},
+            "state": {**config["state"], "instance_id": f"instance-{index}"},
+        }
+        path = work_dir / f"orchestratord-{index}.json"
+        path.write_bytes(orjson.dumps(instance_config))
+        argv = [sys.executable, "-m", "orchestratord", "--config", str(path)]
+        log = work_dir / f"orchestratord-{index}.log"
+        running.append(Process(f"orchestratord-{index}", argv, log, f"http://127.0.0.1:{port}"))
+    state = Cluster(work_dir, running, running_engines, config)
+    try:
+        for engine in running_engines:
+            engine.start()
+        for engine in running_engines:
+            _wait_ready(f"{engine.url}/health", engine, START_TIMEOUT_S)
+        for instance in running:
+            instance.start()
+        for instance in running:
+            _wait_ready(f"{instance.url}/readyz", instance, START_TIMEOUT_S)
+        yield state
+    except BaseException:
+        _stop(state)
+        raise  # the work directory and its logs stay for the failure's diagnosis
+    _stop(state)
+    shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _stop(state: Cluster) -> None:
+    for process in [*state.instances, *state.engines]:
+        process.stop()
