@@ -108,7 +108,9 @@ def _wait_ready(url: str, process: Process, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not process.alive():
-            raise RuntimeError(f"{process.name} exited: {process.log_path.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"{process.name} exited: {process.log_path.read_text(errors='replace')[-2000:]}"
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
                 return

@@ -90,6 +90,10 @@ class RedisLeases:
         if lease is not None:
             self.release(lease)
 
+    async def held_slots(self, replica_id: str) -> int:
+        """How many of the replica's slots live leases hold, across every instance."""
+        return len(await self.holders(replica_id))
+
     async def holders(self, replica_id: str) -> list[str]:
         """The task ids holding a live lease on `replica_id`, across every instance."""
         answer = await self._script(keys=self._keys(replica_id), args=["held"])

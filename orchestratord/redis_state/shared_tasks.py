@@ -121,6 +121,14 @@ class SharedTasks:
             self._lifecycle.canceled(record)
         return record
 
+    def put_back(self, task_id: str) -> None:
+        """An adopted task could not start yet and goes back to its queue: another instance may take it,
+        so the readers here follow its stream again."""
+        self._here.discard(task_id)
+        record = self._registry.find(task_id)
+        if record is not None and record.transcript.readers:
+            self._follow(record)
+
     def dispatched(self, record: TaskRecord) -> None:
         """This instance runs the task from now on: its transcript is written to Redis in batches."""
         task_id = record.task_id
@@ -144,6 +152,8 @@ class SharedTasks:
                 await writer
         await self._flush(record)
         await self._table.requeued(record.task_id)
+        if record.transcript.readers:
+            self._follow(record)
 
     def ended(self, record: TaskRecord) -> None:
         """Terminal hook: a task that ended here has its last events and state written (by its writer
@@ -206,7 +216,9 @@ class SharedTasks:
         if record is not None and (task_id in self._here or record.state.terminal):
             return record
         shared = await self._table.load(task_id)
-        if shared is None:
+        # Again after the wait: this instance may have adopted the task meanwhile; one record per task.
+        record = self._registry.find(task_id)
+        if shared is None or (record is not None and (task_id in self._here or record.state.terminal)):
             return record
         if record is None:
             record = self._copy(shared)
@@ -215,8 +227,13 @@ class SharedTasks:
             self._observe(record, shared)
         if shared.state is not TaskState.QUEUED:
             await self._catch_up(record)
-            self._follow(record)
         return record
+
+    def watch(self, record: TaskRecord) -> None:
+        """A reader attached to `record`: unless this instance runs the task, its transcript follows the
+        stream that whichever instance runs it writes (from the first entry this copy has not seen)."""
+        if record.task_id not in self._here and not record.state.terminal:
+            self._follow(record)
 
     def _copy(self, shared: SharedRecord) -> TaskRecord:
         record = self._lifecycle.replicated(

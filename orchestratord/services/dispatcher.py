@@ -86,6 +86,9 @@ class Dispatcher:
     async def run(self, group: asyncio.TaskGroup) -> None:
         """The dispatch loop; runs until `stop()`."""
         while self._running:
+            if self._shared is not None:  # other instances fill the queues of every pool served here
+                for pool_id in self._replicas.pool_ids():
+                    self._queues.get(pool_id)
             for queue in self._queues:
                 try:
                     await self._dispatch_pool(queue, group)
@@ -97,7 +100,7 @@ class Dispatcher:
         now = self._clock()
         now_ms = now * 1000.0
         await queue.refresh()  # a shared queue changes on every instance
-        if not self._has_room(queue.pool_id):
+        if not await self._has_room(queue.pool_id):
             await self._expire(await queue.expire_due(now_ms))
             await self._end_overdue_unready(queue, now)
             self._queues.publish_depth(queue)
@@ -106,7 +109,7 @@ class Dispatcher:
         # Tasks that cannot start yet (a later session turn waiting for the previous one, ORCH-4008, or
         # busy for their own constraints, ORCH-4006) go back to the queue head in their order.
         held: list[QueuedTask] = []
-        while self._running and len(queue) and self._has_room(queue.pool_id):
+        while self._running and len(queue) and await self._has_room(queue.pool_id):
             dequeued = await queue.next_task(now_ms)
             await self._expire(dequeued.expired)
             task = dequeued.task
@@ -131,6 +134,8 @@ class Dispatcher:
                 if len(held) > MAX_HELD_TASKS:
                     break
         for task in reversed(held):
+            if self._shared is not None:
+                self._shared.put_back(task.task_id)
             await queue.requeue_front(task)
         self._queues.publish_depth(queue)
 
@@ -155,11 +160,20 @@ class Dispatcher:
                 )
                 self._lifecycle.failed(record, error)
 
-    def _has_room(self, pool_id: str) -> bool:
-        return any(
-            r.ready and not r.draining and self._replicas.free_slots(r.replica_id) > 0
+    async def _has_room(self, pool_id: str) -> bool:
+        """A ready replica of the pool has a free slot here and, shared, across the cluster: otherwise the
+        pass would take tasks only to put them back."""
+        free = [
+            r.replica_id
             for r in self._replicas.of_pool(pool_id)
-        )
+            if r.ready and not r.draining and self._replicas.free_slots(r.replica_id) > 0
+        ]
+        if self._shared_leases is None or not free:
+            return bool(free)
+        for replica_id in free:
+            if await self._shared_leases.held_slots(replica_id) < self._replicas.total_slots(replica_id):
+                return True
+        return False
 
     async def _record_of(self, task: QueuedTask) -> TaskRecord | None:
         """The record of a task taken out of a queue, wherever it was admitted."""

@@ -148,6 +148,8 @@ class TaskService:
 
     def _attach(self, record: TaskRecord) -> None:
         self._metrics.stream_opened()
+        if self._shared is not None:
+            self._shared.watch(record)
         if record.grace_timer is not None:
             record.grace_timer.cancel()
             record.grace_timer = None

@@ -70,6 +70,12 @@ def status(running: Cluster, index: int, task_id: str) -> dict[str, Any]:
     return body
 
 
+def started_here(running: Cluster, index: int) -> set[str]:
+    """The tasks instance `index` ran, from its `task.started` log lines."""
+    lines = [orjson.loads(line) for line in running.log(index).splitlines() if line.startswith("{")]
+    return {line["task_id"] for line in lines if line.get("event") == "task.started"}
+
+
 def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -78,11 +84,13 @@ def wait_for(predicate: Any, timeout_s: float = 10.0) -> None:
 
 
 @pytest.mark.req("ORCH-4106", "ORCH-4108")
-def test_a_task_admitted_through_one_instance_streams_the_same_tokens_through_the_other(pair: Cluster) -> None:
+def test_a_task_admitted_through_one_instance_streams_the_same_tokens_through_the_other(
+    pair: Cluster,
+) -> None:
     task_id = admitted(pair, 0, max_tokens=24)
     elsewhere = read_events(pair, 1, task_id)
     here = read_events(pair, 0, task_id)
-    assert [kind for kind, _ in elsewhere][0] == "started"
+    assert elsewhere[0][0] == "started"
     assert elsewhere[-1][0] == "end" and elsewhere[-1][1]["stop_reason"] == "max_tokens"
     assert len(tokens(elsewhere)) == 24
     assert elsewhere == here
@@ -155,5 +163,23 @@ def test_both_instances_dispatch_and_never_hold_more_slots_than_the_replica_has(
         watcher.join()
     assert all(kind == "end" and end["stop_reason"] == "max_tokens" for kind, end in ends)
     assert 0 < peak <= 2, f"the replica's 2 slots were exceeded: {peak} requests at once"
-    started_by = [sum(f'"task_id": "{t}"' in pair.log(i) for t in ids) for i in (0, 1)]
+    started_by = [len(set(ids) & started_here(pair, i)) for i in (0, 1)]
     assert all(count > 0 for count in started_by), f"one instance dispatched nothing: {started_by}"
+
+
+@pytest.mark.req("ORCH-4107")
+def test_a_queue_position_counts_the_tasks_queued_through_the_other_instance(pair: Cluster) -> None:
+    busy = [admitted(pair, index, max_tokens=2_000) for index in (0, 1)]
+    try:
+        wait_for(lambda: all(status(pair, 0, t)["state"] == "running" for t in busy))
+        queued = [admitted(pair, 0, max_tokens=3) for _ in range(3)]
+        response = submit(pair, 1, max_tokens=3)
+        assert response.status_code == 202, response.text
+        assert response.json()["queue_position"] == 3
+        assert status(pair, 1, queued[2])["queue_position"] == 2
+        queued.append(str(response.json()["task_id"]))
+    finally:
+        for task_id in busy:
+            with pair.http(1) as client:
+                client.post(f"/v1/tasks/{task_id}/cancel")
+    assert all(read_events(pair, 1, t)[-1][0] == "end" for t in queued)
