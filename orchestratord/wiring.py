@@ -196,17 +196,24 @@ def build_services(
             make=lambda pool_id, settings: RedisTaskQueue(redis, pool_id, settings, prefix),
         )
     lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
-    shared: SharedTasks | None = None
-    shared_leases: RedisLeases | None = None
+    backend: SharedBackend | None = None
     if redis is not None:
-        shared = SharedTasks(
-            table=RedisTaskTable(redis, prefix=prefix),
-            transcripts=RedisTranscripts(redis, prefix=prefix),
-            registry=registry,
-            lifecycle=lifecycle,
-            settings=SharingSettings(instance_id(state), state.transcript_flush_ms / 1000, retention.seconds),
+        backend = SharedBackend(
+            redis,
+            SharedTasks(
+                table=RedisTaskTable(redis, prefix=prefix),
+                transcripts=RedisTranscripts(redis, prefix=prefix),
+                registry=registry,
+                lifecycle=lifecycle,
+                settings=SharingSettings(
+                    instance_id(state), state.transcript_flush_ms / 1000, retention.seconds
+                ),
+            ),
+            RedisLeases(redis, ttl_ms=state.lease_ttl_ms, prefix=prefix),
+            redis_quotas,
         )
-        shared_leases = RedisLeases(redis, ttl_ms=state.lease_ttl_ms, prefix=prefix)
+    shared = backend.tasks if backend is not None else None
+    shared_leases = backend.leases if backend is not None else None
     gate = AdmissionGate()
     limits = config.limits
     admission = AdmissionService(
@@ -326,9 +333,5 @@ def build_services(
         shutdown=shutdown,
         nodes=nodes,
         pool_client=pool_client_for(config.timeouts),
-        shared=(
-            SharedBackend(redis, shared, shared_leases, redis_quotas)
-            if redis is not None and shared is not None and shared_leases is not None
-            else None
-        ),
+        shared=backend,
     )

@@ -30,10 +30,10 @@ from typing import Any
 import httpx
 import orjson
 
-from pool_managerd.process import die_with_parent
+from test_harness.chaos.stack import spawn_logged
 from test_harness.llama_server import free_port
+from test_harness.stack import stop_process
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 30.0
 STOP_GRACE_S = 5.0
 MODEL = "mock-model"
@@ -50,16 +50,7 @@ class Process:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv,
-                cwd=REPO_ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+        self.process = spawn_logged(self.argv, self.log_path)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -72,15 +63,10 @@ class Process:
             self.process.wait(timeout=STOP_GRACE_S)
 
     def stop(self) -> int | None:
-        """SIGTERM and wait (SIGKILL after the grace); the exit status."""
+        """SIGTERM and wait (SIGKILL after the grace, with all it started); the exit status."""
         if self.process is None:
             return None
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.process, STOP_GRACE_S)
         return self.process.returncode
 
 

@@ -67,20 +67,8 @@ def decode_started(blob: bytes) -> Started:
 def encode_outcome(outcome: Outcome) -> bytes:
     if isinstance(outcome, Ended):
         return orjson.dumps({"ended": asdict(outcome)})
-    error = outcome.error
-    return orjson.dumps(
-        {
-            "failed": {
-                "code": error.code,
-                "message": error.message,
-                "engine": outcome.engine,
-                "pool_id": error.pool_id,
-                "retry_after_ms": error.retry_after_ms,
-                "policy_label": error.policy_label,
-                "retriable": error.is_retriable,
-            }
-        }
-    )
+    # The `error` event's own payload, plus the pool: everything the typed error is rebuilt from.
+    return orjson.dumps({"failed": {**outcome.payload(), "pool_id": outcome.error.pool_id}})
 
 
 def decode_outcome(blob: bytes) -> Outcome:

@@ -126,16 +126,16 @@ class SharedTasks:
         so the readers here follow its stream again."""
         self._here.discard(task_id)
         record = self._registry.find(task_id)
-        if record is not None and record.transcript.readers:
-            self._follow(record)
+        if record is not None:
+            self._follow_if_read(record)
 
     def dispatched(self, record: TaskRecord) -> None:
         """This instance runs the task from now on: its transcript is written to Redis in batches."""
         task_id = record.task_id
         self._here.add(task_id)
-        identity = record.identity
-        if identity is not None and record.started_at is not None:
-            self.behind.submit(self._table.running(task_id, self.instance_id, record.started_at, identity))
+        identity, started_at = record.identity, record.started_at
+        assert identity is not None and started_at is not None  # set by TaskLifecycle.dispatched
+        self.behind.submit(self._table.running(task_id, self.instance_id, started_at, identity))
         if task_id not in self._writers:
             writer = asyncio.get_running_loop().create_task(self._write(record), name=f"share-{task_id}")
             self._writers[task_id] = writer
@@ -152,8 +152,7 @@ class SharedTasks:
                 await writer
         await self._flush(record)
         await self._table.requeued(record.task_id)
-        if record.transcript.readers:
-            self._follow(record)
+        self._follow_if_read(record)
 
     def ended(self, record: TaskRecord) -> None:
         """Terminal hook: a task that ended here has its last events and state written (by its writer
@@ -280,6 +279,11 @@ class SharedTasks:
             )
             self._synced.pop(task_id, None)
             self._registry.retain(record)
+
+    def _follow_if_read(self, record: TaskRecord) -> None:
+        """A task handed on to the shared queue: its readers here follow whichever instance runs it next."""
+        if record.transcript.readers:
+            self._follow(record)
 
     def _follow(self, record: TaskRecord) -> None:
         task_id = record.task_id

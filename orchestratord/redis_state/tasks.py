@@ -149,10 +149,6 @@ class RedisTaskTable:
             cancel_requested=bool(fields.get(b"cancel")),
         )
 
-    async def state(self, task_id: str) -> TaskState | None:
-        state: Any = await self._redis.hget(self.key(task_id), "state")
-        return TaskState(state.decode()) if state and state != b"admitting" else None
-
     async def running(self, task_id: str, owner: str, started_at: float, identity: ReplayIdentity) -> None:
         """`owner` runs the task now, placed with `identity`."""
         mapping: Any = {

@@ -32,8 +32,8 @@ from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
 from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .signal import Wakeup
-from .state import QueueStore, SessionState, SharedTaskState, TaskStore
-from .task_registry import Admission, TaskRecord
+from .state import QueueStore, SessionState, SharedTaskState, TaskStore, taken_record
+from .task_registry import Admission
 from .task_spec import TaskSpec, TaskState, queued_task
 
 Clock = Callable[[], float]
@@ -158,12 +158,6 @@ class AdmissionService:
             self._metrics.task_rejected(pool_id, refusal.code)
             raise
 
-    async def _record_of(self, task: QueuedTask) -> TaskRecord | None:
-        """The record of a task taken out of a queue, wherever it was admitted."""
-        if self._shared is not None:
-            return await self._shared.adopt(task)
-        return self._registry.find(task.task_id)
-
     def _check_limits(self, spec: TaskSpec) -> None:
         limits = self._limits
         if spec.prompt_bytes > limits.max_prompt_bytes:
@@ -252,7 +246,7 @@ class AdmissionService:
         if self._shared is not None:
             await self._shared.admitted(record)
         if admitted.evicted is not None:
-            victim = await self._record_of(admitted.evicted)
+            victim = await taken_record(admitted.evicted, self._registry, self._shared)
             if victim is not None:
                 self._lifecycle.evicted(victim, queue.config.policy.value, retry_ms)
         self._queues.publish_depth(queue)

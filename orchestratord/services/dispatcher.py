@@ -25,7 +25,7 @@ from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .runner import TaskRunner
 from .signal import Wakeup
-from .state import QueueStore, SessionState, SharedSlotLeases, SharedTaskState, TaskStore
+from .state import QueueStore, SessionState, SharedSlotLeases, SharedTaskState, TaskStore, taken_record
 from .task_registry import TaskRecord
 from .task_spec import TaskState
 
@@ -115,7 +115,7 @@ class Dispatcher:
             task = dequeued.task
             if task is None:
                 break
-            record = await self._record_of(task)
+            record = await taken_record(task, self._registry, self._shared)
             if record is None or record.state.terminal:
                 continue
             if self._registry.earlier_turn_live(record):
@@ -174,12 +174,6 @@ class Dispatcher:
             if await self._shared_leases.held_slots(replica_id) < self._replicas.total_slots(replica_id):
                 return True
         return False
-
-    async def _record_of(self, task: QueuedTask) -> TaskRecord | None:
-        """The record of a task taken out of a queue, wherever it was admitted."""
-        if self._shared is not None:
-            return await self._shared.adopt(task)
-        return self._registry.find(task.task_id)
 
     async def _place(
         self, queue: TaskQueue, task: QueuedTask, record: TaskRecord, group: asyncio.TaskGroup
@@ -249,7 +243,7 @@ class Dispatcher:
 
     async def _expire(self, expired: tuple[QueuedTask, ...]) -> None:
         for task in expired:
-            record = await self._record_of(task)
+            record = await taken_record(task, self._registry, self._shared)
             if record is not None:
                 self._lifecycle.failed(record, expired_error(task))
 

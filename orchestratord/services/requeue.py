@@ -14,7 +14,7 @@ from .lifecycle import TaskLifecycle
 from .logs import EventLog
 from .replicas import ReplicaRegistry
 from .signal import Wakeup
-from .state import QueueStore, SharedTaskState, TaskStore
+from .state import QueueStore, SharedTaskState, TaskStore, taken_record
 from .task_registry import TaskRecord
 
 # A task is placed at most this many times: the first placement and one replacement (ORCH-4002).
@@ -63,11 +63,7 @@ class Requeuer:
         except OrchError:
             return False
         if evicted is not None:
-            victim = (
-                self._registry.find(evicted.task_id)
-                if self._shared is None
-                else await self._shared.adopt(evicted)
-            )
+            victim = await taken_record(evicted, self._registry, self._shared)
             if victim is not None:
                 self._lifecycle.evicted(victim, queue.config.policy.value, retry_ms)
         self._lifecycle.requeued(record)

@@ -161,6 +161,16 @@ class SharedSlotLeases(Protocol):
     async def held_slots(self, replica_id: str) -> int: ...
 
 
+async def taken_record(
+    task: QueuedTask, registry: TaskStore, shared: SharedTaskState | None
+) -> TaskRecord | None:
+    """The record of a task just taken out of a queue (dispatched, expired or evicted), wherever it was
+    admitted: in the shared mode another instance may have admitted it (ORCH-4106)."""
+    if shared is not None:
+        return await shared.adopt(task)
+    return registry.find(task.task_id)
+
+
 def in_memory_implementations() -> tuple[type[TranscriptStore], type[LeaseStore]]:
     """The in-memory classes of the interfaces that no constructor parameter is typed by; returning them
     as these types is what makes mypy prove that they satisfy them."""

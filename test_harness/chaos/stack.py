@@ -187,9 +187,15 @@ def _alive(pid: int) -> bool:
 
 
 def _spawn(module: str, config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    return spawn_logged([*DAEMON_COMMANDS[module], "--config", str(config_path)], log_path)
+
+
+def spawn_logged(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`argv` from the repository root in its own process group, appending its output to `log_path`;
+    the kernel kills it if the test process dies."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [*DAEMON_COMMANDS[module], "--config", str(config_path)],
+            argv,
             cwd=REPO_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
