@@ -10,7 +10,7 @@
 | 5 | NOT_FOUND |
 | 6 | CONFLICT |
 | 7 | ADMISSION_REJECT, QUEUE_FULL_DROP_LRU, QUOTA_EXCEEDED (after retries) |
-| 8 | POOL_UNAVAILABLE, POOL_UNREADY, REPLICA_EXHAUSTED (after retries) |
+| 8 | POOL_UNAVAILABLE, POOL_UNREADY, REPLICA_EXHAUSTED, STATE_UNAVAILABLE (after retries) |
 | 9 | DECODE_TIMEOUT, WORKER_RESET (in-stream failure) |
 | 10 | orchestratord unreachable |
 | 130 | interrupted by Ctrl-C (the task was canceled) |
@@ -51,6 +51,7 @@ _BY_CODE: dict[str, ExitCode] = {
     "POOL_UNAVAILABLE": ExitCode.UNAVAILABLE,
     "POOL_UNREADY": ExitCode.UNAVAILABLE,
     "REPLICA_EXHAUSTED": ExitCode.UNAVAILABLE,
+    "STATE_UNAVAILABLE": ExitCode.UNAVAILABLE,
     "DECODE_TIMEOUT": ExitCode.STREAM_FAILED,
     "WORKER_RESET": ExitCode.STREAM_FAILED,
     "INTERNAL": ExitCode.INTERNAL,
@@ -71,6 +72,7 @@ _HINTS: dict[str, str] = {
     "POOL_UNAVAILABLE": "no pool (or no strict pool) serves this model; check --model, --determinism",
     "POOL_UNREADY": "replicas are starting or unhealthy; check `llorch pools` and try again shortly",
     "REPLICA_EXHAUSTED": "every replica failed the task; check `llorch pools health ID` and try again",
+    "STATE_UNAVAILABLE": "orchestratord cannot reach its shared state (Redis); try again shortly",
     "DECODE_TIMEOUT": "the engine stopped producing tokens; submit the task again",
     "WORKER_RESET": "the engine connection dropped mid-stream; submit the task again",
     "INTERNAL": "an unexpected server failure; report it with the correlation id",

@@ -27,7 +27,7 @@ def envelope_body(error: OrchError, correlation_id: str) -> dict[str, object]:
         "correlation_id": correlation_id,
     }
     retry_after_ms = error.retry_after_ms
-    if isinstance(error, Backpressure) and retry_after_ms is None:
+    if _says_when(error) and retry_after_ms is None:
         retry_after_ms = DEFAULT_BACKOFF_MS
     optional = {
         "engine": error.engine,
@@ -37,6 +37,11 @@ def envelope_body(error: OrchError, correlation_id: str) -> dict[str, object]:
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     return body
+
+
+def _says_when(error: OrchError) -> bool:
+    """A 429, and any 503 (nothing can serve now, RFC 9110's Retry-After use), tells when to retry."""
+    return isinstance(error, Backpressure) or error.http_status == 503
 
 
 def backoff_headers(retry_after_ms: int) -> dict[str, str]:
@@ -67,14 +72,14 @@ def envelope_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """A JSON response carrying the envelope, the correlation header, `WWW-Authenticate` for 401
-    (ORCH-1207) and, for 429, the backoff headers."""
+    (ORCH-1207) and, for a 429 or a 503, the backoff headers."""
     body = envelope_body(error, correlation_id)
     encoded = orjson.dumps(body)
     raw = [(b"content-length", str(len(encoded)).encode()), _JSON, (_CORRELATION, correlation_id.encode())]
     if isinstance(error, Unauthorized):
         raw.append(_WWW_AUTHENTICATE)
     extra = dict(headers or {})
-    if isinstance(error, Backpressure):
+    if _says_when(error):
         retry_after = body["retry_after_ms"]
         extra |= backoff_headers(retry_after if isinstance(retry_after, int) else DEFAULT_BACKOFF_MS)
     raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]

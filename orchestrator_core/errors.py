@@ -16,6 +16,7 @@
     ├── PoolUnready              POOL_UNREADY          503
     ├── PoolUnavailable          POOL_UNAVAILABLE      503
     ├── ReplicaExhausted         REPLICA_EXHAUSTED     503
+    ├── StateUnavailable         STATE_UNAVAILABLE     503 (Retry-After, X-Backoff-Ms)
     ├── DecodeTimeout            DECODE_TIMEOUT        500 (in-stream `error` event)
     ├── WorkerReset              WORKER_RESET          500 (in-stream `error` event)
     └── Internal                 INTERNAL              500
@@ -160,6 +161,15 @@ class ReplicaExhausted(OrchError):
     """Raised when every replica that could serve a task has already failed it."""
 
     code = "REPLICA_EXHAUSTED"
+    http_status = 503
+    retriable = True
+
+
+class StateUnavailable(OrchError):
+    """Raised when the shared state (Redis) does not answer: nothing is admitted or changed until it
+    does, and the client may retry (ORCH-4111)."""
+
+    code = "STATE_UNAVAILABLE"
     http_status = 503
     retriable = True
 

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 REPLICA_POLL_S = 2.0
 REAPER_INTERVAL_S = 1.0
+# How long an exiting instance waits for its last shared writes while Redis does not answer.
+SHUTDOWN_WRITES_S = 5.0
 
 
 async def _every(interval_s: float, stop: asyncio.Event, action: Callable[[], object]) -> None:
@@ -56,12 +58,16 @@ def _reap(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator[None]:
-    """The shared mode's loops (ORCH-4105, ORCH-4109): slot lease renewal and the cancel channel; on exit
-    the writes asked for are completed and the client closed."""
+    """The shared mode's loops (ORCH-4105, ORCH-4109, ORCH-4112): this instance's alive key, slot lease
+    renewal, the cancel channel and the reaper of dead instances' tasks; on exit the writes asked for are
+    completed and the client closed."""
     dispatcher = services.dispatcher
+    await shared.liveness.beat()  # alive before it takes any task (ORCH-4112); raises while Redis is away
     loops = [
+        asyncio.create_task(shared.liveness.keep_beating()),
         asyncio.create_task(shared.leases.keep_alive(lambda lease: dispatcher.lease_lost(lease.lease_id))),
         asyncio.create_task(shared.tasks.listen(services.tasks.cancel_record)),
+        asyncio.create_task(shared.reaper.run()),
     ]
     try:
         yield
@@ -70,8 +76,8 @@ async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator
             loop.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         await shared.tasks.aclose()
-        await shared.leases.behind.flush()
-        await shared.quotas.behind.flush()
+        await shared.leases.behind.flush(SHUTDOWN_WRITES_S)
+        await shared.quotas.behind.flush(SHUTDOWN_WRITES_S)
         await shared.redis.aclose()
 
 
@@ -144,7 +150,8 @@ def create_app(
     app.include_router(sessions_router(built.auth, built.sessions))
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
     snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
-    app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot))
+    ping = built.shared.redis.ping if built.shared is not None else None
+    app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot, ping))
     facade = OpenAIFacade(built.tasks, FacadeSettings(config.openai.default_max_tokens, heartbeat_s), streams)
     app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)

@@ -7,12 +7,11 @@ uses. Tests build `Services` with their own clock and in-process adapters.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-from redis.asyncio import Redis
 
 from contracts.config_schema.orchestratord import OrchestratordConfig, SharedState, StaticReplica, Tenant
 from orchestrator_core.predictions import ThroughputModel
@@ -22,6 +21,8 @@ from orchestrator_core.stores import LocalQuotas, QuotaStore
 from worker_adapters.protocol import EngineAdapter
 
 from .http.security import ApiKey, Authenticator, Role
+from .redis_state.client import SharedRedis, shared_redis
+from .redis_state.instances import InstanceLiveness, Reaper
 from .redis_state.leases import RedisLeases
 from .redis_state.queue import RedisTaskQueue
 from .redis_state.quotas import RedisQuotas
@@ -56,10 +57,12 @@ AdapterFactory = Callable[[StaticReplica, OrchestratordConfig], EngineAdapter]
 class SharedBackend:
     """The Redis side of the shared mode (ORCH-4106): its client, and the loops the lifespan runs."""
 
-    redis: Redis
+    redis: SharedRedis
     tasks: SharedTasks
     leases: RedisLeases
     quotas: RedisQuotas
+    liveness: InstanceLiveness
+    reaper: Reaper
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,14 +127,10 @@ def tenant_quotas(config: OrchestratordConfig) -> TenantQuotas:
     return TenantQuotas(_limits(config.default_tenant), per_tenant)
 
 
-def redis_client(state: SharedState) -> Redis:
-    """One client (one connection pool) for every shared piece; calls time out as configured."""
-    timeout_s = state.op_timeout_ms / 1000
-    return Redis.from_url(state.url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
-
-
 def instance_id(state: SharedState) -> str:
-    return state.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    """This process's id in the cluster: the configured one (else host and pid) and a random suffix, so
+    that a restarted instance is never taken for the one that died (ORCH-4112)."""
+    return f"{state.instance_id or f'{socket.gethostname()}-{os.getpid()}'}~{secrets.token_hex(3)}"
 
 
 def queue_config(config: OrchestratordConfig) -> Callable[[str], QueueConfig]:
@@ -182,35 +181,40 @@ def build_services(
         ),
     )
     state = config.state
-    redis = redis_client(state) if state.backend == "redis" else None
+    redis = shared_redis(state) if state.backend == "redis" else None
     prefix = state.key_prefix
     quotas: QuotaStore
     if redis is None:
         quotas = LocalQuotas(tenant_quotas(config))
         queues: QueueStore = PoolQueues(queue_config(config), metrics)
     else:
+        me = instance_id(state)
         quotas = redis_quotas = RedisQuotas(redis, lambda tenant: _limits(config.tenant(tenant)), prefix)
-        queues = PoolQueues(
-            queue_config(config),
-            metrics,
-            make=lambda pool_id, settings: RedisTaskQueue(redis, pool_id, settings, prefix),
-        )
+        redis_queues: dict[str, RedisTaskQueue] = {}  # the same queues as `queues`, for the reaper
+
+        def shared_queue(pool_id: str, settings: QueueConfig) -> RedisTaskQueue:
+            queue = redis_queues[pool_id] = RedisTaskQueue(redis, pool_id, settings, prefix, taker=me)
+            return queue
+
+        queues = PoolQueues(queue_config(config), metrics, make=shared_queue)
     lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
     backend: SharedBackend | None = None
     if redis is not None:
+        shared_tasks = SharedTasks(
+            table=RedisTaskTable(redis, prefix=prefix),
+            transcripts=RedisTranscripts(redis, prefix=prefix),
+            registry=registry,
+            lifecycle=lifecycle,
+            settings=SharingSettings(me, state.transcript_flush_ms / 1000, retention.seconds),
+        )
+        liveness = InstanceLiveness(redis, prefix=prefix, instance_id=me, ttl_ms=state.lease_ttl_ms)
         backend = SharedBackend(
             redis,
-            SharedTasks(
-                table=RedisTaskTable(redis, prefix=prefix),
-                transcripts=RedisTranscripts(redis, prefix=prefix),
-                registry=registry,
-                lifecycle=lifecycle,
-                settings=SharingSettings(
-                    instance_id(state), state.transcript_flush_ms / 1000, retention.seconds
-                ),
-            ),
+            shared_tasks,
             RedisLeases(redis, ttl_ms=state.lease_ttl_ms, prefix=prefix),
             redis_quotas,
+            liveness,
+            Reaper(liveness=liveness, queues=redis_queues.values, shared=shared_tasks),
         )
     shared = backend.tasks if backend is not None else None
     shared_leases = backend.leases if backend is not None else None

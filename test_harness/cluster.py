@@ -17,15 +17,17 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -78,6 +80,7 @@ class Cluster:
     instances: list[Process]
     engines: list[Process]
     config: dict[str, Any]
+    proxies: list[Process] = field(default_factory=list)  # instance i's link to Redis, when proxied
 
     @property
     def urls(self) -> list[str]:
@@ -102,6 +105,26 @@ def _wait_ready(url: str, process: Process, timeout_s: float) -> None:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"{process.name} not ready within {timeout_s:.0f} s")
+
+
+def _wait_port(port: int, process: Process, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise RuntimeError(f"{process.name} exited: {process.log_path.read_text(errors='replace')}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{process.name} did not listen within {timeout_s:.0f} s")
+
+
+def _proxy(work_dir: Path, index: int, redis_url: str) -> tuple[Process, str]:
+    """A relay from a free port to the Redis of `redis_url`, and the URL that reaches Redis through it."""
+    target = urlsplit(redis_url)
+    port = free_port()
+    argv = [sys.executable, "-m", "test_harness.tcp_proxy", "--port", str(port), "--to", target.netloc]
+    url = urlunsplit(target._replace(netloc=f"127.0.0.1:{port}"))
+    return Process(f"proxy-{index}", argv, work_dir / f"proxy-{index}.log", f"tcp://127.0.0.1:{port}"), url
 
 
 def _engine(work_dir: Path, index: int, slots: int, token_delay_ms: int) -> Process:
@@ -150,27 +173,37 @@ def cluster(
     engines: int = 1,
     slots: int = 2,
     token_delay_ms: int = 20,
+    proxied: bool = False,
     **overrides: Any,
 ) -> Iterator[Cluster]:
-    """`instances` orchestratord processes sharing `redis_url`, each ready; stopped on exit."""
+    """`instances` orchestratord processes sharing `redis_url`, each ready; stopped on exit. `proxied`:
+    each instance reaches Redis through a relay of its own (`Cluster.proxies`), which a test may stop."""
     work_dir = Path(tempfile.mkdtemp(prefix="orchqueue-cluster-"))
     running_engines = [_engine(work_dir, i, slots, token_delay_ms) for i in range(engines)]
     config = cluster_config(redis_url, running_engines, slots, **overrides)
     running: list[Process] = []
+    proxies: list[Process] = []
     for index in range(instances):
         port = free_port()
+        url = redis_url
+        if proxied:
+            proxy, url = _proxy(work_dir, index, redis_url)
+            proxies.append(proxy)
         instance_config = {
             **config,
             "bind": {"host": "127.0.0.1", "port": port},
-            "state": {**config["state"], "instance_id": f"instance-{index}"},
+            "state": {**config["state"], "instance_id": f"instance-{index}", "url": url},
         }
         path = work_dir / f"orchestratord-{index}.json"
         path.write_bytes(orjson.dumps(instance_config))
         argv = [sys.executable, "-m", "orchestratord", "--config", str(path)]
         log = work_dir / f"orchestratord-{index}.log"
         running.append(Process(f"orchestratord-{index}", argv, log, f"http://127.0.0.1:{port}"))
-    state = Cluster(work_dir, running, running_engines, config)
+    state = Cluster(work_dir, running, running_engines, config, proxies)
     try:
+        for proxy in proxies:
+            proxy.start()
+            _wait_port(int(proxy.url.rpartition(":")[2]), proxy, START_TIMEOUT_S)
         for engine in running_engines:
             engine.start()
         for engine in running_engines:
@@ -188,5 +221,9 @@ def cluster(
 
 
 def _stop(state: Cluster) -> None:
-    for process in [*state.instances, *state.engines]:
+    for proxy in state.proxies:  # a stopped (SIGSTOP) relay must run again to hear SIGTERM
+        if proxy.process is not None and proxy.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proxy.process.pid, signal.SIGCONT)
+    for process in [*state.instances, *state.engines, *state.proxies]:
         process.stop()

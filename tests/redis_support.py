@@ -46,9 +46,11 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server(workdir: Path) -> Iterator[RedisServer]:
-    """Starts redis-server bound to 127.0.0.1 without persistence; yields once it answers PING."""
-    port = _free_port()
+def redis_server(workdir: Path, port: int | None = None) -> Iterator[RedisServer]:
+    """Starts redis-server bound to 127.0.0.1 (on `port`, else a free one) without persistence; yields
+    once it answers PING."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
     argv = [
         server_binary(),
         "--port", str(port),

@@ -1,7 +1,9 @@
-"""Probes and metrics: /healthz (live), /readyz (a ready replica and not shutting down), /metrics
-(ORCH-1070..1072, ORCH-5004, ORCH-8001)."""
+"""Probes and metrics: /healthz (live), /readyz (a ready replica, not shutting down and, shared, Redis
+answering), /metrics (ORCH-1070..1072, ORCH-5004, ORCH-8001, ORCH-4111)."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse, Response
@@ -63,7 +65,10 @@ def health_router(
     gate: AdmissionGate,
     metrics: DaemonMetrics,
     snapshot: GaugeSnapshot,
+    shared_state: Callable[[], Awaitable[object]] | None = None,
 ) -> APIRouter:
+    """`shared_state` (the shared mode) raises StateUnavailable while Redis does not answer, which makes
+    the instance unready (ORCH-4111)."""
     router = APIRouter(tags=["operations"])
     guard = Depends(auth.open_or(Role.CLIENT))
 
@@ -78,6 +83,8 @@ def health_router(
         ready = [r for r in replicas.all() if r.ready and not r.draining]
         if not ready:
             raise PoolUnready("no registered replica is ready")
+        if shared_state is not None:
+            await shared_state()
         return JSONResponse({"status": "ready", "replicas_ready": len(ready)})
 
     @router.get("/metrics", operation_id="getMetrics")

@@ -10,6 +10,7 @@ across the cluster, for writes that must come from the slot's current holder onl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from importlib.resources import files
 
 from redis.asyncio import Redis
 
+from orchestrator_core.errors import StateUnavailable
 from orchestratord.services.behind import WriteBehind
 
 SCRIPT = files(__package__).joinpath("leases.lua").read_text()
@@ -40,6 +42,7 @@ class RedisLeases:
         self._prefix = prefix
         self._script = redis.register_script(SCRIPT)
         self._held: dict[str, Lease] = {}
+        self._renewed_at: dict[str, float] = {}  # loop time each held lease was last asked for or renewed
         self.behind = WriteBehind()
 
     def _keys(self, replica_id: str) -> list[str]:
@@ -48,6 +51,7 @@ class RedisLeases:
 
     async def lease(self, replica_id: str, task_id: str, slots: int) -> Lease | None:
         """A slot of `replica_id` for `task_id`, or None when its `slots` are all held."""
+        sent_at = asyncio.get_running_loop().time()
         answer = await self._script(
             keys=self._keys(replica_id),
             args=["lease", task_id, slots, self._ttl_ms, f"{replica_id}#"],
@@ -56,6 +60,7 @@ class RedisLeases:
             return None
         lease = Lease(replica_id, answer[0].decode(), int(answer[1]))
         self._held[lease.lease_id] = lease
+        self._renewed_at[lease.lease_id] = sent_at
         return lease
 
     async def renew(self, lease: Lease) -> bool:
@@ -72,12 +77,18 @@ class RedisLeases:
     async def release_now(self, lease: Lease) -> bool:
         """Give the slot back; True if it was still held."""
         self._held.pop(lease.lease_id, None)
+        self._renewed_at.pop(lease.lease_id, None)
         return bool(await self._script(keys=self._keys(lease.replica_id), args=["release", lease.lease_id]))
 
     def release(self, lease: Lease) -> None:
         """Give the slot back from synchronous code (a run's end); written a moment later."""
         self._held.pop(lease.lease_id, None)
-        self.behind.submit(self.release_now(lease))
+        self._renewed_at.pop(lease.lease_id, None)
+        self.behind.submit(self._release_unless_away(lease))
+
+    async def _release_unless_away(self, lease: Lease) -> None:
+        with contextlib.suppress(StateUnavailable):  # Redis away: the lease lapses with its TTL
+            await self.release_now(lease)
 
     async def take_slot(self, replica_id: str, task_id: str, slots: int) -> str | None:
         """`lease`, answering the lease id only (what the dispatcher keeps)."""
@@ -106,14 +117,27 @@ class RedisLeases:
 
     async def keep_alive(self, lost: Callable[[Lease], None]) -> None:
         """Renew every held lease three times per TTL until canceled; `lost` hears of each lease that
-        lapsed before its renewal (its run must stop)."""
+        lapsed before its renewal (its run must stop). While Redis does not answer, a lease counts as
+        lapsed once a TTL has passed since its last renewal was sent: Redis' clock started no earlier,
+        so the slot may be another instance's by then (ORCH-4110)."""
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._ttl_ms / 3000)
             for lease in self.held:
+                sent_at = loop.time()
                 try:
                     renewed = await self.renew(lease)
-                except Exception:  # Redis away: the lease lapses unless a later renewal gets through
-                    logger.warning("renewing lease %s failed", lease.lease_id, exc_info=True)
+                except StateUnavailable:
+                    renewed = (
+                        loop.time() - self._renewed_at.get(lease.lease_id, sent_at) < self._ttl_ms / 1000
+                    )
+                    if not renewed:
+                        self._held.pop(lease.lease_id, None)
+                except Exception:  # a bug: logged, and the lease is tried again next round
+                    logger.exception("renewing lease %s failed", lease.lease_id)
                     continue
+                else:
+                    self._renewed_at[lease.lease_id] = sent_at
                 if not renewed:
+                    self._renewed_at.pop(lease.lease_id, None)
                     lost(lease)

@@ -11,9 +11,12 @@
 --   ltok:c hash  tenant -> estimated tokens queued in its lane
 --   ring:c list  the DRR ring of class c;  def:c hash tenant -> deficit
 --   meta   hash  seq, run, runlen (class scheduler), max:c (largest cost seen), open:c (turn open)
+--   taken  hash  id -> the instance that took it with `next`, until it ends or is requeued (ORCH-4112)
+--   tblob  hash  id -> the taken task as JSON, for the instance that reaps a dead taker's tasks
 
 local base = KEYS[1]
 local T, W, F, D, M = base .. 'tasks', base .. 'where', base .. 'front', base .. 'dl', base .. 'meta'
+local K, KB = base .. 'taken', base .. 'tblob'
 local function arr(c) return base .. 'arr:' .. c end
 local function lane(c, tenant) return base .. 'lane:' .. c .. ':' .. tenant end
 local function ltok(c) return base .. 'ltok:' .. c end
@@ -87,7 +90,13 @@ local function admit(blob, capacity, policy, place, deadline)
     evicted = remove(id)
   end
   local seq = track(t.task_id, t, blob, place, deadline)
-  if place == 'f' then redis.call('LPUSH', F, t.task_id) else add_to_class(t.task_id, t, seq) end
+  if place == 'f' then
+    redis.call('LPUSH', F, t.task_id)
+    redis.call('HDEL', K, t.task_id)
+    redis.call('HDEL', KB, t.task_id)
+  else
+    add_to_class(t.task_id, t, seq)
+  end
   return {'ok', evicted, redis.call('HLEN', T)}
 end
 
@@ -149,25 +158,29 @@ local function drr_head(c, min_quantum)
   end
 end
 
--- next: ARGV = op, now_ms, interactive weight, batch weight, min quantum.
--- Answers {tasks left, task blob or '', expired...}.
-local function next_task(now, weights, min_quantum)
+-- next: ARGV = op, now_ms, interactive weight, batch weight, min quantum, taker. The task chosen is
+-- recorded as taken by the taker. Answers {tasks left, task blob or '', expired...}.
+local function next_task(now, weights, min_quantum, taker)
   local expired = {}
   local first = redis.call('ZRANGE', D, 0, 0, 'WITHSCORES')
   if first[2] and tonumber(first[2]) <= tonumber(now) then expired = expire_due(now) end
   local chosen = ''
-  local requeued = redis.call('LINDEX', F, 0)
-  if requeued then
-    chosen = remove(requeued)
+  local id = redis.call('LINDEX', F, 0)
+  if id then
+    chosen = remove(id)
   else
     local c = choose_class(weights)
     if c then
-      local id = drr_head(c, min_quantum)
+      id = drr_head(c, min_quantum)
       if id then
         chosen = remove(id)
         record(c)
       end
     end
+  end
+  if chosen ~= '' then
+    redis.call('HSET', K, id, taker)
+    redis.call('HSET', KB, id, chosen)
   end
   local answer = {redis.call('HLEN', T), chosen}
   for _, blob in ipairs(expired) do answer[#answer + 1] = blob end
@@ -182,6 +195,20 @@ local function drain()
   local drained = {}
   for _, entry in ipairs(order) do drained[#drained + 1] = remove(entry[2]) end
   return drained
+end
+
+-- reap: the tasks a dead instance had taken, forgotten as taken and answered (at most one reaper gets them).
+local function reap(taker)
+  local taken = redis.call('HGETALL', K)
+  local reaped = {}
+  for i = 1, #taken, 2 do
+    if taken[i + 1] == taker then
+      reaped[#reaped + 1] = redis.call('HGET', KB, taken[i])
+      redis.call('HDEL', K, taken[i])
+      redis.call('HDEL', KB, taken[i])
+    end
+  end
+  return reaped
 end
 
 local function cost_of(id) return decode(redis.call('HGET', T, id)).cost end
@@ -227,8 +254,9 @@ if op == 'enqueue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'l', A
 if op == 'requeue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'f', ARGV[5]) end
 if op == 'cancel' then return remove(ARGV[2]) or '' end
 if op == 'next' then
-  return next_task(ARGV[2], {i = tonumber(ARGV[3]), b = tonumber(ARGV[4])}, tonumber(ARGV[5]))
+  return next_task(ARGV[2], {i = tonumber(ARGV[3]), b = tonumber(ARGV[4])}, tonumber(ARGV[5]), ARGV[6])
 end
+if op == 'reap' then return reap(ARGV[2]) end
 if op == 'expire' then return expire_due(ARGV[2]) end
 if op == 'drain' then return drain() end
 if op == 'depth' then

@@ -22,6 +22,8 @@ from orchestrator_core.errors import AdmissionReject, Conflict, InvalidParams, N
 from orchestrator_core.queue import Ahead, Dequeued, FullPolicy, QueueConfig, full_queue_refusal
 from orchestrator_core.task import Priority, QueuedTask
 
+from .keys import queue_key
+
 SCRIPT = files(__package__).joinpath("queue.lua").read_text()
 
 
@@ -61,14 +63,17 @@ def _score(value: float | None) -> str:
 
 
 class RedisTaskQueue:
-    """The queue of pool `pool_id` under `prefix`, on a redis-py asyncio client (bytes replies)."""
+    """The queue of pool `pool_id` under `prefix`, on a redis-py asyncio client (bytes replies); the
+    tasks this instance takes are recorded as taken by `taker` until they end or are requeued."""
 
-    def __init__(self, redis: Redis, pool_id: str, config: QueueConfig, prefix: str = "orch") -> None:
+    def __init__(
+        self, redis: Redis, pool_id: str, config: QueueConfig, prefix: str = "orch", taker: str = ""
+    ) -> None:
         self._redis = redis
         self._pool_id = pool_id
         self._config = config
-        # The hash tag keeps one pool's keys in one cluster slot, as a multi-key script needs.
-        self._keys = [f"{prefix}:queue:{{{pool_id}}}:"]
+        self._taker = taker
+        self._keys = [queue_key(prefix, pool_id)]
         self._script = redis.register_script(SCRIPT)
         self._depths = (0, 0, 0, 0)
 
@@ -181,7 +186,12 @@ class RedisTaskQueue:
         """The next task in fair order, every task past its deadline removed first (ORCH-2202)."""
         config = self._config
         answer = await self._call(
-            "next", _score(now_ms), config.interactive_weight, config.batch_weight, config.min_quantum_tokens
+            "next",
+            _score(now_ms),
+            config.interactive_weight,
+            config.batch_weight,
+            config.min_quantum_tokens,
+            self._taker,
         )
         self._seen_total(answer[0])
         task = decode(answer[1]) if answer[1] else None
@@ -199,6 +209,16 @@ class RedisTaskQueue:
         """(all queued, interactive in fair order, batch in fair order, requeue lane)."""
         total, interactive, batch, front = await self._call("depth")
         return int(total), int(interactive), int(batch), int(front)
+
+    async def takers(self) -> set[str]:
+        """The instances that hold tasks taken from this queue (not yet ended or requeued)."""
+        owners: list[Any] = await self._redis.hvals(self._keys[0] + "taken")
+        return {bytes(owner).decode() for owner in owners}
+
+    async def reap(self, taker: str) -> tuple[QueuedTask, ...]:
+        """The tasks `taker` took and neither ended nor requeued, now nobody's: the caller, the only one
+        they are answered to, requeues or ends each (ORCH-4112)."""
+        return tuple(decode(blob) for blob in await self._call("reap", taker) if blob)
 
     async def get(self, task_id: str) -> QueuedTask | None:
         blob: bytes | None = await self._redis.hget(self._keys[0] + "tasks", task_id)  # type: ignore[assignment]

@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from orchestrator_core.quotas import TenantLimits, concurrency_refusal, oversized_refusal, tokens_refusal
-from orchestratord.services.behind import WriteBehind
+from orchestratord.services.behind import OUTAGE_WRITE_S, WriteBehind
 
 SCRIPT = files(__package__).joinpath("quotas.lua").read_text()
 
@@ -65,7 +65,7 @@ class RedisQuotas:
 
     def release(self, task_id: str) -> bool:
         """The task ended: it leaves the in-flight set a moment later (written behind). True: asked."""
-        self.behind.submit(self.release_now(task_id))
+        self.behind.submit_retrying(lambda: self.release_now(task_id), for_s=OUTAGE_WRITE_S)
         return True
 
     async def release_now(self, task_id: str) -> bool:

@@ -24,8 +24,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator_core.errors import Backpressure, OrchError, StateUnavailable, WorkerReset
 from orchestrator_core.task import QueuedTask
-from orchestratord.services.behind import WriteBehind
+from orchestratord.services.behind import OUTAGE_WRITE_S, RETRY_S, WriteBehind, retried
 from orchestratord.services.lifecycle import TaskLifecycle
 from orchestratord.services.state import TaskStore
 from orchestratord.services.task_registry import Admission, TaskRecord
@@ -38,6 +39,7 @@ from .tasks import RedisTaskTable, SharedRecord
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 FOLLOW_BLOCK_MS = 1_000
+CLOSE_WRITES_S = 5.0  # how long an exiting instance waits for its last writes while Redis is away
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +137,9 @@ class SharedTasks:
         self._here.add(task_id)
         identity, started_at = record.identity, record.started_at
         assert identity is not None and started_at is not None  # set by TaskLifecycle.dispatched
-        self.behind.submit(self._table.running(task_id, self.instance_id, started_at, identity))
+        self.behind.submit_retrying(
+            lambda: self._table.running(task_id, self.instance_id, started_at, identity), for_s=OUTAGE_WRITE_S
+        )
         if task_id not in self._writers:
             writer = asyncio.get_running_loop().create_task(self._write(record), name=f"share-{task_id}")
             self._writers[task_id] = writer
@@ -151,7 +155,7 @@ class SharedTasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         await self._flush(record)
-        await self._table.requeued(record.task_id)
+        await self._table.requeued(record.task_id, self.instance_id)
         self._follow_if_read(record)
 
     def ended(self, record: TaskRecord) -> None:
@@ -170,7 +174,10 @@ class SharedTasks:
                 await transcript.appended()
                 if not transcript.closed:
                     await asyncio.sleep(self._settings.flush_s)  # let a burst gather into one entry
-                await self._flush(record)
+                try:
+                    await self._flush(record)
+                except StateUnavailable:  # Redis away: what is unwritten goes with the next write
+                    await asyncio.sleep(RETRY_S)
         finally:
             if transcript.closed:
                 self.behind.submit(self._finish(record))
@@ -183,26 +190,75 @@ class SharedTasks:
             return
         cursor = record.transcript.cursor()
         retention = self._settings.retention_s if chunk.outcome is not None else None
-        entry_id = await self._transcripts.append(task_id, chunk, retention_s=retention)
+        entry_id = await self._transcripts.append(
+            task_id, chunk, writer=self.instance_id, retention_s=retention
+        )
+        if entry_id is None:  # fenced: another instance took the task over; this copy's events are void
+            logger.warning("task %s was taken over by another instance; its events here are dropped", task_id)
+            entry_id = synced.entry_id
         self._synced[task_id] = Synced(cursor, entry_id)
 
     async def _finish(self, record: TaskRecord) -> None:
+        """Writes the task's last events and final state, through an outage of Redis if need be."""
         try:
-            await self._flush(record)
-            assert record.ended_at is not None
-            await self._table.ended(
-                record.task_id,
-                record.state,
-                ended_at=record.ended_at,
-                first_token_at=record.first_token_at,
-                tokens_in=record.tokens_in,
-                retention_s=self._settings.retention_s,
-            )
-        except Exception:  # Redis away: the readers elsewhere miss the end until the record expires
-            logger.warning("writing the end of task %s failed", record.task_id, exc_info=True)
+            await retried(lambda: self._write_end(record), for_s=OUTAGE_WRITE_S)
+        except Exception:  # a bug, not an outage: the readers elsewhere miss the end
+            logger.exception("writing the end of task %s failed", record.task_id)
         finally:
             self._synced.pop(record.task_id, None)
             self._here.discard(record.task_id)  # a terminal local record is the truth by itself
+
+    async def _write_end(self, record: TaskRecord) -> None:
+        await self._flush(record)
+        assert record.ended_at is not None
+        await self._table.ended(
+            record.task_id,
+            record.state,
+            writer=self.instance_id,
+            pool_id=record.queued.pool_id,
+            ended_at=record.ended_at,
+            first_token_at=record.first_token_at,
+            tokens_in=record.tokens_in,
+            retention_s=self._settings.retention_s,
+        )
+
+    # a dead instance's tasks
+
+    async def reclaim(
+        self, task: QueuedTask, dead: str, requeue: Callable[[QueuedTask], Awaitable[Any]]
+    ) -> bool:
+        """A task the dead instance `dead` had taken from its queue (ORCH-4112): one it had not started
+        goes back to the queue head (`requeue`), one it ran ends here with WORKER_RESET, its last events
+        written to its stream for the readers of every instance. False when it had ended already."""
+        task_id = task.task_id
+        shared = await self._table.load(task_id)
+        if shared is None or shared.state.terminal:
+            return False
+        if not await self._table.take_over(task_id, dead, self.instance_id):
+            return False
+        unstarted = shared.state is TaskState.QUEUED
+        error: OrchError
+        if unstarted and not await self._transcripts.read(task_id, START, block_ms=None):
+            await self._table.requeued(task_id, self.instance_id)
+            try:
+                await requeue(task)
+                return True
+            except Backpressure as refusal:  # its queue filled up meanwhile: it ends with the refusal
+                error = refusal
+        else:
+            error = WorkerReset(
+                f"the orchestratord instance running the task stopped ({dead})", pool_id=task.pool_id
+            )
+        record = self._registry.find(task_id)
+        if record is None:
+            record = self._copy(shared)
+            self._registry.add(record)
+        self._stop_following(task_id)
+        self._here.add(task_id)
+        await self._catch_up(record)
+        if not record.state.terminal:
+            self._lifecycle.failed(record, error)
+        return True
 
     # reading
 
@@ -338,4 +394,4 @@ class SharedTasks:
         writers = list(self._writers.values())
         if writers:
             await asyncio.wait(writers, timeout=self._settings.flush_s + 1.0)
-        await self.behind.flush()
+        await self.behind.flush(CLOSE_WRITES_S)

@@ -17,8 +17,21 @@ from redis.asyncio import Redis
 from orchestratord.services.transcript import Chunk
 
 from . import codec
+from .keys import stream_key, task_key
+from .tasks import FENCE
 
 START = b"0-0"
+
+# KEYS[1] the task's record, KEYS[2] its stream; ARGV[1] the writer, ARGV[2] the retention ('' while the
+# task lives), ARGV[3..] the entry's field, value pairs. Answers the entry id, or 0 when fenced.
+APPEND = (
+    FENCE
+    + """
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+if ARGV[2] ~= '' then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return id
+"""
+)
 
 
 class RedisTranscripts:
@@ -28,23 +41,22 @@ class RedisTranscripts:
         self._redis = redis
         self._prefix = prefix
         self.cancel_channel = f"{prefix}:cancel"
+        self._append = redis.register_script(APPEND)
 
     def key(self, task_id: str) -> str:
-        return f"{self._prefix}:stream:{task_id}"
+        return stream_key(self._prefix, task_id)
 
-    async def append(self, task_id: str, chunk: Chunk, *, retention_s: float | None = None) -> bytes:
+    async def append(
+        self, task_id: str, chunk: Chunk, *, writer: str, retention_s: float | None = None
+    ) -> bytes | None:
         """One entry with `chunk`, its id answered; a chunk that ends the task also sets the stream's
-        retention."""
-        key = self.key(task_id)
-        fields: Any = codec.encode_chunk(chunk)
-        if retention_s is None:
-            added: Any = await self._redis.xadd(key, fields)
-            return bytes(added)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(key, fields)
-            pipe.expire(key, max(1, round(retention_s)))
-            entry_id, _ = await pipe.execute()
-        return bytes(entry_id)
+        retention. None: fenced, since `writer` no longer owns the task (ORCH-4112)."""
+        pairs: list[Any] = [item for pair in codec.encode_chunk(chunk).items() for item in pair]
+        retention = "" if retention_s is None else max(1, round(retention_s))
+        added = await self._append(
+            keys=[task_key(self._prefix, task_id), self.key(task_id)], args=[writer, retention, *pairs]
+        )
+        return bytes(added) if added else None
 
     async def read(self, task_id: str, after: bytes, *, block_ms: int | None) -> list[tuple[bytes, Chunk]]:
         """The chunks after entry `after` (`START`: from the first), waiting up to `block_ms` for one

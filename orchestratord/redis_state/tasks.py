@@ -22,6 +22,7 @@ from orchestratord.services.task_registry import Admission
 from orchestratord.services.task_spec import TaskSpec, TaskState
 
 from . import codec
+from .keys import taken_keys, task_key
 from .queue import decode as decode_queued
 from .queue import encode as encode_queued
 
@@ -39,6 +40,35 @@ end
 local earlier = redis.call('HMGET', KEYS[1], 'tenant', 'fp', 'admission')
 return {earlier[1], earlier[2] or '', earlier[3] or ''}
 """
+
+# The fence of every write about a running task (ORCH-4112): refused when the record is gone or ended, or
+# when another instance owns the task (it took the task over from an instance it found dead). KEYS[1] the
+# record, ARGV[1] the writing instance.
+FENCE = """
+local state, owner = unpack(redis.call('HMGET', KEYS[1], 'state', 'owner'))
+local ended = {succeeded = true, failed = true, canceled = true}
+if not state or ended[state] or (owner and owner ~= '' and owner ~= ARGV[1]) then return 0 end
+"""
+
+# ARGV[2] the retention in seconds, '' while the task lives; ARGV[3..] field, value pairs. Answers 1 when
+# written, 0 when fenced.
+WRITE = (
+    FENCE
+    + """
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if ARGV[2] ~= '' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+)
+
+# ARGV[1] the dead owner, ARGV[2] the instance that takes the task over. Answers 1 when taken over.
+TAKE_OVER = (
+    FENCE
+    + """
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+return 1
+"""
+)
 
 REQUEST_CANCEL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', 1) end
@@ -76,9 +106,18 @@ class RedisTaskTable:
         self._prefix = prefix
         self._claim = redis.register_script(CLAIM)
         self._request_cancel = redis.register_script(REQUEST_CANCEL)
+        self._write = redis.register_script(WRITE)
+        self._take_over = redis.register_script(TAKE_OVER)
 
     def key(self, task_id: str) -> str:
-        return f"{self._prefix}:task:{task_id}"
+        return task_key(self._prefix, task_id)
+
+    async def _fenced(
+        self, task_id: str, writer: str, fields: dict[str, Any], retention_s: float | None
+    ) -> bool:
+        pairs: list[Any] = [item for pair in fields.items() for item in pair]
+        retention = "" if retention_s is None else max(1, round(retention_s))
+        return bool(await self._write(keys=[self.key(task_id)], args=[writer, retention, *pairs]))
 
     async def claim(self, spec: TaskSpec) -> Admission | None:
         """Claims a client-chosen task_id for `spec`; the earlier admission of an identical submission.
@@ -149,42 +188,51 @@ class RedisTaskTable:
             cancel_requested=bool(fields.get(b"cancel")),
         )
 
-    async def running(self, task_id: str, owner: str, started_at: float, identity: ReplayIdentity) -> None:
-        """`owner` runs the task now, placed with `identity`."""
-        mapping: Any = {
+    async def running(self, task_id: str, owner: str, started_at: float, identity: ReplayIdentity) -> bool:
+        """`owner` runs the task now, placed with `identity`; False: fenced (ORCH-4112)."""
+        fields = {
             "state": TaskState.RUNNING.value,
             "owner": owner,
             "started_at": repr(started_at),
             "identity": orjson.dumps(asdict(identity)),
         }
-        await self._redis.hset(self.key(task_id), mapping=mapping)
+        return await self._fenced(task_id, owner, fields, None)
+
+    async def take_over(self, task_id: str, dead: str, instance_id: str) -> bool:
+        """`instance_id` owns the task of the dead instance `dead` from now on; False when it ended or
+        another instance took it over first."""
+        return bool(await self._take_over(keys=[self.key(task_id)], args=[dead, instance_id]))
 
     async def request_cancel(self, task_id: str) -> None:
         """Marks the task canceled-on-request, for the instance that takes it from a queue next."""
         await self._request_cancel(keys=[self.key(task_id)])
 
-    async def requeued(self, task_id: str) -> None:
-        """The task is back in its queue, owned by nobody until it is dispatched again."""
-        await self._redis.hset(self.key(task_id), mapping={"state": TaskState.QUEUED.value, "owner": ""})
+    async def requeued(self, task_id: str, owner: str) -> bool:
+        """The task is back in its queue, owned by nobody until it is dispatched again; False: fenced."""
+        return await self._fenced(task_id, owner, {"state": TaskState.QUEUED.value, "owner": ""}, None)
 
     async def ended(
         self,
         task_id: str,
         state: TaskState,
         *,
+        writer: str,
+        pool_id: str,
         ended_at: float,
         first_token_at: float | None,
         tokens_in: int | None,
         retention_s: float,
-    ) -> None:
-        """The task reached `state`; its record is kept for `retention_s`."""
-        key = self.key(task_id)
-        mapping: Any = {"state": state.value, "ended_at": repr(ended_at), "owner": ""}
+    ) -> bool:
+        """The task reached `state`; its record is kept for `retention_s` and its pool's queue forgets it
+        as taken. False: fenced (another instance ended it or took it over)."""
+        fields: dict[str, Any] = {"state": state.value, "ended_at": repr(ended_at), "owner": ""}
         if first_token_at is not None:
-            mapping["first_token_at"] = repr(first_token_at)
+            fields["first_token_at"] = repr(first_token_at)
         if tokens_in is not None:
-            mapping["tokens_in"] = tokens_in
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping=mapping)
-            pipe.expire(key, max(1, round(retention_s)))
+            fields["tokens_in"] = tokens_in
+        written = await self._fenced(task_id, writer, fields, retention_s)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in taken_keys(self._prefix, pool_id):
+                pipe.hdel(key, task_id)
             await pipe.execute()
+        return written

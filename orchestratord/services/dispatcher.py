@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 from orchestrator_core.deadlines import expired_error
-from orchestrator_core.errors import Internal, OrchError, PoolUnready, WorkerReset
+from orchestrator_core.errors import Internal, OrchError, PoolUnready, StateUnavailable, WorkerReset
 from orchestrator_core.placement import Assigned, decide
 from orchestrator_core.stores import TaskQueue
 from orchestrator_core.task import QueuedTask
@@ -36,6 +36,7 @@ DEFAULT_UNREADY_WAIT_S = 30.0
 UNREADY_CHECK_S = 0.25
 # How many tasks that cannot start yet one dispatch pass looks past before it stops (ORCH-4006).
 MAX_HELD_TASKS = 16
+UNREACHABLE_RETRY_S = 0.25
 
 
 class Dispatcher:
@@ -77,6 +78,7 @@ class Dispatcher:
         self._unready_since: dict[str, float] = {}
         self._unready_check_at: dict[str, float] = {}
         self._running = True
+        self._paused = False
 
     def stop(self) -> None:
         """Dispatches nothing more; the loop returns at its next wake-up."""
@@ -89,12 +91,27 @@ class Dispatcher:
             if self._shared is not None:  # other instances fill the queues of every pool served here
                 for pool_id in self._replicas.pool_ids():
                     self._queues.get(pool_id)
+            unreachable: StateUnavailable | None = None
             for queue in self._queues:
                 try:
                     await self._dispatch_pool(queue, group)
+                except StateUnavailable as error:  # Redis away: nothing can be taken; try again shortly
+                    unreachable = error
+                    break
                 except Exception:  # one failing pool must not stop dispatching (nor the daemon's TaskGroup)
                     logger.exception("dispatching pool %s failed", queue.pool_id)
-            await self._wakeup.wait(self._tick_s)
+            self._note_state(unreachable)
+            await self._wakeup.wait(self._tick_s if unreachable is None else UNREACHABLE_RETRY_S)
+
+    def _note_state(self, unreachable: StateUnavailable | None) -> None:
+        """Logs once when dispatching pauses for an unreachable shared state, and once when it resumes."""
+        if (unreachable is not None) == self._paused:
+            return
+        self._paused = unreachable is not None
+        if unreachable is not None:
+            logger.warning("dispatching paused: %s", unreachable.message)
+        else:
+            logger.warning("dispatching resumed: the shared state answers again")
 
     async def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
         now = self._clock()
@@ -125,6 +142,10 @@ class Dispatcher:
                 continue
             try:
                 placed = await self._place(queue, task, record, group)
+            except StateUnavailable as error:  # taken, but neither startable nor returnable: it ends
+                self._lifecycle.failed(record, error)
+                await self._put_back(queue, held)
+                raise
             except Exception:  # the task left the queue: end it rather than leave it queued nowhere
                 logger.exception("placing task %s failed", task.task_id)
                 self._lifecycle.failed(record, Internal("placement failed", pool_id=queue.pool_id))
@@ -133,11 +154,22 @@ class Dispatcher:
                 held.append(task)
                 if len(held) > MAX_HELD_TASKS:
                     break
+        await self._put_back(queue, held)
+        self._queues.publish_depth(queue)
+
+    async def _put_back(self, queue: TaskQueue, held: list[QueuedTask]) -> None:
+        """Returns the held tasks to the queue head in their order; while the shared state does not
+        answer, a task that cannot go back ends with STATE_UNAVAILABLE rather than stay queued nowhere."""
         for task in reversed(held):
             if self._shared is not None:
                 self._shared.put_back(task.task_id)
-            await queue.requeue_front(task)
-        self._queues.publish_depth(queue)
+            try:
+                await queue.requeue_front(task)
+            except StateUnavailable as error:
+                record = self._registry.find(task.task_id)
+                if record is not None and not record.state.terminal:
+                    self._lifecycle.failed(record, error)
+        held.clear()
 
     async def _end_overdue_unready(self, queue: TaskQueue, now: float) -> None:
         """Ends with POOL_UNREADY the queued tasks that waited the unready wait for a ready replica

@@ -21,7 +21,7 @@ def test_spec_tables_define_both_daemons_and_every_label_budget(metrics_spec: Me
     assert first_token.labels == ("pool_id", "priority")
     assert 0.9 in first_token.buckets
     assert metrics_spec.budgets["priority"].values == frozenset({"interactive", "batch"})
-    assert metrics_spec.budgets["reason"].budget == 18
+    assert metrics_spec.budgets["reason"].budget == 19
 
 
 @pytest.mark.req("ORCH-8001")

@@ -42,9 +42,26 @@ def read_events(
     running: Cluster, index: int, task_id: str, last_event_id: int | None = None
 ) -> list[tuple[str, Any]]:
     """Every event of the task's stream through instance `index`, to the terminal one."""
+    events = stream_events(running, index, task_id, last_event_id, to_terminal=True)
+    if events and events[-1][0] in ("end", "error"):
+        return events
+    raise AssertionError(f"stream of {task_id} ended without a terminal event: {events}")
+
+
+def stream_events(
+    running: Cluster,
+    index: int,
+    task_id: str,
+    last_event_id: int | None = None,
+    *,
+    to_terminal: bool = False,
+    events: list[tuple[str, Any]] | None = None,
+) -> list[tuple[str, Any]]:
+    """The events of the task's stream through instance `index` (appended to `events` as they come),
+    read to the first terminal one, or else until the server closes the stream."""
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-    events: list[tuple[str, Any]] = []
-    with running.http(index, timeout_s=30) as client:
+    events = [] if events is None else events
+    with running.http(index, timeout_s=60) as client:
         with client.stream("GET", f"/v1/tasks/{task_id}/stream", headers=headers) as response:
             assert response.status_code == 200, response.read()
             kind = ""
@@ -53,9 +70,9 @@ def read_events(
                     kind = line.removeprefix("event: ")
                 elif line.startswith("data: "):
                     events.append((kind, orjson.loads(line.removeprefix("data: "))))
-                    if kind in ("end", "error"):
+                    if to_terminal and kind in ("end", "error"):
                         return events
-    raise AssertionError(f"stream of {task_id} ended without a terminal event: {events}")
+    return events
 
 
 def tokens(events: list[tuple[str, Any]]) -> list[tuple[int, str]]:
