@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import secrets
+import shutil
 import socket
 import sys
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ class StackPlan:
     port: int
     pool_port: int
     state_dir: Path
+    workers: int = 1
+    redis_url: str | None = None  # the shared state of several workers (ORCH-4114)
 
     @property
     def url(self) -> str:
@@ -59,8 +62,31 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def orchestratord_command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "orchestratord", "--config", str(config)]
+def orchestratord_command(config: Path, workers: int = 1) -> list[str]:
+    workers_flag = ["--workers", str(workers)] if workers > 1 else []
+    return [sys.executable, "-m", "orchestratord", "--config", str(config), *workers_flag]
+
+
+def redis_server_command(host: str, port: int, state_dir: Path) -> list[str]:
+    """A redis-server for the workers' shared state, without persistence (the stack lives as long as
+    `llorch up`); InvalidParams when neither redis-server nor valkey-server is installed."""
+    binary = shutil.which("redis-server") or shutil.which("valkey-server")
+    if binary is None:
+        raise InvalidParams(
+            "--workers needs redis-server or valkey-server on PATH (Debian: apt-get install redis-server), "
+            "or an existing Redis given with --redis-url"
+        )
+    return [
+        binary, "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
+        "--dir", str(state_dir), "--protected-mode", "yes",
+    ]  # fmt: skip
+
+
+def _orchestratord_base(plan: StackPlan) -> dict[str, Any]:
+    base: dict[str, Any] = {"bind": {"host": plan.host, "port": plan.port}}
+    if plan.redis_url is not None:
+        base["state"] = {"backend": "redis", "url": plan.redis_url, "instance_id": "llorch-up"}
+    return base
 
 
 def pool_managerd_command(config: Path) -> list[str]:
@@ -73,10 +99,7 @@ def managed_configs(plan: StackPlan) -> tuple[Path, Path]:
     engine_port = free_port(plan.host)
     orchd = write_json(
         plan.state_dir / "orchestratord.json",
-        {
-            "bind": {"host": plan.host, "port": plan.port},
-            "node_tokens": [sha256_hex(token)],
-        },
+        {**_orchestratord_base(plan), "node_tokens": [sha256_hex(token)]},
     )
     poolmgr = write_json(
         plan.state_dir / "pool_managerd.json",
@@ -109,7 +132,7 @@ def static_config(plan: StackPlan, engine_port: int) -> Path:
     return write_json(
         plan.state_dir / "orchestratord.json",
         {
-            "bind": {"host": plan.host, "port": plan.port},
+            **_orchestratord_base(plan),
             "replicas": [
                 {
                     "id": f"{POOL_ID}-r0",

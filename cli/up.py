@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from orchestrator_core.errors import NotFound, OrchError
 from tools.openapi_client import Client, OrchestratordUnreachable
 
@@ -41,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", choices=("auto", "managed", "static"), default="auto")
     parser.add_argument("--state-dir", type=Path, help="config files and logs (default: a new temp dir)")
     parser.add_argument("--ready-timeout-s", type=float, default=180.0)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="orchestratord processes on the port, sharing state in Redis"
+    )
+    parser.add_argument(
+        "--redis-url",
+        help="the Redis of the workers' shared state (default with --workers: one started here)",
+    )
 
 
 class StackFailed(Exception):
@@ -54,7 +63,12 @@ class _Terminated(BaseException):
 def up(args: argparse.Namespace, output: Output) -> int:
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="llorch-up-"))
     state_dir.mkdir(parents=True, exist_ok=True)
-    plan = stack.StackPlan(args.host, args.port, args.pool_port, state_dir.resolve())
+    if args.workers < 1:
+        output.note(f"llorch up: --workers {args.workers} is not a number of processes (1 or more)")
+        return ExitCode.USAGE
+    redis_port = stack.free_port(args.host) if args.workers > 1 and args.redis_url is None else None
+    redis_url = args.redis_url or (None if redis_port is None else f"redis://{args.host}:{redis_port}/0")
+    plan = stack.StackPlan(args.host, args.port, args.pool_port, state_dir.resolve(), args.workers, redis_url)
     for name, port in (("orchestratord", plan.port), ("pool_managerd", plan.pool_port)):
         if not stack.port_is_free(plan.host, port):
             output.note(f"llorch up: {plan.host}:{port} ({name}) is in use; choose --port / --pool-port")
@@ -62,6 +76,8 @@ def up(args: argparse.Namespace, output: Output) -> int:
     children: list[Child] = []
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
+        if redis_port is not None:
+            _start_redis(plan, redis_port, children, output)
         kind = _start(plan, args.stack, children, output)
         _wait_ready(plan, children, args.ready_timeout_s)
         _announce(plan, kind, output)
@@ -96,7 +112,9 @@ def _start(plan: stack.StackPlan, kind: str, children: list[Child], output: Outp
     if kind in ("auto", "managed"):
         orchd_config, pool_config = stack.managed_configs(plan)
         output.note(f"llorch up: starting orchestratord on {plan.url} (state in {logs})")
-        children.append(_child("orchestratord", stack.orchestratord_command(orchd_config), logs))
+        children.append(
+            _child("orchestratord", stack.orchestratord_command(orchd_config, plan.workers), logs)
+        )
         _wait_live(plan, children)
         if kind == "managed" or _serves_registration(plan):
             output.note(f"llorch up: starting pool_managerd with {stack.MODEL_REF}")
@@ -109,8 +127,22 @@ def _start(plan: stack.StackPlan, kind: str, children: list[Child], output: Outp
     children.append(_child("llama-server", stack.llama_server_command(plan.host, engine_port), logs))
     config = stack.static_config(plan, engine_port)
     output.note(f"llorch up: starting orchestratord on {plan.url} (state in {logs})")
-    children.append(_child("orchestratord", stack.orchestratord_command(config), logs))
+    children.append(_child("orchestratord", stack.orchestratord_command(config, plan.workers), logs))
     return "static"
+
+
+def _start_redis(plan: stack.StackPlan, port: int, children: list[Child], output: Output) -> None:
+    """A redis-server of this stack for the workers' shared state, answering before they start."""
+    output.note(f"llorch up: starting redis-server on {plan.host}:{port} for {plan.workers} workers")
+    children.append(
+        _child("redis-server", stack.redis_server_command(plan.host, port, plan.state_dir), plan.state_dir)
+    )
+    deadline = time.monotonic() + 30.0
+    while stack.port_is_free(plan.host, port):
+        _check_children(children)
+        if time.monotonic() > deadline:
+            raise StackFailed(f"redis-server did not listen on {plan.host}:{port} within 30 s")
+        time.sleep(POLL_S)
 
 
 def _child(name: str, argv: list[str], logs: Path) -> Child:
@@ -163,11 +195,26 @@ def _wait_ready(plan: stack.StackPlan, children: list[Child], timeout_s: float) 
             _check_children(children)
             try:
                 client.readiness()
-                return
+                if _every_worker_ready(plan):
+                    return
+                last = "not every worker is ready"
             except (OrchError, OrchestratordUnreachable) as exc:
                 last = str(exc)
             time.sleep(POLL_S)
     raise StackFailed(f"not ready after {timeout_s:.0f} s (last: {last}); logs in {plan.state_dir}")
+
+
+def _every_worker_ready(plan: stack.StackPlan) -> bool:
+    """With several workers: each answered /readyz 200 (new connections reach any of them)."""
+    if plan.workers == 1:
+        return True
+    ready: set[str] = set()
+    for _ in range(8 * plan.workers):
+        with contextlib.suppress(httpx.HTTPError):
+            answer = httpx.get(f"{plan.url}/readyz", timeout=2.0, trust_env=False)
+            if answer.status_code == 200:
+                ready.add(str(answer.json().get("instance_id")))
+    return len(ready) >= plan.workers
 
 
 def curl_example(url: str, task_id: str) -> str:
@@ -199,6 +246,7 @@ def _announce(plan: stack.StackPlan, kind: stack.StackKind, output: Output) -> N
                 "model_ref": stack.MODEL_REF,
                 "state_dir": str(plan.state_dir),
                 "curl": curl,
+                **({"workers": plan.workers, "redis_url": plan.redis_url} if plan.workers > 1 else {}),
             }
         )
         return
@@ -206,6 +254,8 @@ def _announce(plan: stack.StackPlan, kind: stack.StackKind, output: Output) -> N
         f"OrchQueue is ready ({described[kind]}, {stack.MODEL_REF} on llama.cpp, strict determinism)",
         f"  orchestratord  {plan.url}",
     ]
+    if plan.workers > 1:
+        lines.append(f"  workers        {plan.workers}, sharing {plan.redis_url}")
     if kind == "managed":
         lines.append(f"  pool_managerd  http://{plan.host}:{plan.pool_port}")
     lines += [

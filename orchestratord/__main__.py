@@ -1,4 +1,5 @@
-"""`python -m orchestratord [--config FILE]`: serve the daemon with uvicorn (one worker).
+"""`python -m orchestratord [--config FILE] [--workers N]`: serve the daemon with uvicorn, in one process
+or, with `--workers N` and the shared mode, in N processes on one port (`workers.py`).
 
 Refuses to listen on a non-loopback address without API keys (ORCH-5005). The uvicorn access log and
 httpx's per-request lines are on only at `logging.level: debug`.
@@ -25,6 +26,7 @@ from orchestrator_core.errors import OrchError
 
 from .app import create_app
 from .http.sse_response import OpenStreams
+from .workers import Supervisor, reuse_port_socket
 
 logger = logging.getLogger("orchestratord")
 
@@ -62,9 +64,34 @@ def check_exposure(config: OrchestratordConfig) -> None:
         )
 
 
+def check_workers(config: OrchestratordConfig, workers: int) -> None:
+    """Raises OrchError when `--workers` asks for processes that could not share their state."""
+    if workers < 1:
+        raise OrchError(f"--workers: {workers} is not a number of processes (1 or more)")
+    if workers > 1 and config.state.backend != "redis":
+        raise OrchError(
+            f"--workers {workers} needs the shared mode (state.backend: redis): each worker is a process, "
+            "and the embedded state lives in one"
+        )
+
+
+def as_worker(config: OrchestratordConfig, index: int) -> OrchestratordConfig:
+    """Worker `index`'s configuration: its instance id names the worker."""
+    state = config.state
+    base = state.instance_id or socket.gethostname()
+    return config.model_copy(update={"state": state.model_copy(update={"instance_id": f"{base}-w{index}"})})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orchestratord", description="OrchQueue v1 daemon")
     parser.add_argument("--config", type=Path, default=None, help="orchestratord YAML/JSON config file")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes serving the port (SO_REUSEPORT); more than 1 needs state.backend: redis",
+    )
+    parser.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         settings = (
@@ -72,11 +99,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         config = settings.resolve()
         check_exposure(config)
+        check_workers(config, args.workers)
     except OrchError as error:
         sys.stderr.write(f"orchestratord: {error.message}\n")
         return 2
     level = getattr(logging, config.logging.level.upper())
     configure_json_logging(level=level)
+    if args.workers > 1:
+        child_argv = [] if args.config is None else ["--config", str(args.config)]
+        return Supervisor(child_argv, args.workers).run()
+    sockets: list[socket.socket] | None = None
+    if args.worker_index is not None:
+        config = as_worker(config, args.worker_index)
+        sockets = [reuse_port_socket(config.bind.host, config.bind.port)]
     verbose = level <= logging.DEBUG
     if not verbose:
         # One line per engine request would dominate the log under load; failures are logged as events.
@@ -99,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     # full collection under load to per-request objects instead of a 20-50 ms walk over everything.
     gc.collect()
     gc.freeze()
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
         return 1
     return 0

@@ -58,8 +58,9 @@ def _reap(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator[None]:
-    """The shared mode's loops (ORCH-4105, ORCH-4109, ORCH-4112): this instance's alive key, slot lease
-    renewal, the cancel channel and the reaper of dead instances' tasks; on exit the writes asked for are
+    """The shared mode's loops (ORCH-4105, ORCH-4109, ORCH-4112, ORCH-4113): this instance's alive key,
+    slot lease renewal, the cancel channel, the reaper of dead instances' tasks and the shared node
+    registry; on exit the writes asked for are
     completed and the client closed."""
     dispatcher = services.dispatcher
     await shared.liveness.beat()  # alive before it takes any task (ORCH-4112); raises while Redis is away
@@ -68,6 +69,7 @@ async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator
         asyncio.create_task(shared.leases.keep_alive(lambda lease: dispatcher.lease_lost(lease.lease_id))),
         asyncio.create_task(shared.tasks.listen(services.tasks.cancel_record)),
         asyncio.create_task(shared.reaper.run()),
+        asyncio.create_task(shared.nodes.keep_syncing(services.nodes.lease.check_interval_s)),
     ]
     try:
         yield
@@ -151,10 +153,14 @@ def create_app(
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
     snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
     ping = built.shared.redis.ping if built.shared is not None else None
-    app.include_router(health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot, ping))
+    me = built.shared.liveness.instance_id if built.shared is not None else None
+    app.include_router(
+        health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot, ping, me)
+    )
     facade = OpenAIFacade(built.tasks, FacadeSettings(config.openai.default_max_tokens, heartbeat_s), streams)
     app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))
-    app.include_router(nodes_router(built.auth, built.nodes, built.replicas))
+    shared_nodes = built.shared.nodes if built.shared is not None else None
+    app.include_router(nodes_router(built.auth, built.nodes, built.replicas, shared_nodes))
     return app

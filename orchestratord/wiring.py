@@ -24,6 +24,7 @@ from .http.security import ApiKey, Authenticator, Role
 from .redis_state.client import SharedRedis, shared_redis
 from .redis_state.instances import InstanceLiveness, Reaper
 from .redis_state.leases import RedisLeases
+from .redis_state.nodes import SharedNodes
 from .redis_state.queue import RedisTaskQueue
 from .redis_state.quotas import RedisQuotas
 from .redis_state.shared_tasks import SharedTasks, SharingSettings
@@ -63,6 +64,7 @@ class SharedBackend:
     quotas: RedisQuotas
     liveness: InstanceLiveness
     reaper: Reaper
+    nodes: SharedNodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +200,14 @@ def build_services(
 
         queues = PoolQueues(queue_config(config), metrics, make=shared_queue)
     lifecycle = TaskLifecycle(clock, metrics, log, sessions.budgets)
+    nodes = NodeRegistry(
+        clock=clock,
+        replicas=replicas,
+        adapters=http_node_adapters(config),
+        lease=LeaseSettings(config.node_lease.heartbeat_interval_ms, config.node_lease.lease_intervals),
+        metrics=metrics,
+        log=log,
+    )
     backend: SharedBackend | None = None
     if redis is not None:
         shared_tasks = SharedTasks(
@@ -215,6 +225,7 @@ def build_services(
             redis_quotas,
             liveness,
             Reaper(liveness=liveness, queues=redis_queues.values, shared=shared_tasks),
+            SharedNodes(redis, prefix=prefix, registry=nodes),
         )
     shared = backend.tasks if backend is not None else None
     shared_leases = backend.leases if backend is not None else None
@@ -308,14 +319,6 @@ def build_services(
         lifecycle=lifecycle,
         log=log,
         grace_s=config.shutdown_grace_ms / 1000,
-    )
-    nodes = NodeRegistry(
-        clock=clock,
-        replicas=replicas,
-        adapters=http_node_adapters(config),
-        lease=LeaseSettings(config.node_lease.heartbeat_interval_ms, config.node_lease.lease_intervals),
-        metrics=metrics,
-        log=log,
     )
     return Services(
         config=config,

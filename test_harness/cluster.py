@@ -127,14 +127,30 @@ def _proxy(work_dir: Path, index: int, redis_url: str) -> tuple[Process, str]:
     return Process(f"proxy-{index}", argv, work_dir / f"proxy-{index}.log", f"tcp://127.0.0.1:{port}"), url
 
 
-def _engine(work_dir: Path, index: int, slots: int, token_delay_ms: int) -> Process:
+def _engine(
+    work_dir: Path, index: int, slots: int, token_delay_ms: int, model: str = MODEL, name: str = "engine"
+) -> Process:
     port = free_port()
     argv = [
         sys.executable, "-m", "mock_engine", "--wire", "llamacpp", "--host", "127.0.0.1",
-        "--port", str(port), "--slots", str(slots), "--model-id", MODEL,
+        "--port", str(port), "--slots", str(slots), "--model-id", model,
         "--token-delay-ms", str(token_delay_ms), "--log-level", "warning",
     ]  # fmt: skip
-    return Process(f"engine-{index}", argv, work_dir / f"engine-{index}.log", f"http://127.0.0.1:{port}")
+    return Process(f"{name}-{index}", argv, work_dir / f"{name}-{index}.log", f"http://127.0.0.1:{port}")
+
+
+@contextmanager
+def mock_engine(
+    work_dir: Path, *, slots: int = 2, token_delay_ms: int = 5, model: str = MODEL, name: str = "engine"
+) -> Iterator[Process]:
+    """One more mock engine (llama.cpp wire) serving `model`, healthy when yielded; stopped on exit."""
+    engine = _engine(work_dir, 0, slots, token_delay_ms, model, name)
+    engine.start()
+    try:
+        _wait_ready(f"{engine.url}/health", engine, START_TIMEOUT_S)
+        yield engine
+    finally:
+        engine.stop()
 
 
 def cluster_config(redis_url: str, engines: list[Process], slots: int, **overrides: Any) -> dict[str, Any]:

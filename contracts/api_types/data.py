@@ -460,6 +460,12 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"]
     replicas_ready: Annotated[StrictInt, Field(ge=1)]
+    instance_id: Annotated[
+        StrictStr | MISSING,
+        Field(
+            description="In the shared mode (ORCH-4106), the id of the orchestratord process that answered: its\nconfigured `state.instance_id` (with `-w<N>` for worker N of `--workers`) and a suffix per process.\n"
+        ),
+    ] = MISSING
 
 
 class StreamOptions(BaseModel):

@@ -36,7 +36,7 @@ from ..http.security import Authenticator, Principal, Role
 from ..services.nodes import REGISTER_PATH_SEGMENT, Node, NodePool, NodeRegistry
 from ..services.pool_client import PoolClient
 from ..services.replicas import Replica, ReplicaRegistry
-from ..services.state import QueueStore
+from ..services.state import QueueStore, SharedNodeState
 
 logger = logging.getLogger(__name__)
 
@@ -307,19 +307,31 @@ def node_info(node: Node, replicas: ReplicaRegistry, now: float) -> dict[str, ob
     }
 
 
-def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegistry) -> APIRouter:
+def nodes_router(
+    auth: Authenticator,
+    nodes: NodeRegistry,
+    replicas: ReplicaRegistry,
+    shared: SharedNodeState | None = None,
+) -> APIRouter:
+    """`shared` (the shared mode) publishes each applied registration, heartbeat and deregistration."""
     register_url_convertor(NODE_ID_CONVERTOR, NodeIdSegment())
     router = APIRouter(tags=["nodes"])
     node_token = Depends(auth.require_node())
 
     @router.post(f"/v1/nodes/{REGISTER_PATH_SEGMENT}", operation_id="registerNode")
     async def register_node(body: NodeRegistration, token: str = node_token) -> JSONResponse:
-        return JSONResponse(lease_body(nodes.register(body, token)))
+        node = nodes.register(body, token)
+        if shared is not None:
+            await shared.registered(body, token)
+        return JSONResponse(lease_body(node))
 
     @router.post(f"/v1/nodes/{{id:{NODE_ID_CONVERTOR}}}/heartbeat", operation_id="heartbeatNode")
     async def heartbeat_node(id: PathId, body: Heartbeat, token: str = node_token) -> JSONResponse:
         nodes.check_token(id, token)
-        return JSONResponse(lease_body(nodes.heartbeat(id, body)))
+        node = nodes.heartbeat(id, body)
+        if shared is not None:
+            await shared.heartbeat(id, body)
+        return JSONResponse(lease_body(node))
 
     @router.delete(f"/v1/nodes/{{id:{NODE_ID_CONVERTOR}}}", operation_id="deregisterNode", status_code=204)
     async def deregister_node(
@@ -328,6 +340,8 @@ def nodes_router(auth: Authenticator, nodes: NodeRegistry, replicas: ReplicaRegi
         if token is not None:
             nodes.check_token(id, token)
         nodes.deregister(id)
+        if shared is not None:
+            await shared.deregistered(id)
         return Response(status_code=204)
 
     @router.get("/v1/nodes", operation_id="listNodes")

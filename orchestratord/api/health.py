@@ -66,9 +66,10 @@ def health_router(
     metrics: DaemonMetrics,
     snapshot: GaugeSnapshot,
     shared_state: Callable[[], Awaitable[object]] | None = None,
+    instance_id: str | None = None,
 ) -> APIRouter:
     """`shared_state` (the shared mode) raises StateUnavailable while Redis does not answer, which makes
-    the instance unready (ORCH-4111)."""
+    the instance unready (ORCH-4111); `instance_id` names the instance in the answer."""
     router = APIRouter(tags=["operations"])
     guard = Depends(auth.open_or(Role.CLIENT))
 
@@ -85,7 +86,10 @@ def health_router(
             raise PoolUnready("no registered replica is ready")
         if shared_state is not None:
             await shared_state()
-        return JSONResponse({"status": "ready", "replicas_ready": len(ready)})
+        body: dict[str, object] = {"status": "ready", "replicas_ready": len(ready)}
+        if instance_id is not None:
+            body["instance_id"] = instance_id
+        return JSONResponse(body)
 
     @router.get("/metrics", operation_id="getMetrics")
     async def prometheus(_: Principal | None = guard) -> Response:

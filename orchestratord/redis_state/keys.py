@@ -29,3 +29,8 @@ def stream_key(prefix: str, task_id: str) -> str:
 def instance_key(prefix: str, instance_id: str) -> str:
     """Present while the instance is alive (it renews the key's TTL)."""
     return f"{prefix}:instance:{instance_id}"
+
+
+def node_keys(prefix: str) -> tuple[str, str]:
+    """The hashes of the published node registrations and of their latest heartbeats (ORCH-4113)."""
+    return f"{prefix}:nodes", f"{prefix}:node-beats"

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Collection, Iterator
 from typing import Protocol
 
+from contracts.api_types.control import Heartbeat, NodeRegistration
 from orchestrator_core.budgets import SessionBudgets
 from orchestrator_core.queue import QueueConfig
 from orchestrator_core.replica import ReplicaSetIdentity
@@ -159,6 +160,15 @@ class SharedSlotLeases(Protocol):
     async def take_slot(self, replica_id: str, task_id: str, slots: int) -> str | None: ...
     def free_slot(self, lease_id: str) -> None: ...
     async def held_slots(self, replica_id: str) -> int: ...
+
+
+class SharedNodeState(Protocol):
+    """The node registry's calls published for the other instances (ORCH-4113), after this instance
+    applied them to its own NodeRegistry."""
+
+    async def registered(self, registration: NodeRegistration, token: str) -> None: ...
+    async def heartbeat(self, node_id: str, heartbeat: Heartbeat) -> None: ...
+    async def deregistered(self, node_id: str) -> None: ...
 
 
 async def taken_record(

@@ -64,21 +64,22 @@ def _read_until_ready(process: subprocess.Popen[str], json_mode: bool) -> str:
     raise AssertionError(f"llorch up not ready within {READY_TIMEOUT_S} s: {''.join(seen)}")
 
 
-@pytest.mark.req("ORCH-9106", "ORCH-9107", "ORCH-9109")
+@pytest.mark.req("ORCH-9106", "ORCH-9107", "ORCH-9109", "ORCH-4114")
 @pytest.mark.real_engine
 @pytest.mark.slow
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize(
-    ("stack", "json_mode"),
-    [("static", False), ("static", True), ("managed", True)],
-    ids=["static-human", "static-json", "managed-json"],
+    ("stack", "json_mode", "workers"),
+    [("static", False, 1), ("static", True, 1), ("managed", True, 1), ("managed", False, 2)],
+    ids=["static-human", "static-json", "managed-json", "managed-human-2-workers"],
 )
 def test_up_serves_a_working_curl_example_and_stops_everything(
-    tmp_path: Path, snapshot: SnapshotAssertion, stack: str, json_mode: bool
+    tmp_path: Path, snapshot: SnapshotAssertion, stack: str, json_mode: bool, workers: int
 ) -> None:
     port, pool_port = free_port("127.0.0.1"), free_port("127.0.0.1")
     argv = ["up", "--stack", stack, "--port", str(port), "--pool-port", str(pool_port)]
     argv += ["--state-dir", str(tmp_path), *(["--json"] if json_mode else [])]
+    argv += ["--workers", str(workers)] if workers > 1 else []
     with llorch_process(*argv, text=True) as process:
         banner = _read_until_ready(process, json_mode)
         if json_mode:
@@ -91,7 +92,9 @@ def test_up_serves_a_working_curl_example_and_stops_everything(
     assert process.returncode == 0, err
     assert "event: started" in answer.stdout and "event: end" in answer.stdout
     assert len(re.findall(r"event: token", answer.stdout)) >= 1
-    assert len(spawned) >= 2  # orchestratord and llama-server, or orchestratord and pool_managerd
+    # orchestratord and llama-server, or orchestratord and pool_managerd; with workers, the supervisor,
+    # each worker and redis-server too.
+    assert len(spawned) >= (2 if workers == 1 else 3 + workers)
     assert [pid for pid in spawned if _alive(pid)] == []
     assert normalise(banner.replace(str(tmp_path), "<state-dir>")) == snapshot
 

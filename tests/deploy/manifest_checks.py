@@ -103,6 +103,7 @@ def k8s_requirements(documents: list[tuple[Path, Doc]]) -> list[str]:
             for c in _containers(deployment)
             if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != "/readyz"
         )
+    problems.extend(_scaled_out(by_kind))
     for secret in by_kind["Secret"]:
         text = "\n".join(secret.get("stringData", {}).values())
         if "api_keys" in text:
@@ -110,6 +111,37 @@ def k8s_requirements(documents: list[tuple[Path, Doc]]) -> list[str]:
             hashes = [key["sha256"] for key in creds["api_keys"]] + list(creds.get("node_tokens", []))
             problems.extend(f"Secret holds {h!r}, not a SHA-256 hash" for h in hashes if not _SHA256.match(h))
     problems.extend(_monitored(by_kind))
+    return problems
+
+
+def _scaled_out(by_kind: dict[str, list[Doc]]) -> list[str]:
+    """ORCH-4115: several orchestratord replicas on a shared Redis, updated and disrupted without downtime."""
+    problems = []
+    orchd = [d for d in by_kind.get("Deployment", []) if d["metadata"]["name"] == "orchestratord"]
+    for deployment in orchd:
+        spec = deployment["spec"]
+        replicas = spec.get("replicas", 1)
+        if not isinstance(replicas, int) or replicas < 3:
+            problems.append("the orchestratord Deployment must run at least 3 replicas")
+        strategy = spec.get("strategy", {})
+        if (
+            strategy.get("type") != "RollingUpdate"
+            or strategy.get("rollingUpdate", {}).get("maxUnavailable") != 0
+        ):
+            problems.append("the orchestratord Deployment must roll with maxUnavailable 0")
+    selected = [
+        budget["spec"].get("selector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+        for budget in by_kind.get("PodDisruptionBudget", [])
+    ]
+    if "orchestratord" not in selected:
+        problems.append("a PodDisruptionBudget must cover the orchestratord replicas")
+    if not any(s["metadata"]["name"] == "redis" for s in by_kind.get("StatefulSet", [])):
+        problems.append("a redis StatefulSet must hold the shared state")
+    configs = [c for c in by_kind.get("ConfigMap", []) if c["metadata"]["name"] == "orchestratord-config"]
+    for config in configs:
+        state = yaml.safe_load(config["data"]["orchestratord.yaml"]).get("state", {})
+        if state.get("backend") != "redis":
+            problems.append("orchestratord-config must set state.backend: redis")
     return problems
 
 
@@ -137,7 +169,7 @@ def compose_problems(path: Path) -> list[str]:
     services: dict[str, Doc] = doc.get("services", {})
     problems = [
         f"missing service {name}"
-        for name in ("orchestratord", "pool-managerd", "prometheus", "grafana", "dcgm-exporter")
+        for name in ("orchestratord", "pool-managerd", "redis", "prometheus", "grafana", "dcgm-exporter")
         if name not in services
     ]
     if problems:
@@ -154,7 +186,7 @@ def compose_problems(path: Path) -> list[str]:
         if probe not in test:
             problems.append(f"{name}: the healthcheck must probe {probe}")
     gates = {
-        "orchestratord": ["pool-managerd"],
+        "orchestratord": ["redis", "pool-managerd"],
         "prometheus": ["orchestratord", "pool-managerd"],
         "grafana": ["prometheus"],
     }

@@ -88,7 +88,11 @@ def _no_dcgm(doc: Doc) -> None:
     del doc["services"]["dcgm-exporter"]
 
 
-@pytest.mark.req("ORCH-8104")
+def _start_before_redis(doc: Doc) -> None:
+    del doc["services"]["orchestratord"]["depends_on"]["redis"]
+
+
+@pytest.mark.req("ORCH-8104", "ORCH-4115")
 @pytest.mark.parametrize(
     ("break_it", "complaint"),
     [
@@ -97,6 +101,7 @@ def _no_dcgm(doc: Doc) -> None:
         (_no_gpu, "pool-managerd: no NVIDIA GPU reservation"),
         (_missing_file, "mounted path ./prometheus/prometheus.yaml does not exist"),
         (_no_dcgm, "missing service dcgm-exporter"),
+        (_start_before_redis, "orchestratord must wait for redis to be healthy"),
     ],
 )
 def test_an_invalid_compose_copy_fails(

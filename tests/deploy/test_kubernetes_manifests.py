@@ -26,11 +26,12 @@ def _problems(directory: Path) -> list[str]:
     return validate_k8s(documents) + k8s_requirements(documents)
 
 
-@pytest.mark.req("ORCH-8105")
+@pytest.mark.req("ORCH-8105", "ORCH-4115")
 def test_the_manifests_validate_and_meet_the_deployment_requirements() -> None:
     documents = k8s_documents(K8S)
     kinds = sorted(doc["kind"] for _, doc in documents)
-    assert kinds.count("Service") == 2 and "DaemonSet" in kinds and "ServiceMonitor" in kinds
+    assert kinds.count("Service") == 3 and "DaemonSet" in kinds and "ServiceMonitor" in kinds
+    assert "StatefulSet" in kinds and "PodDisruptionBudget" in kinds
     assert _problems(K8S) == []
 
 
@@ -48,11 +49,21 @@ def test_the_daemons_configs_in_the_configmaps_and_secret_validate_against_the_c
     assert PoolManagerdConfig.model_validate(poolmgr).pools[0].devices == [0]
 
 
-@pytest.mark.req("ORCH-8105")
+@pytest.mark.req("ORCH-8105", "ORCH-4115")
 @pytest.mark.parametrize(
     ("file", "old", "new", "complaint"),
     [
-        ("orchestratord-deployment.yaml", "replicas: 1", 'replicas: "one"', "Deployment"),
+        ("orchestratord-deployment.yaml", "replicas: 3", 'replicas: "three"', "Deployment"),
+        ("orchestratord-deployment.yaml", "replicas: 3", "replicas: 1", "at least 3 replicas"),
+        ("orchestratord-deployment.yaml", "maxUnavailable: 0", "maxUnavailable: 1", "maxUnavailable 0"),
+        (
+            "orchestratord-pdb.yaml",
+            "    matchLabels:\n      app.kubernetes.io/name: orchestratord",
+            "    matchLabels:\n      app.kubernetes.io/name: other",
+            "PodDisruptionBudget must cover",
+        ),
+        ("orchestratord-configmap.yaml", "backend: redis", "backend: memory", "state.backend: redis"),
+        ("redis-statefulset.yaml", "name: redis\n", "name: cache\n", "redis StatefulSet"),
         (
             "orchestratord-service.yaml",
             "targetPort: http",

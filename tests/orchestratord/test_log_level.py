@@ -21,7 +21,7 @@ class ServerNotStarted:
     def __init__(self, config: object, *_: object) -> None:
         self.config = config
 
-    def run(self) -> None:
+    def run(self, sockets: object = None) -> None:
         return None
 
 
