@@ -346,7 +346,7 @@ class NodeRegistry:
             if node.expired or silent_s <= node.lease_s:
                 continue
             node.expired = True
-            reason = f"node {node.node_id} lease expired: no heartbeat for {int(silent_s * 1000)} ms"
+            reason = f"node {node.node_id} lease expired: no heartbeat for {math.ceil(silent_s * 1000)} ms"
             self._replicas.mark_unready(node.node_id, reason)
             expired.append(node.node_id)
             self._log.event("node.lease_expired", node_id=node.node_id, reason=reason)
