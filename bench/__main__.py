@@ -1,7 +1,8 @@
 """`python -m bench` (what `make bench` runs): the side-by-side benchmark of orchestratord and the engine.
 
 Phases: relay (direct / OrchQueue v1 / OpenAI facade at each concurrency, interleaved in rounds), admission
-and queue flood, and the orchestrator_core queue benchmark. Writes `bench/results/<date>.json` and
+and queue flood, the shared state (embedded vs Redis-backed relay, admission on Redis, bytes in Redis), and
+the orchestrator_core queue benchmark. Writes `bench/results/<date>.json` and
 `<date>.png`, and rewrites the generated table of bench/README.md from the JSON.
 """
 
@@ -28,6 +29,7 @@ from bench.plot import plot
 from bench.processes import python_argv, taskset_path
 from bench.relay import run_relay, summarize
 from bench.report import targets, update_readmes
+from bench.shared_phase import run_shared
 from bench.stack import (
     ENGINE_CORE,
     LOADGEN_CORE,
@@ -97,6 +99,8 @@ def run(plan: Plan, out_dir: Path, keep_logs: Path | None = None) -> tuple[dict[
                 restarts = stack.restarts
             progress("admission phase")
             admission = run_admission(plan, loadgen, log_dir, progress)
+            progress("shared phase")
+            shared = run_shared(plan, loadgen, log_dir, progress)
         finally:
             loadgen.stop()
     progress("core queue benchmark")
@@ -111,6 +115,7 @@ def run(plan: Plan, out_dir: Path, keep_logs: Path | None = None) -> tuple[dict[
         "arms": summarize(cells),
         "relay_daemon_restarts": restarts,
         "admission": admission,
+        "shared": shared,
         "core": core,
     }
     results["targets"] = targets(results)

@@ -41,7 +41,7 @@ Progress = Callable[[str], None]
 NEVER_MS = 600_000.0
 
 
-def _hold_the_slot(base_url: str) -> str:
+def hold_the_slot(base_url: str) -> str:
     """Submits the task that keeps the replica's only slot busy; returns its id once it is running."""
     with httpx.Client(base_url=base_url, timeout=5.0) as client:
         answer = client.post("/v1/tasks", json={"model_ref": MODEL_REF, "prompt": PROMPT, "max_tokens": 8})
@@ -55,7 +55,7 @@ def _hold_the_slot(base_url: str) -> str:
     raise RuntimeError(f"the slot-holding task {task_id} never started")
 
 
-def _latencies(answer: dict[str, Any], status: str) -> dict[str, float | None]:
+def latencies(answer: dict[str, Any], status: str) -> dict[str, float | None]:
     samples = answer["latency_ms"].get(status, [])
     return {
         "p50": rounded(percentile(samples, 0.50)),
@@ -76,7 +76,7 @@ def run_admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, progress: P
             "max_tokens": plan.max_tokens,
             "model": MODEL_REF,
         }
-        _hold_the_slot(f"http://{HOST}:{stack.daemon_port}")
+        hold_the_slot(f"http://{HOST}:{stack.daemon_port}")
         post = {"op": "post", "target": target, "concurrency": plan.admission_concurrency}
         loadgen.call(post | {"count": plan.admission_warmup})
         before = stack.daemon.sample()
@@ -88,7 +88,7 @@ def run_admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, progress: P
         floods = {}
         for connections in plan.flood_concurrency:
             command = {"op": "post", "target": target, "concurrency": connections, "duration_s": plan.flood_s}
-            floods[connections] = _measured_flood(stack, loadgen, command)
+            floods[connections] = measured_flood(stack, loadgen, command)
             progress(f"closed-loop flood from {connections} connections: {floods[connections]}")
         capacity_rate = floods[max(floods)]["requests_per_s"]
         open_floods = {}
@@ -100,7 +100,7 @@ def run_admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, progress: P
                 "rate": rate,
                 "duration_s": plan.flood_open_s,
             }
-            open_floods[rate] = _measured_flood(stack, loadgen, command)
+            open_floods[rate] = measured_flood(stack, loadgen, command)
             progress(f"open-loop flood at {rate:g}/s: {open_floods[rate]}")
         after_flood = stack.daemon.sample()
     growth = after.rss_bytes - before.rss_bytes
@@ -112,7 +112,7 @@ def run_admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, progress: P
             "statuses": admitted["statuses"],
             "elapsed_s": round(float(admitted["elapsed_s"]), 3),
             "tasks_per_s": round(rate, 1),
-            "latency_ms": _latencies(admitted, "202"),
+            "latency_ms": latencies(admitted, "202"),
             "cpu_s_per_task": rounded((after.cpu_s - before.cpu_s) / plan.admission_tasks, 6),
         },
         "memory": {
@@ -136,7 +136,7 @@ def _open_loop_rates(plan: Plan, capacity_rate: float) -> list[float]:
     return sorted({*plan.flood_rates, plan.flood_judged_rate, near_capacity})
 
 
-def _measured_flood(stack: Stack, loadgen: LoadGenerator, command: dict[str, Any]) -> dict[str, Any]:
+def measured_flood(stack: Stack, loadgen: LoadGenerator, command: dict[str, Any]) -> dict[str, Any]:
     before = stack.daemon.sample()
     answer = loadgen.call(command)
     after = stack.daemon.sample()
@@ -155,7 +155,7 @@ def _flood_summary(answer: dict[str, Any], connections: int) -> dict[str, Any]:
         "statuses": answer["statuses"],
         "elapsed_s": round(elapsed, 3),
         "requests_per_s": round(requests / elapsed, 1),
-        "latency_429_ms": _latencies(answer, "429"),
+        "latency_429_ms": latencies(answer, "429"),
     }
     if "offered_per_s" in answer:
         lags = answer["send_lag_ms"]

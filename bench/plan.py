@@ -31,6 +31,12 @@ class Plan:
     flood_open_s: float = 4.0
     flood_open_concurrency: int = 64
     core_ops: int = 400_000
+    # The shared phase (ORCH-4106): the relay at `shared_concurrency` streams, embedded and on Redis; the
+    # admission on Redis; the bytes Redis keeps per queued and per retained task.
+    shared_concurrency: int = 64
+    shared_admission_tasks: int = 2_000
+    shared_bytes_queued: int = 1_000
+    shared_bytes_finished: int = 100
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
@@ -55,4 +61,8 @@ def quick_plan() -> Plan:
         flood_open_s=0.3,
         flood_open_concurrency=4,
         core_ops=4_000,
+        shared_concurrency=4,
+        shared_admission_tasks=50,
+        shared_bytes_queued=20,
+        shared_bytes_finished=4,
     )

@@ -59,7 +59,7 @@ class Child:
         name: str,
         argv: Sequence[str],
         *,
-        core: int | None,
+        core: int | str | None,
         log_path: Path,
         stdin: int | None = None,
         stdout: int | IO[bytes] | None = None,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.admission import NEVER_MS, _hold_the_slot
+from bench.admission import NEVER_MS, hold_the_slot
 from bench.stack import HOST, MODEL_REF, DaemonSettings, EngineSettings, LoadGenerator, Stack, running_stack
 
 RESULTS = Path(__file__).parent / "results"
@@ -131,7 +131,7 @@ def profile(scenario: str, seconds: float, out_dir: Path, shape: Shape = Shape()
         try:
             with running_stack(log_dir, scenario, engine, daemon) as stack:
                 if queued:
-                    _hold_the_slot(f"http://{HOST}:{stack.daemon_port}")
+                    hold_the_slot(f"http://{HOST}:{stack.daemon_port}")
                     if scenario == "flood":
                         _load("admission", stack, loadgen, 1.0, shape)  # fills the queue
                 _load(scenario, stack, loadgen, 1.0, shape)  # warm-up

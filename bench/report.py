@@ -67,6 +67,11 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append(_row("ORCH-9207", "memory per queued task", memory, "<=", 4_096, "bytes"))
     core = _get(results, "core", "depth_10000", "ops_per_s")
     rows.append(_row("ORCH-9208", "core queue mix at depth 10,000", core, ">=", 200_000, "ops/s"))
+    if "shared" in results:
+        shared = results["shared"]
+        ratio = _get(shared, "relay", "redis, 1 instance", "vs_embedded")
+        name = f"relay on Redis with 1 instance vs embedded, {shared.get('concurrency')} streams"
+        rows.append(_row("ORCH-4116", name, ratio, ">=", 0.8, "x"))
     return rows
 
 
@@ -141,7 +146,7 @@ def targets_table(results: dict[str, Any]) -> list[str]:
     lines = ["| requirement | target | measured | met |", "|---|---|---:|:---:|"]
     for row in targets(results):
         verdict = {True: "yes", False: "**no**", None: "-"}[row["met"]]
-        digits = 2 if row["unit"] == "ms" else 0
+        digits = 2 if row["unit"] in ("ms", "x") else 0
         lines.append(
             f"| {row['id']} {row['name']} | {row['target']} {row['unit']} "
             f"| {_num(row['measured'], digits)} {row['unit']} | {verdict} |"
@@ -182,6 +187,31 @@ def flood_text(phase: dict[str, Any]) -> str:
     )
 
 
+def shared_lines(shared: dict[str, Any] | None) -> list[str]:
+    """The shared phase (bench/shared_phase.py) as one paragraph; nothing for results without it."""
+    if not shared:
+        return []
+    relay = shared.get("relay", {})
+    arms = "; ".join(
+        f"{name}: {_num(figures.get('tokens_per_s'))} tokens/s ({_num(figures.get('vs_embedded'), 2)}x)"
+        for name, figures in relay.items()
+    )
+    admission = shared.get("admission", {})
+    stored = shared.get("bytes", {})
+    post_p99 = _num(_get(admission, "latency_ms", "p99"), 2)
+    flood_p99 = _num(_get(admission, "flood", "latency_429_ms", "p99"), 2)
+    return [
+        f"Shared state (Redis on this machine, OrchQueue v1 at {shared.get('concurrency')} streams, rounds "
+        f"interleaved): {arms}. Admission on Redis: {_num(admission.get('tasks_per_s'))} tasks/s from "
+        f"{admission.get('concurrency')} connections, POST p99 {post_p99} ms; 429 p99 {flood_p99} ms under a "
+        f"closed-loop flood from {_get(admission, 'flood', 'concurrency')} connections. Bytes in Redis: "
+        f"{_num(stored.get('bytes_per_queued_task'))} per queued task, "
+        f"{_num(stored.get('bytes_per_retained_task'))} per ended task kept for the retention "
+        f"({stored.get('tokens')} tokens).",
+        "",
+    ]
+
+
 def generated_section(results: dict[str, Any], source: str) -> str:
     machine = results.get("machine", {})
     plan = results.get("plan", {})
@@ -216,6 +246,7 @@ def generated_section(results: dict[str, Any], source: str) -> str:
         f"{_num(_get(phase, 'memory', 'bytes_per_queued_task'))} bytes over "
         f"{_num(_get(phase, 'memory', 'queued_tasks'))} tasks; {flood_text(phase)}",
         "",
+        *shared_lines(results.get("shared")),
         f"Core queue (`bench/core_bench.py`, one core): {_num(_get(core, 'depth_10000', 'ops_per_s'))} ops/s "
         f"at depth 10,000, {_num(_get(core, 'depth_1000', 'ops_per_s'))} ops/s at depth 1,000.",
         "",

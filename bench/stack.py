@@ -24,6 +24,7 @@ MODEL_REF = "pkg:bench-mock-model"
 ORCHESTRATORD_CORE = 1
 ENGINE_CORE = 0
 LOADGEN_CORE = 0
+EVERY_CORE = "0,1"  # the workers of `--workers 2`: what a second core gives
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,17 @@ class DaemonSettings:
 
     replica_slots: int = 256
     queue_capacity: int = 1024
+    redis_url: str | None = None  # the shared mode (ORCH-4106), under a key prefix of the stack's own
+    workers: int = 1  # `--workers`; several are pinned to every core
 
 
 def daemon_config(
     port: int, engine_port: int, engine: EngineSettings, daemon: DaemonSettings
 ) -> dict[str, Any]:
     """orchestratord's configuration: loopback, no keys, one static replica on the mock engine."""
+    shared = {} if daemon.redis_url is None else {"state": {"backend": "redis", "url": daemon.redis_url}}
     return {
+        **shared,
         "bind": {"host": HOST, "port": port},
         "queues": {"defaults": {"capacity": daemon.queue_capacity, "policy": "reject"}},
         "replicas": [
@@ -119,8 +124,15 @@ class Stack:
     """A running engine and orchestratord, with their addresses; orchestratord can be restarted."""
 
     def __init__(
-        self, engine: Child, engine_port: int, daemon_port: int, config_path: Path, name: str
+        self,
+        engine: Child,
+        engine_port: int,
+        daemon_port: int,
+        config_path: Path,
+        name: str,
+        workers: int = 1,
     ) -> None:
+        self.workers = workers
         self.engine = engine
         self.engine_port = engine_port
         self.daemon_port = daemon_port
@@ -131,10 +143,11 @@ class Stack:
 
     def _start_daemon(self) -> Child:
         log_name = f"{self._name}-orchestratord{'' if not self.restarts else f'-{self.restarts}'}.log"
+        workers = ["--workers", str(self.workers)] if self.workers > 1 else []
         daemon = Child(
             f"{self._name}-orchestratord",
-            python_argv("-m", "orchestratord", "--config", str(self._config_path)),
-            core=ORCHESTRATORD_CORE,
+            python_argv("-m", "orchestratord", "--config", str(self._config_path), *workers),
+            core=ORCHESTRATORD_CORE if self.workers == 1 else EVERY_CORE,
             log_path=self._config_path.parent / log_name,
         )
         self.daemon = daemon
@@ -155,7 +168,10 @@ def running_stack(
     """Starts the mock engine and orchestratord (pinned), waits until orchestratord is ready, stops both."""
     engine_port, daemon_port = free_port(), free_port()
     config_path = log_dir / f"{name}-orchestratord.yaml"
-    config_path.write_text(yaml.safe_dump(daemon_config(daemon_port, engine_port, engine, daemon)))
+    config = daemon_config(daemon_port, engine_port, engine, daemon)
+    if "state" in config:
+        config["state"]["key_prefix"] = f"bench-{name}"
+    config_path.write_text(yaml.safe_dump(config))
     children: list[Child] = []
     stack: Stack | None = None
     try:
@@ -185,7 +201,7 @@ def running_stack(
         children.append(mock)
         health = "/health" if engine.wire == "llamacpp" else "/v1/models"
         wait_http(f"http://{HOST}:{engine_port}{health}", mock)
-        stack = Stack(mock, engine_port, daemon_port, config_path, name)
+        stack = Stack(mock, engine_port, daemon_port, config_path, name, daemon.workers)
         yield stack
     finally:
         if stack is not None:

@@ -39,6 +39,16 @@ class BudgetRemaining:
     time_ms: float | None
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetUsage:
+    """One session's budget as `SessionBudgets.usage` answers it: limits, spent, and held per task."""
+
+    limits: BudgetLimits
+    tokens: int
+    time_ms: float
+    reserved: dict[str, int]
+
+
 class _Usage:
     __slots__ = ("limits", "reserved", "time_ms", "tokens")
 
@@ -115,6 +125,22 @@ class SessionBudgets:
     def release(self, task_id: str) -> bool:
         """A task ended without running (canceled, evicted, expired): drop its reservation. Idempotent."""
         return self._release(task_id) is not None
+
+    def usage(self, session_id: str) -> BudgetUsage | None:
+        """What the session spent and holds, to be restored elsewhere (`restore`); None when unknown."""
+        usage = self._sessions.get(session_id)
+        if usage is None:
+            return None
+        return BudgetUsage(usage.limits, usage.tokens, usage.time_ms, dict(usage.reserved))
+
+    def restore(self, session_id: str, state: BudgetUsage) -> None:
+        """Replaces the session's budget with `state` (another instance's `usage` of it)."""
+        self.close(session_id)
+        usage = self._sessions[session_id] = _Usage(state.limits)
+        usage.tokens, usage.time_ms = state.tokens, state.time_ms
+        usage.reserved = dict(state.reserved)
+        for task_id in usage.reserved:
+            self._task_session[task_id] = session_id
 
     def remaining(self, session_id: str) -> BudgetRemaining:
         """What the session may still spend; an unknown session is unlimited."""

@@ -80,6 +80,7 @@ async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator
         await shared.tasks.aclose()
         await shared.leases.behind.flush(SHUTDOWN_WRITES_S)
         await shared.quotas.behind.flush(SHUTDOWN_WRITES_S)
+        await shared.sessions.behind.flush(SHUTDOWN_WRITES_S)
         await shared.redis.aclose()
 
 
@@ -149,7 +150,8 @@ def create_app(
     )
     app.include_router(tasks_router(built.auth, built.tasks))
     app.include_router(streams_router(built.auth, built.tasks, heartbeat_s, streams))
-    app.include_router(sessions_router(built.auth, built.sessions))
+    shared_sessions = built.shared.sessions if built.shared is not None else None
+    app.include_router(sessions_router(built.auth, built.sessions, shared_sessions))
     app.include_router(capabilities_router(built.auth, built.replicas, config.limits))
     snapshot = GaugeSnapshot(built.metrics, built.replicas, built.queues, built.registry, built.sessions)
     ping = built.shared.redis.ping if built.shared is not None else None

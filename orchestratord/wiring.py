@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from contracts.config_schema.orchestratord import OrchestratordConfig, SharedState, StaticReplica, Tenant
 from orchestrator_core.predictions import ThroughputModel
@@ -27,6 +28,7 @@ from .redis_state.leases import RedisLeases
 from .redis_state.nodes import SharedNodes
 from .redis_state.queue import RedisTaskQueue
 from .redis_state.quotas import RedisQuotas
+from .redis_state.sessions import SharedSessions
 from .redis_state.shared_tasks import SharedTasks, SharingSettings
 from .redis_state.streams import RedisTranscripts
 from .redis_state.tasks import RedisTaskTable
@@ -65,6 +67,7 @@ class SharedBackend:
     liveness: InstanceLiveness
     reaper: Reaper
     nodes: SharedNodes
+    sessions: SharedSessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +229,11 @@ def build_services(
             liveness,
             Reaper(liveness=liveness, queues=redis_queues.values, shared=shared_tasks),
             SharedNodes(redis, prefix=prefix, registry=nodes),
+            SharedSessions(redis, prefix=prefix, store=sessions),
         )
     shared = backend.tasks if backend is not None else None
     shared_leases = backend.leases if backend is not None else None
+    shared_sessions = backend.sessions if backend is not None else None
     gate = AdmissionGate()
     limits = config.limits
     admission = AdmissionService(
@@ -252,6 +257,7 @@ def build_services(
         wakeup=wakeup,
         gate=gate,
         shared=shared,
+        shared_sessions=shared_sessions,
     )
     requeuer = Requeuer(
         queues=queues,
@@ -270,6 +276,7 @@ def build_services(
         lifecycle=lifecycle,
         requeuer=requeuer,
         queue_depth=lambda pool_id: len(queues.get(pool_id)),
+        shared_sessions=shared_sessions,
     )
     dispatcher = Dispatcher(
         clock=clock,
@@ -284,6 +291,7 @@ def build_services(
         unready_wait_s=lambda pool_id: config.queues.for_pool(pool_id).unready_wait_ms / 1000,
         shared=shared,
         shared_leases=shared_leases,
+        shared_sessions=shared_sessions,
     )
     tasks = TaskService(
         admission=admission,
@@ -305,7 +313,11 @@ def build_services(
         decode_ms = 0.0
         if record.first_token_at is not None and record.ended_at is not None:
             decode_ms = (record.ended_at - record.first_token_at) * 1000
-        sessions.settle(record.task_id, record.spec.session_id, record.tokens_out, decode_ms, ran)
+        session_id = record.spec.session_id
+        sessions.settle(record.task_id, session_id, record.tokens_out, decode_ms, ran)
+        if shared_sessions is not None and session_id is not None:
+            charge = partial(sessions.settle, record.task_id, session_id, record.tokens_out, decode_ms, ran)
+            shared_sessions.changed(session_id, charge)
 
     lifecycle.on_terminal(settle)
     lifecycle.on_terminal(registry.retain)

@@ -8,16 +8,21 @@ from fastapi import APIRouter, Depends
 from starlette.responses import JSONResponse, Response
 
 from ..http.security import Authenticator, Principal, Role
-from ..services.state import SessionState
+from ..services.state import SessionState, SharedSessionState
 
 
-def sessions_router(auth: Authenticator, sessions: SessionState) -> APIRouter:
+def sessions_router(
+    auth: Authenticator, sessions: SessionState, shared: SharedSessionState | None = None
+) -> APIRouter:
+    """`shared` (the shared mode): answers from the session's latest state, deletes it everywhere."""
     router = APIRouter(tags=["sessions"])
     client = Depends(auth.require(Role.CLIENT))
 
     @router.get("/v1/sessions/{id}", operation_id="getSession")
     async def get_session(id: uuid.UUID, principal: Principal = client) -> JSONResponse:
         session_id = str(id)
+        if shared is not None:
+            await shared.pull(session_id)
         view = sessions.view(session_id, principal.tenant)
         return JSONResponse(
             {
@@ -34,7 +39,13 @@ def sessions_router(auth: Authenticator, sessions: SessionState) -> APIRouter:
 
     @router.delete("/v1/sessions/{id}", operation_id="deleteSession", status_code=204)
     async def delete_session(id: uuid.UUID, principal: Principal = client) -> Response:
-        sessions.delete(str(id), principal.tenant)
+        session_id = str(id)
+        if shared is not None:
+            await shared.pull(session_id)
+        owned = sessions.find(session_id)
+        sessions.delete(session_id, principal.tenant)
+        if shared is not None and owned is not None and owned.tenant == principal.tenant:
+            await shared.deleted(session_id)
         return Response(status_code=204)
 
     return router

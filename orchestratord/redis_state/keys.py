@@ -34,3 +34,8 @@ def instance_key(prefix: str, instance_id: str) -> str:
 def node_keys(prefix: str) -> tuple[str, str]:
     """The hashes of the published node registrations and of their latest heartbeats (ORCH-4113)."""
     return f"{prefix}:nodes", f"{prefix}:node-beats"
+
+
+def session_keys(prefix: str, session_id: str) -> tuple[str, str]:
+    """A session's latest state and the lock of the instance deciding on it (ORCH-4117)."""
+    return f"{prefix}:session:{{{session_id}}}", f"{prefix}:session:{{{session_id}}}:lock"

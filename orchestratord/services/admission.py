@@ -8,7 +8,9 @@ ORCH-1003..1005, ORCH-2201, ORCH-2301..2304, ORCH-4101).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,7 +34,7 @@ from .metrics import PLACEMENT_OUTCOMES, DaemonMetrics
 from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .signal import Wakeup
-from .state import QueueStore, SessionState, SharedTaskState, TaskStore, taken_record
+from .state import QueueStore, SessionState, SharedSessionState, SharedTaskState, TaskStore, taken_record
 from .task_registry import Admission
 from .task_spec import TaskSpec, TaskState, queued_task
 
@@ -112,9 +114,11 @@ class AdmissionService:
         wakeup: Wakeup,
         gate: AdmissionGate,
         shared: SharedTaskState | None = None,
+        shared_sessions: SharedSessionState | None = None,
     ) -> None:
         self._clock = clock
         self._shared = shared
+        self._shared_sessions = shared_sessions
         self._limits = limits
         self._registry = registry
         self._replicas = replicas
@@ -145,8 +149,9 @@ class AdmissionService:
             if earlier is not None:
                 return earlier
             try:
-                pool_id = self._choose_pool(spec)
-                return await self._enqueue(spec, pool_id, correlation_id)
+                async with self._session_turn(spec.session_id):
+                    pool_id = self._choose_pool(spec)
+                    return await self._enqueue(spec, pool_id, correlation_id)
             except BaseException:
                 await self._shared.forget(spec.task_id)
                 raise
@@ -157,6 +162,12 @@ class AdmissionService:
         except OrchError as refusal:
             self._metrics.task_rejected(pool_id, refusal.code)
             raise
+
+    def _session_turn(self, session_id: str | None) -> AbstractAsyncContextManager[None]:
+        """Shared, a session's turn is decided by one instance at a time on its latest state (ORCH-4117)."""
+        if session_id is None or self._shared_sessions is None:
+            return contextlib.nullcontext()
+        return self._shared_sessions.turn(session_id)
 
     def _check_limits(self, spec: TaskSpec) -> None:
         limits = self._limits

@@ -25,7 +25,15 @@ from .replicas import ReplicaRegistry
 from .requirements import requirements_for
 from .runner import TaskRunner
 from .signal import Wakeup
-from .state import QueueStore, SessionState, SharedSlotLeases, SharedTaskState, TaskStore, taken_record
+from .state import (
+    QueueStore,
+    SessionState,
+    SharedSessionState,
+    SharedSlotLeases,
+    SharedTaskState,
+    TaskStore,
+    taken_record,
+)
 from .task_registry import TaskRecord
 from .task_spec import TaskState
 
@@ -58,9 +66,11 @@ class Dispatcher:
         tick_s: float = 0.05,
         shared: SharedTaskState | None = None,
         shared_leases: SharedSlotLeases | None = None,
+        shared_sessions: SharedSessionState | None = None,
     ) -> None:
         self._clock = clock
         self._shared = shared
+        self._shared_sessions = shared_sessions
         self._shared_leases = shared_leases
         # The run holding each shared slot lease, for a lease that lapses under it (ORCH-4105).
         self._lease_holders: dict[str, TaskRecord] = {}
@@ -211,7 +221,10 @@ class Dispatcher:
         self, queue: TaskQueue, task: QueuedTask, record: TaskRecord, group: asyncio.TaskGroup
     ) -> bool:
         """Starts the task if placement assigns it; False when it is busy and must stay queued."""
-        session = self._sessions.find(record.spec.session_id)
+        session_id = record.spec.session_id
+        if session_id is not None and self._shared_sessions is not None:
+            await self._shared_sessions.pull(session_id)  # its last turn may have run elsewhere
+        session = self._sessions.find(session_id)
         requirements = requirements_for(record.spec, session, record.attempts, record.first_identity)
         decision = decide(requirements, self._replicas.views(self._replicas.of_pool(queue.pool_id)))
         if not isinstance(decision, Assigned):

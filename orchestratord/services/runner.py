@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from orchestrator_core.errors import DecodeTimeout, Internal, InvalidParams, OrchError, WorkerReset
 from worker_adapters.types import FinalEvent, GenerateRequest
@@ -17,7 +18,7 @@ from worker_adapters.types import FinalEvent, GenerateRequest
 from .lifecycle import TaskLifecycle
 from .replicas import Replica, ReplicaRegistry
 from .requeue import Requeuer
-from .state import SessionState
+from .state import SessionState, SharedSessionState
 from .task_registry import TaskRecord
 from .task_spec import TaskState
 
@@ -63,8 +64,10 @@ class TaskRunner:
         lifecycle: TaskLifecycle,
         requeuer: Requeuer,
         queue_depth: Callable[[str], int],
+        shared_sessions: SharedSessionState | None = None,
     ) -> None:
         self._clock = clock
+        self._shared_sessions = shared_sessions
         self._settings = settings
         self._replicas = replicas
         self._sessions = sessions
@@ -141,10 +144,14 @@ class TaskRunner:
     def _start(self, record: TaskRecord, replica: Replica) -> None:
         kv_warmth = False
         view = self._replicas.view(replica)
-        if record.spec.session_id is not None:
-            kv_warmth = self._sessions.record_placement(
-                record.spec.session_id, replica.replica_id, view.identity
-            )
+        session_id = record.spec.session_id
+        if session_id is not None:
+            kv_warmth = self._sessions.record_placement(session_id, replica.replica_id, view.identity)
+            if self._shared_sessions is not None:
+                place = partial(
+                    self._sessions.record_placement, session_id, replica.replica_id, view.identity
+                )
+                self._shared_sessions.changed(session_id, place)
         self._lifecycle.started(record, replica, kv_warmth, self._queue_depth(replica.pool_id))
 
     async def _on_failure(self, record: TaskRecord, replica: Replica, error: OrchError) -> None:

@@ -8,9 +8,9 @@ turn, so its turns never mix sets (ORCH-3004), and remembers the last replica fo
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from orchestrator_core.budgets import BudgetLimits, SessionBudgets
+from orchestrator_core.budgets import BudgetLimits, BudgetUsage, SessionBudgets
 from orchestrator_core.errors import Conflict, NotFound
 from orchestrator_core.replica import ReplicaSetIdentity
 
@@ -37,6 +37,15 @@ class Session:
     identity: ReplicaSetIdentity | None = None
     kv_warmth: bool = False
     kv_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSnapshot:
+    """One session as another instance needs it (ORCH-4117): its state, its age and its budget."""
+
+    session: Session
+    idle_s: float
+    budget: BudgetUsage | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +181,24 @@ class SessionStore:
     def _ttl_remaining_ms(self, session: Session) -> int:
         remaining = self.limits.ttl_s - (self._clock() - session.last_used_at)
         return max(0, int(remaining * 1000))
+
+    def snapshot(self, session_id: str) -> SessionSnapshot | None:
+        """The live session as it stands here, for the other instances; None when unknown or expired."""
+        session = self._live(session_id)
+        if session is None:
+            return None
+        copy = replace(session)
+        return SessionSnapshot(copy, self._clock() - session.last_used_at, self.budgets.usage(session_id))
+
+    def restore(self, session_id: str, snapshot: SessionSnapshot | None) -> None:
+        """Takes the session as another instance left it (None: it ended there), replacing this copy."""
+        if snapshot is None:
+            self._drop(session_id)
+            return
+        session = replace(snapshot.session, last_used_at=self._clock() - snapshot.idle_s)
+        self._sessions[session_id] = session
+        if snapshot.budget is not None:
+            self.budgets.restore(session_id, snapshot.budget)
 
     def expire_and_count(self) -> int:
         """Live sessions after expiring the stale ones."""

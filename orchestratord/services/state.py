@@ -22,7 +22,8 @@ A record's own fields (state, timestamps, identity, outcome) are changed only by
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Collection, Iterator
+from collections.abc import AsyncGenerator, Callable, Collection, Iterator
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from contracts.api_types.control import Heartbeat, NodeRegistration
@@ -33,7 +34,7 @@ from orchestrator_core.stores import TaskQueue
 from orchestrator_core.task import QueuedTask
 
 from .replicas import ReplicaRegistry
-from .sessions import Session, SessionLimits, SessionView
+from .sessions import Session, SessionLimits, SessionSnapshot, SessionView
 from .task_events import Outcome, Started
 from .task_registry import Admission, TaskRecord
 from .task_spec import TaskSpec
@@ -129,6 +130,8 @@ class SessionState(Protocol):
     def view(self, session_id: str, tenant: str) -> SessionView: ...
     def expire(self) -> int: ...
     def expire_and_count(self) -> int: ...
+    def snapshot(self, session_id: str) -> SessionSnapshot | None: ...
+    def restore(self, session_id: str, snapshot: SessionSnapshot | None) -> None: ...
     @property
     def limits(self) -> SessionLimits: ...
     @property
@@ -160,6 +163,17 @@ class SharedSlotLeases(Protocol):
     async def take_slot(self, replica_id: str, task_id: str, slots: int) -> str | None: ...
     def free_slot(self, lease_id: str) -> None: ...
     async def held_slots(self, replica_id: str) -> int: ...
+
+
+class SharedSessionState(Protocol):
+    """Sessions kept in Redis for every instance (ORCH-4117). The local `SessionState` decides as in the
+    embedded mode; around each decision this brings the session's latest state in and sends the result
+    out, one instance at a time per session."""
+
+    def turn(self, session_id: str) -> AbstractAsyncContextManager[None]: ...
+    async def pull(self, session_id: str) -> None: ...
+    def changed(self, session_id: str, change: Callable[[], object]) -> None: ...
+    async def deleted(self, session_id: str) -> None: ...
 
 
 class SharedNodeState(Protocol):

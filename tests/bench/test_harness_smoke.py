@@ -68,7 +68,23 @@ def test_results_carry_every_figure_and_the_machine(quick_run: tuple[dict[str, A
     machine = results["machine"]
     assert machine["cores"] >= 1 and machine["cpu_model"] and machine["python"]
     assert path.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
-    assert {row["id"] for row in results["targets"]} == {f"ORCH-920{n}" for n in range(3, 9)}
+    assert {row["id"] for row in results["targets"]} == {f"ORCH-920{n}" for n in range(3, 9)} | {"ORCH-4116"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.req("ORCH-4116")
+def test_the_shared_phase_measures_embedded_beside_redis(quick_run: tuple[dict[str, Any], Path]) -> None:
+    shared = quick_run[0]["shared"]
+    relay = shared["relay"]
+    assert set(relay) == {"embedded", "redis, 1 instance", "redis, 2 workers"}
+    for figures in relay.values():
+        assert figures["tokens_per_s"] > 0 and figures["failed"] == 0, relay
+    assert relay["embedded"]["vs_embedded"] == 1.0
+    admission = shared["admission"]
+    assert admission["statuses"] == {"202": admission["tasks"]}
+    assert set(admission["flood"]["statuses"]) == {"429"}
+    assert shared["bytes"]["bytes_per_queued_task"] > 0 and shared["bytes"]["bytes_per_retained_task"] > 0
 
 
 @pytest.mark.slow

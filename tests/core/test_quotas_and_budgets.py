@@ -97,3 +97,23 @@ def test_session_budget_counts_reservations_then_actual_use() -> None:
     budgets.check("no-budget", 10**9)
     budgets.check(None, 10**9)
     assert budgets.remaining("no-budget").tokens is None
+
+
+@pytest.mark.req("ORCH-4117", "ORCH-2303")
+def test_a_budget_restored_from_its_usage_refuses_and_settles_as_the_original() -> None:
+    original = SessionBudgets()
+    original.open("s", BudgetLimits(tokens=100))
+    original.reserve("s", "t1", 40)
+    original.settle("t1", tokens_used=30, time_ms=5.0)
+    original.reserve("s", "t2", 50)
+    usage = original.usage("s")
+    assert usage is not None and usage.reserved == {"t2": 50} and usage.tokens == 30
+    copy = SessionBudgets()
+    copy.open("s", BudgetLimits(tokens=5))  # what the copy held before is replaced
+    copy.restore("s", usage)
+    assert copy.remaining("s") == original.remaining("s")
+    with pytest.raises(QuotaExceeded, match="reserved by running tasks"):
+        copy.check("s", 30, retry_after_ms=10)
+    copy.settle("t2", tokens_used=10, time_ms=1.0)  # the reservation restored with it is settled here
+    assert copy.remaining("s").tokens == 60
+    assert copy.usage("unknown") is None
