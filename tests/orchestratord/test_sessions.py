@@ -84,13 +84,18 @@ async def test_delete_session_is_204_also_when_unknown() -> None:
 
 @pytest.mark.req("ORCH-2303", "ORCH-2304")
 async def test_spent_session_token_budget_is_429_quota() -> None:
-    config = make_config(sessions={"tokens_budget": 10})
+    config = make_config(sessions={"tokens_budget": 20})
     async with running_daemon([MockReplica(faults=Faults())], config=config) as daemon:
         session_id = str(uuid.uuid4())
-        events = await turn(daemon, session_id, max_tokens=8)
+        admitted = await daemon.submit(session_id=session_id, max_tokens=8)
+        task_id = admitted.json()["task_id"]
+        _, events = await read_stream(daemon.client, task_id, verbose=True)
         assert events[-1].event == "end"
+        task = (await daemon.client.get(f"/v1/tasks/{task_id}")).json()
+        assert task["tokens_in"] > 0 and task["tokens_out"] == 8
         info = (await daemon.client.get(f"/v1/sessions/{session_id}")).json()
-        assert info["tokens_budget_remaining"] == 2
-        refused = await daemon.submit(session_id=session_id, max_tokens=8)
+        remaining = 20 - 8 - task["tokens_in"]
+        assert info["tokens_budget_remaining"] == remaining
+        refused = await daemon.submit(session_id=session_id, max_tokens=remaining + 1)
         assert refused.status_code == 429
         assert (refused.json()["code"], refused.json()["policy_label"]) == ("QUOTA_EXCEEDED", "quota")
