@@ -12,6 +12,7 @@ Needs py-spy (`pip install py-spy`) and permission to attach to a process (root,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 from bench.admission import NEVER_MS, hold_the_slot
 from bench.stack import HOST, MODEL_REF, DaemonSettings, EngineSettings, LoadGenerator, Stack, running_stack
+from test_harness.redis_server import redis_server
 
 RESULTS = Path(__file__).parent / "results"
 SCENARIOS = ("v1", "openai", "admission", "flood")
@@ -120,13 +122,21 @@ def _load(
     return loadgen.call({"op": "post", "target": target, "concurrency": 32, "duration_s": seconds})
 
 
-def profile(scenario: str, seconds: float, out_dir: Path, shape: Shape = Shape()) -> Path:
-    with tempfile.TemporaryDirectory(prefix="orchqueue-profile-") as tmp:
+def profile(
+    scenario: str, seconds: float, out_dir: Path, shape: Shape = Shape(), *, shared: bool = False
+) -> Path:
+    """`shared`: orchestratord in the shared mode, on a redis-server of the profile's own."""
+    with tempfile.TemporaryDirectory(prefix="orchqueue-profile-") as tmp, contextlib.ExitStack() as redis:
         log_dir = Path(tmp)
         queued = scenario in ("admission", "flood")
         engine = EngineSettings(slots=1, ttft_ms=NEVER_MS) if queued else EngineSettings()
         capacity = 200 if scenario == "flood" else 1_000_000
-        daemon = DaemonSettings(replica_slots=1, queue_capacity=capacity) if queued else DaemonSettings()
+        redis_url = redis.enter_context(redis_server(log_dir / "redis")).url if shared else None
+        daemon = DaemonSettings(
+            replica_slots=1 if queued else 256,
+            queue_capacity=capacity if queued else 1024,
+            redis_url=redis_url,
+        )
         loadgen = LoadGenerator(log_dir)
         try:
             with running_stack(log_dir, scenario, engine, daemon) as stack:
@@ -146,7 +156,7 @@ def profile(scenario: str, seconds: float, out_dir: Path, shape: Shape = Shape()
         folded = raw.read_text()
     total, own, inclusive = fold(folded)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = out_dir / f"profile-{scenario}.txt"
+    report = out_dir / f"profile-{scenario}{'-redis' if shared else ''}.txt"
     summary = {k: v for k, v in answer.items() if k not in ("ttft_ms", "gaps_us", "latency_ms")}
     report.write_text(f"scenario: {scenario}, load: {summary}\n" + table(total, own, inclusive))
     report.with_suffix(".folded").write_text(folded)
@@ -160,9 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--concurrency", type=int, default=64, help="streams at once (v1, openai)")
     parser.add_argument("--tokens", type=int, default=256, help="max_tokens of each stream (v1, openai)")
+    parser.add_argument("--redis", action="store_true", help="the shared mode, on a redis-server of its own")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     shape = Shape(args.concurrency, args.tokens)
-    print(profile(args.scenario, args.seconds, args.out, shape).read_text())
+    print(profile(args.scenario, args.seconds, args.out, shape, shared=args.redis).read_text())
     return 0
 
 

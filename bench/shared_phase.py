@@ -87,7 +87,8 @@ def _admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, redis_url: str
         hold_the_slot(f"http://{HOST}:{stack.daemon_port}")
         target = _target(stack, plan)
         post = {"op": "post", "target": target, "concurrency": plan.admission_concurrency}
-        admitted = loadgen.call(post | {"count": plan.shared_admission_tasks - 1})
+        # The slot's task is running, not queued: the queue is full after exactly its capacity.
+        admitted = loadgen.call(post | {"count": plan.shared_admission_tasks})
         flood = measured_flood(
             stack,
             loadgen,
@@ -98,7 +99,7 @@ def _admission(plan: Plan, loadgen: LoadGenerator, log_dir: Path, redis_url: str
                 "duration_s": plan.flood_s,
             },
         )
-    tasks = plan.shared_admission_tasks - 1
+    tasks = plan.shared_admission_tasks
     return {
         "tasks": tasks,
         "concurrency": plan.admission_concurrency,

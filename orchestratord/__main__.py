@@ -8,6 +8,7 @@ httpx's per-request lines are on only at `logging.level: debug`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import gc
 import logging
@@ -15,6 +16,7 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -26,24 +28,53 @@ from orchestrator_core.errors import OrchError
 
 from .app import create_app
 from .http.sse_response import OpenStreams
+from .services.shutdown import ShutdownCoordinator
+from .wiring import build_services
 from .workers import Supervisor, reuse_port_socket
 
 logger = logging.getLogger("orchestratord")
 
 
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """What a shared-mode instance does before it shuts down, and for how long at most."""
+
+    coordinator: ShutdownCoordinator
+    grace_s: float
+
+
 class _Server(uvicorn.Server):
     """uvicorn that ends with status 0 after a SIGTERM/SIGINT shutdown instead of re-raising the signal, and
-    ends the open SSE streams as its shutdown begins."""
+    ends the open SSE streams as its shutdown begins; in the shared mode it drains first (`drain`)."""
 
-    def __init__(self, config: uvicorn.Config, streams: OpenStreams) -> None:
+    def __init__(self, config: uvicorn.Config, streams: OpenStreams, drain: Drain | None = None) -> None:
         super().__init__(config)
         self._streams = streams
+        self._drain = drain
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._drain is not None:
+            await self._drain_first(self._drain, sockets or [])
         # uvicorn waits for open responses (up to its graceful timeout) before the app's lifespan shutdown
         # runs, and a stream lasts as long as its task: its client sees the stream end, as before.
         self._streams.close()
         await super().shutdown(sockets)
+
+    async def _drain_first(self, drain: Drain, sockets: list[socket.socket]) -> None:
+        """A rolling restart loses nothing (ORCH-4118): new connections go to the other instances at once
+        (idle kept-alive ones are closed, and a busy one after its response), the runs here finish and the
+        open streams here end with their tasks, all within the grace; what is left is then ended as on any
+        shutdown."""
+        started = asyncio.get_running_loop().time()
+        for server in self.servers:
+            server.close()
+        for sock in sockets:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        await drain.coordinator.drain()
+        elapsed = asyncio.get_running_loop().time() - started
+        await self._streams.wait_empty(drain.grace_s - elapsed)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -117,9 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         # One line per engine request would dominate the log under load; failures are logged as events.
         logging.getLogger("httpx").setLevel(logging.WARNING)
     streams = OpenStreams()
+    services = build_services(config)
+    shared = config.state.backend == "redis"
+    drain = Drain(services.shutdown, config.shutdown_grace_ms / 1000) if shared else None
     server = _Server(
         uvicorn.Config(
-            create_app(config, streams=streams),
+            create_app(config, services=services, streams=streams),
             host=config.bind.host,
             port=config.bind.port,
             workers=1,
@@ -129,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=max(1, config.shutdown_grace_ms // 1000 + 1),
         ),
         streams,
+        drain,
     )
     # What exists now (modules, routes, schemas, config) lives as long as the daemon: freezing it keeps a
     # full collection under load to per-request objects instead of a 20-50 ms walk over everything.

@@ -92,6 +92,17 @@ class Cluster:
     def log(self, index: int) -> str:
         return self.instances[index].log_path.read_text(errors="replace")
 
+    def restart(self, index: int) -> tuple[int | None, float]:
+        """SIGTERM instance `index`, wait for it to exit, start it again and wait until it is ready, as a
+        rolling restart does; answers its exit status and how many seconds it took to stop."""
+        instance = self.instances[index]
+        began = time.monotonic()
+        status = instance.stop()
+        stopped_after = time.monotonic() - began
+        instance.start()
+        _wait_ready(f"{instance.url}/readyz", instance, START_TIMEOUT_S)
+        return status, stopped_after
+
 
 def _wait_ready(url: str, process: Process, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s

@@ -79,7 +79,7 @@ def health_router(
 
     @router.get("/readyz", operation_id="getReadyz")
     async def readyz(_: Principal | None = guard) -> JSONResponse:
-        if not gate.open:
+        if not gate.open or gate.draining:
             raise PoolUnready("orchestratord is shutting down")
         ready = [r for r in replicas.all() if r.ready and not r.draining]
         if not ready:

@@ -12,6 +12,7 @@ the client's disconnect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
 
@@ -39,11 +40,21 @@ class OpenStreams:
     with its task: `close()` ends each stream, and any opened after, as a client that leaves would.
     """
 
-    __slots__ = ("_open", "closed")
+    __slots__ = ("_emptied", "_open", "closed")
 
     def __init__(self) -> None:
         self._open: set[_Streaming] = set()
+        self._emptied: asyncio.Event | None = None
         self.closed = False
+
+    async def wait_empty(self, timeout_s: float) -> None:
+        """Returns once no stream is open, or after `timeout_s`."""
+        if not self._open or timeout_s <= 0:
+            return
+        self._emptied = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._emptied.wait()
 
     def close(self) -> None:
         self.closed = True
@@ -57,6 +68,8 @@ class OpenStreams:
 
     def discard(self, streaming: _Streaming) -> None:
         self._open.discard(streaming)
+        if not self._open and self._emptied is not None:
+            self._emptied.set()
 
 
 class _Streaming:

@@ -22,6 +22,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from orchestrator_core.errors import Backpressure, OrchError, StateUnavailable, WorkerReset
@@ -40,6 +41,12 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 FOLLOW_BLOCK_MS = 1_000
 CLOSE_WRITES_S = 5.0  # how long an exiting instance waits for its last writes while Redis is away
+
+
+def entry_order(entry_id: bytes) -> tuple[int, int]:
+    """A stream entry id (`<ms>-<seq>`) as a number pair, ordered as Redis orders the entries."""
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,10 +320,15 @@ class SharedTasks:
         """Extends the local transcript with every entry of the stream it has not seen yet."""
         await self._read(record, block_ms=None)
 
-    async def _read(self, record: TaskRecord, block_ms: int | None) -> None:
+    async def _read(self, record: TaskRecord, block_ms: int | None, *, following: bool = False) -> None:
         task_id = record.task_id
         synced = self._synced.get(task_id, Synced())
         entries = await self._transcripts.read(task_id, synced.entry_id, block_ms=block_ms)
+        if following and self._followers.get(task_id) is not asyncio.current_task():
+            return  # stopped while it waited: this instance runs the task now, or another follower reads
+        # Another read from the same entry may have been applied meanwhile: a chunk is applied once.
+        applied = entry_order(self._synced.get(task_id, synced).entry_id)
+        entries = [entry for entry in entries if entry_order(entry[0]) > applied]
         if not entries:
             return
         transcript = record.transcript
@@ -349,12 +361,17 @@ class SharedTasks:
             self._follow_stream(record), name=f"follow-{task_id}"
         )
         self._followers[task_id] = follower
-        follower.add_done_callback(lambda _: self._followers.pop(task_id, None))
+        follower.add_done_callback(partial(self._followed, task_id))
+
+    def _followed(self, task_id: str, follower: asyncio.Task[None]) -> None:
+        if self._followers.get(task_id) is follower:  # a newer follower of the task stays
+            del self._followers[task_id]
 
     async def _follow_stream(self, record: TaskRecord) -> None:
-        while not record.transcript.closed:
+        me = asyncio.current_task()
+        while not record.transcript.closed and self._followers.get(record.task_id) is me:
             try:
-                await self._read(record, block_ms=FOLLOW_BLOCK_MS)
+                await self._read(record, block_ms=FOLLOW_BLOCK_MS, following=True)
             except asyncio.CancelledError:
                 raise
             except Exception:  # Redis away: try again; the readers wait with their heartbeats
@@ -362,9 +379,10 @@ class SharedTasks:
                 await asyncio.sleep(FOLLOW_BLOCK_MS / 1000)
 
     def _stop_following(self, task_id: str) -> None:
-        follower = self._followers.pop(task_id, None)
-        if follower is not None:
-            follower.cancel()
+        """The follower stops once its blocking read returns (with the next entry, at the latest after
+        FOLLOW_BLOCK_MS), and its answer is dropped. It is not canceled: redis-py drops the connection of
+        a canceled read, and opening a new one cost about a connection per task in the relay benchmark."""
+        self._followers.pop(task_id, None)
 
     # cancel
 

@@ -54,10 +54,16 @@ class AdmissionLimits:
 
 
 class AdmissionGate:
-    """Open until shutdown begins; then every submission gets 503 (ORCH-4004)."""
+    """Open until shutdown begins; then every submission gets 503 (ORCH-4004). In the shared mode an
+    instance drains first (ORCH-4118): it still admits into the shared queues, but reports itself unready
+    so that load balancers send new work to the others."""
 
     def __init__(self) -> None:
         self.open = True
+        self.draining = False
+
+    def drain(self) -> None:
+        self.draining = True
 
     def close(self) -> None:
         self.open = False

@@ -39,6 +39,17 @@ class ShutdownCoordinator:
         self._log = log
         self._grace_s = grace_s
 
+    async def drain(self) -> None:
+        """The shared mode's first step (ORCH-4118): this instance takes no more tasks from the shared
+        queues and reports itself unready, while it goes on admitting (the other instances dispatch what
+        it admits) and its runs go on, up to the grace."""
+        self._gate.drain()
+        self._dispatcher.stop()
+        runners = [r.runner for r in self._running() if r.runner is not None]
+        self._log.event("shutdown.drain", reason=f"{len(runners)} running tasks finish here")
+        if runners:
+            await asyncio.wait(runners, timeout=self._grace_s)
+
     async def shutdown(self) -> None:
         self._gate.close()
         self._requeuer.close()

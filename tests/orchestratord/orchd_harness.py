@@ -66,6 +66,14 @@ class Daemon:
         payload = {"model_ref": MODEL, "prompt": "hello there", "max_tokens": 8, **body}
         return await self.client.post("/v1/tasks", json=payload)
 
+    async def wait_tokens(self, task_id: str, count: int, timeout_s: float = 15.0) -> None:
+        """Returns once the task produced at least `count` tokens."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                if (await self.client.get(f"/v1/tasks/{task_id}")).json()["tokens_out"] >= count:
+                    return
+                await asyncio.sleep(0.005)
+
     async def wait_state(self, task_id: str, *states: str, timeout_s: float = 15.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout_s):
             while True:
