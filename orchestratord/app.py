@@ -82,6 +82,7 @@ async def run_shared(services: Services, shared: SharedBackend) -> AsyncIterator
         await shared.quotas.behind.flush(SHUTDOWN_WRITES_S)
         await shared.sessions.behind.flush(SHUTDOWN_WRITES_S)
         await shared.redis.aclose()
+        await shared.following.aclose()
 
 
 @contextlib.asynccontextmanager

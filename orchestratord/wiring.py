@@ -61,6 +61,7 @@ class SharedBackend:
     """The Redis side of the shared mode (ORCH-4106): its client, and the loops the lifespan runs."""
 
     redis: SharedRedis
+    following: SharedRedis  # the blocking stream reads' own client
     tasks: SharedTasks
     leases: RedisLeases
     quotas: RedisQuotas
@@ -213,9 +214,10 @@ def build_services(
     )
     backend: SharedBackend | None = None
     if redis is not None:
+        following = shared_redis(state, following=True)
         shared_tasks = SharedTasks(
             table=RedisTaskTable(redis, prefix=prefix),
-            transcripts=RedisTranscripts(redis, prefix=prefix),
+            transcripts=RedisTranscripts(redis, prefix=prefix, following=following),
             registry=registry,
             lifecycle=lifecycle,
             settings=SharingSettings(me, state.transcript_flush_ms / 1000, retention.seconds),
@@ -223,6 +225,7 @@ def build_services(
         liveness = InstanceLiveness(redis, prefix=prefix, instance_id=me, ttl_ms=state.lease_ttl_ms)
         backend = SharedBackend(
             redis,
+            following,
             shared_tasks,
             RedisLeases(redis, ttl_ms=state.lease_ttl_ms, prefix=prefix),
             redis_quotas,

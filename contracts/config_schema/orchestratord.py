@@ -221,6 +221,15 @@ class SharedState(ConfigModel):
     op_timeout_ms: PositiveMillis = Field(
         default=2_000, description="a Redis call slower than this fails (the request is answered 503)"
     )
+    max_connections: PositiveInt = Field(
+        default=128,
+        description="connections to Redis for commands; a call waits up to op_timeout_ms for a free one",
+    )
+    max_follow_connections: PositiveInt = Field(
+        default=512,
+        description="connections for the blocking reads of streams run elsewhere (one per followed task), "
+        "kept apart so that they never hold up commands",
+    )
 
 
 class StaticReplica(ConfigModel):

@@ -15,6 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, ReadOnlyError, TimeoutError
@@ -55,16 +56,21 @@ class SharedRedis(Redis):
         return SharedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
 
-def shared_redis(state: SharedState) -> SharedRedis:
-    """One client (one connection pool) for every shared piece. A call waits at most the configured
-    timeout and is tried once more on a fresh connection (a restarted Redis leaves the pooled ones dead),
-    so no request waits longer than twice `op_timeout_ms` for an absent Redis."""
+def shared_redis(state: SharedState, *, following: bool = False) -> SharedRedis:
+    """The client of every shared piece (`following`: the one of the blocking stream reads). A call waits
+    at most the configured timeout and is tried once more on a fresh connection (a restarted Redis leaves
+    the pooled ones dead), so no request waits longer than twice `op_timeout_ms` for an absent Redis. Its
+    pool is bounded and a call waits up to the timeout for a free connection (then `StateUnavailable`):
+    redis-py's default pool refuses the 101st concurrent call at once, with an error of its own."""
     timeout_s = state.op_timeout_ms / 1000
-    client = SharedRedis.from_url(
+    pool = BlockingConnectionPool.from_url(
         state.url,
+        max_connections=state.max_follow_connections if following else state.max_connections,
+        timeout=timeout_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
     )
-    assert isinstance(client, SharedRedis)  # from_url builds `cls`; its annotation says Redis
+    client = SharedRedis.from_pool(pool)  # the client owns the pool: closing it closes the connections
+    assert isinstance(client, SharedRedis)  # from_pool builds `cls`; its annotation says Redis
     return client

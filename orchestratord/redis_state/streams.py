@@ -35,10 +35,12 @@ return id
 
 
 class RedisTranscripts:
-    """The transcript streams and the cancel channel under `prefix`."""
+    """The transcript streams and the cancel channel under `prefix`; the blocking reads go through
+    `following` (a client of their own, so that many followed streams never hold up commands)."""
 
-    def __init__(self, redis: Redis, *, prefix: str = "orch") -> None:
+    def __init__(self, redis: Redis, *, prefix: str = "orch", following: Redis | None = None) -> None:
         self._redis = redis
+        self._following = redis if following is None else following
         self._prefix = prefix
         self.cancel_channel = f"{prefix}:cancel"
         self._append = redis.register_script(APPEND)
@@ -61,7 +63,8 @@ class RedisTranscripts:
     async def read(self, task_id: str, after: bytes, *, block_ms: int | None) -> list[tuple[bytes, Chunk]]:
         """The chunks after entry `after` (`START`: from the first), waiting up to `block_ms` for one
         (None: answer at once)."""
-        answer: Any = await self._redis.xread({self.key(task_id): after}, block=block_ms)
+        client = self._redis if block_ms is None else self._following
+        answer: Any = await client.xread({self.key(task_id): after}, block=block_ms)
         if not answer:
             return []
         return [(entry_id, codec.decode_chunk(fields)) for entry_id, fields in answer[0][1]]
