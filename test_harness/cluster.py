@@ -64,11 +64,11 @@ class Process:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=STOP_GRACE_S)
 
-    def stop(self) -> int | None:
-        """SIGTERM and wait (SIGKILL after the grace, with all it started); the exit status."""
+    def stop(self, grace_s: float = STOP_GRACE_S) -> int | None:
+        """SIGTERM and wait (SIGKILL after `grace_s`, with all it started); the exit status."""
         if self.process is None:
             return None
-        stop_process(self.process, STOP_GRACE_S)
+        stop_process(self.process, grace_s)
         return self.process.returncode
 
 
@@ -92,12 +92,13 @@ class Cluster:
     def log(self, index: int) -> str:
         return self.instances[index].log_path.read_text(errors="replace")
 
-    def restart(self, index: int) -> tuple[int | None, float]:
-        """SIGTERM instance `index`, wait for it to exit, start it again and wait until it is ready, as a
-        rolling restart does; answers its exit status and how many seconds it took to stop."""
+    def restart(self, index: int, stop_grace_s: float = STOP_GRACE_S) -> tuple[int | None, float]:
+        """SIGTERM instance `index`, wait for it to exit (SIGKILL after `stop_grace_s`), start it again and
+        wait until it is ready, as a rolling restart does; answers its exit status and how many seconds it
+        took to stop."""
         instance = self.instances[index]
         began = time.monotonic()
-        status = instance.stop()
+        status = instance.stop(stop_grace_s)
         stopped_after = time.monotonic() - began
         instance.start()
         _wait_ready(f"{instance.url}/readyz", instance, START_TIMEOUT_S)

@@ -130,7 +130,7 @@ def test_a_rolling_restart_under_steady_load_loses_no_task_and_answers_no_5xx(th
     try:
         time.sleep(1.0)
         for index in range(len(three.instances)):
-            stops.append(three.restart(index))
+            stops.append(three.restart(index, stop_grace_s=15.0))
             time.sleep(1.0)
     finally:
         load.stop.set()
@@ -140,7 +140,9 @@ def test_a_rolling_restart_under_steady_load_loses_no_task_and_answers_no_5xx(th
 
     unclean = [index for index, (status, _) in enumerate(stops) if status != 0]
     assert not unclean, f"an instance did not exit cleanly: {stops}\n" + three.log(unclean[0])[-6000:]
-    assert all(seconds < GRACE_S + 3 for _, seconds in stops), f"a stop outlasted the grace: {stops}"
+    # The grace bounds the drain; the exit adds the uvicorn and lifespan shutdown and the last writes.
+    slow = [index for index, (_, seconds) in enumerate(stops) if seconds >= GRACE_S + 8]
+    assert not slow, f"a stop took too long: {stops}\n" + three.log(slow[0])[-6000:]
     assert load.statuses and all(status < 500 for status in load.statuses), sorted(set(load.statuses))
     assert len(load.tasks) >= 40, f"the load was too light to prove anything: {len(load.tasks)} tasks"
     for task_id, seen in load.tasks.items():
