@@ -31,7 +31,7 @@ class Plan:
     flood_open_s: float = 4.0
     flood_open_concurrency: int = 64
     core_ops: int = 400_000
-    # The shared phase (ORCH-4106): the relay at `shared_concurrency` streams, embedded and on Redis; the
+    # The shared phase (ORCH-4116): the relay at `shared_concurrency` streams, embedded and on Redis; the
     # admission on Redis; the bytes Redis keeps per queued and per retained task.
     shared_concurrency: int = 64
     shared_admission_tasks: int = 2_000

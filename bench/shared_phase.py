@@ -1,4 +1,4 @@
-"""The shared phase (ORCH-4106): what sharing the state through Redis costs, side by side in one run.
+"""The shared phase (ORCH-4116): what sharing the state through Redis costs, side by side in one run.
 
 - Relay: OrchQueue v1 streams at `Plan.shared_concurrency` through three stacks in interleaved rounds, each
   with its own mock engine: embedded (the default), Redis-backed with one instance (the price of sharing,

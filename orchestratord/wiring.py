@@ -318,9 +318,9 @@ def build_services(
             decode_ms = (record.ended_at - record.first_token_at) * 1000
         session_id = record.spec.session_id
         used = (record.tokens_in or 0) + record.tokens_out  # the budget counts both (ORCH-2303)
-        sessions.settle(record.task_id, session_id, used, decode_ms, ran)
+        charge = partial(sessions.settle, record.task_id, session_id, used, decode_ms, ran)
+        charge()
         if shared_sessions is not None and session_id is not None:
-            charge = partial(sessions.settle, record.task_id, session_id, used, decode_ms, ran)
             shared_sessions.changed(session_id, charge)
 
     lifecycle.on_terminal(settle)

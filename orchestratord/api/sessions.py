@@ -42,9 +42,7 @@ def sessions_router(
         session_id = str(id)
         if shared is not None:
             await shared.pull(session_id)
-        owned = sessions.find(session_id)
-        sessions.delete(session_id, principal.tenant)
-        if shared is not None and owned is not None and owned.tenant == principal.tenant:
+        if sessions.delete(session_id, principal.tenant) and shared is not None:
             await shared.deleted(session_id)
         return Response(status_code=204)
 

@@ -146,11 +146,9 @@ class TaskRunner:
         view = self._replicas.view(replica)
         session_id = record.spec.session_id
         if session_id is not None:
-            kv_warmth = self._sessions.record_placement(session_id, replica.replica_id, view.identity)
-            if self._shared_sessions is not None:
-                place = partial(
-                    self._sessions.record_placement, session_id, replica.replica_id, view.identity
-                )
+            place = partial(self._sessions.record_placement, session_id, replica.replica_id, view.identity)
+            kv_warmth = place()
+            if self._shared_sessions is not None:  # made again to the session's latest state
                 self._shared_sessions.changed(session_id, place)
         self._lifecycle.started(record, replica, kv_warmth, self._queue_depth(replica.pool_id))
 

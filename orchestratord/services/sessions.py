@@ -160,11 +160,14 @@ class SessionStore:
         if session is not None:
             session.last_used_at = self._clock()
 
-    def delete(self, session_id: str, tenant: str) -> None:
-        """Ends the session; unknown, expired or foreign ids are a no-op (DELETE is always 204)."""
+    def delete(self, session_id: str, tenant: str) -> bool:
+        """Ends the session; unknown, expired or foreign ids are a no-op (DELETE is always 204). Whether
+        it ended one."""
         session = self._live(session_id)
-        if session is not None and session.tenant == tenant:
-            self._drop(session_id)
+        if session is None or session.tenant != tenant:
+            return False
+        self._drop(session_id)
+        return True
 
     def view(self, session_id: str, tenant: str) -> SessionView:
         session = self.get(session_id, tenant)

@@ -38,6 +38,7 @@ class ShutdownCoordinator:
         self._lifecycle = lifecycle
         self._log = log
         self._grace_s = grace_s
+        self._deadline: float | None = None  # when the runs' grace ends, on the loop's clock
 
     async def drain(self) -> None:
         """The shared mode's first step (ORCH-4118): this instance takes no more tasks from the shared
@@ -45,10 +46,10 @@ class ShutdownCoordinator:
         it admits) and its runs go on, up to the grace."""
         self._gate.drain()
         self._dispatcher.stop()
-        runners = [r.runner for r in self._running() if r.runner is not None]
-        self._log.event("shutdown.drain", reason=f"{len(runners)} running tasks finish here")
-        if runners:
-            await asyncio.wait(runners, timeout=self._grace_s)
+        self._deadline = asyncio.get_running_loop().time() + self._grace_s
+        running = len(self._running())
+        self._log.event("shutdown.drain", reason=f"{running} running tasks finish here")
+        await self._runs_finish()
 
     async def shutdown(self) -> None:
         self._gate.close()
@@ -58,9 +59,9 @@ class ShutdownCoordinator:
             lambda pool_id: PoolUnavailable("orchestratord is shutting down", pool_id=pool_id)
         )
         self._log.event("shutdown.begin", reason=f"{queued} queued tasks ended")
-        runners = [r.runner for r in self._running() if r.runner is not None]
-        if runners:
-            await asyncio.wait(runners, timeout=self._grace_s)
+        if self._deadline is None:  # after a drain, the runs had their grace already
+            self._deadline = asyncio.get_running_loop().time() + self._grace_s
+        await self._runs_finish()
         for record in self._running():
             self._lifecycle.failed(
                 record, PoolUnavailable("orchestratord shut down before the task finished")
@@ -68,6 +69,14 @@ class ShutdownCoordinator:
             if record.runner is not None:
                 record.runner.cancel("shutdown deadline passed")
         self._log.event("shutdown.done")
+
+    async def _runs_finish(self) -> None:
+        """Waits for the running tasks to end, until the deadline."""
+        assert self._deadline is not None
+        runners = [r.runner for r in self._running() if r.runner is not None]
+        timeout_s = self._deadline - asyncio.get_running_loop().time()
+        if runners and timeout_s > 0:
+            await asyncio.wait(runners, timeout=timeout_s)
 
     def _running(self) -> list[TaskRecord]:
         return [r for r in self._registry.active() if r.state is TaskState.RUNNING]
