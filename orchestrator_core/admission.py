@@ -77,10 +77,8 @@ async def admit(
     sessions.check(task, retry_ms)
     await quotas.take(task.tenant, task.task_id, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
     try:
-        if task.deadline_at_ms is None and await queue.refuses_every_arrival():
-            raise queue.refusal(retry_ms)
         prediction = predict(
-            await queue.ahead_if_enqueued(task),
+            await queue.ahead_if_admitted(task, retry_ms),
             tokens=task.cost,
             rate=pool.rate,
             slots_free=pool.slots_free,

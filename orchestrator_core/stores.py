@@ -34,6 +34,11 @@ class TaskQueue(Protocol):
     async def ahead_of(self, task_id: str) -> Ahead: ...
     async def ahead_if_enqueued(self, task: QueuedTask) -> Ahead: ...
     async def refuses_every_arrival(self) -> bool: ...
+    async def ahead_if_admitted(self, task: QueuedTask, retry_after_ms: int | None) -> Ahead:
+        """`ahead_if_enqueued`, after refusing a task without a deadline when the queue refuses every
+        arrival (a shared queue asks both in one call)."""
+        ...
+
     async def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None: ...
     async def requeue_front(
         self, task: QueuedTask, *, retry_after_ms: int | None = None
@@ -102,6 +107,11 @@ class LocalQueue:
 
     async def refuses_every_arrival(self) -> bool:
         return self.queue.refuses_every_arrival()
+
+    async def ahead_if_admitted(self, task: QueuedTask, retry_after_ms: int | None) -> Ahead:
+        if task.deadline_at_ms is None and self.queue.refuses_every_arrival():
+            raise self.queue.refusal(retry_after_ms)
+        return self.queue.ahead_if_enqueued(task)
 
     async def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None:
         return self.queue.enqueue(task, retry_after_ms=retry_after_ms)

@@ -233,10 +233,12 @@ local function ahead_of(id)
   return {1, tasks, tostring(tokens)}
 end
 
--- The work before an arrival: everything queued but the victim a full queue would evict for it.
+-- The work before an arrival: everything queued but the victim a full queue would evict for it; with
+-- `refuse_full` ('1'), a full queue answers 'full' first, as the in-memory one refuses every arrival.
 -- Answers {status, tasks, tokens}.
-local function ahead_new(blob, capacity, policy)
+local function ahead_new(blob, capacity, policy, refuse_full)
   local t = decode(blob)
+  if refuse_full == '1' and redis.call('HLEN', T) >= capacity then return {'full', 0, '0'} end
   if redis.call('HEXISTS', T, t.task_id) == 1 then return {'conflict', 0, '0'} end
   local excluded = nil
   if redis.call('HLEN', T) >= capacity then excluded = victim(cls(t.priority), policy) end
@@ -249,7 +251,7 @@ end
 
 local op = ARGV[1]
 if op == 'ahead' then return ahead_of(ARGV[2]) end
-if op == 'ahead_new' then return ahead_new(ARGV[2], tonumber(ARGV[3]), ARGV[4]) end
+if op == 'ahead_new' then return ahead_new(ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]) end
 if op == 'enqueue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'l', ARGV[5]) end
 if op == 'requeue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'f', ARGV[5]) end
 if op == 'cancel' then return remove(ARGV[2]) or '' end

@@ -124,11 +124,27 @@ class RedisTaskQueue:
             Conflict: a task with the same id is already queued.
             InvalidParams: the task belongs to another pool.
         """
+        return await self._ahead_new(task, refuse_full=False, retry_after_ms=None)
+
+    async def ahead_if_admitted(self, task: QueuedTask, retry_after_ms: int | None) -> Ahead:
+        """`ahead_if_enqueued`, refusing first, in the same call, a task without a deadline that the full
+        queue refuses whatever arrives (`refuses_every_arrival`).
+
+        Raises:
+            AdmissionReject: the queue is full under policy `reject` and the task has no deadline.
+            Conflict, InvalidParams: as `ahead_if_enqueued`.
+        """
+        refuse_full = task.deadline_at_ms is None and self._config.policy is FullPolicy.REJECT
+        return await self._ahead_new(task, refuse_full=refuse_full, retry_after_ms=retry_after_ms)
+
+    async def _ahead_new(self, task: QueuedTask, *, refuse_full: bool, retry_after_ms: int | None) -> Ahead:
         self._check_pool(task)
         config = self._config
         status, tasks, tokens = await self._call(
-            "ahead_new", encode(task), config.capacity, config.policy.value
+            "ahead_new", encode(task), config.capacity, config.policy.value, "1" if refuse_full else ""
         )
+        if status == b"full":
+            raise self.refusal(retry_after_ms)
         if status == b"conflict":
             raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
         return Ahead(int(tasks), float(tokens))

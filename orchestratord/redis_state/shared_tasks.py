@@ -103,7 +103,8 @@ class SharedTasks:
         await self._table.put(spec, task, seed, provisional, admitted_at)
 
     async def admitted(self, record: TaskRecord) -> None:
-        await self._table.put(record.spec, record.queued, record.seed, record.admission, record.admitted_at)
+        """The admission's answer (position, prediction), for an identical submission through any instance."""
+        await self._table.admitted(record.admission)
 
     async def forget(self, task_id: str) -> None:
         """A refused admission leaves nothing behind (its client id may be used again)."""

@@ -9,6 +9,7 @@ the transcript retention.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -70,6 +71,23 @@ return 1
 """
 )
 
+# KEYS[1] the record, ARGV field, value pairs: written and made permanent (a claim's expiry dropped).
+PUT = """
+redis.call('HSET', KEYS[1], unpack(ARGV))
+redis.call('PERSIST', KEYS[1])
+"""
+
+# KEYS[1] the record, ARGV[1] the admission: written only while the record exists, so an admission
+# answered after the task already ran and expired elsewhere leaves no stray key behind.
+ADMISSION = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'admission', ARGV[1]) end
+"""
+
+# KEYS the pool's taken hashes, ARGV[1] the task: its queue forgets it as taken.
+UNTAKE = """
+for _, key in ipairs(KEYS) do redis.call('HDEL', key, ARGV[1]) end
+"""
+
 REQUEST_CANCEL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', 1) end
 """
@@ -108,6 +126,9 @@ class RedisTaskTable:
         self._request_cancel = redis.register_script(REQUEST_CANCEL)
         self._write = redis.register_script(WRITE)
         self._take_over = redis.register_script(TAKE_OVER)
+        self._put = redis.register_script(PUT)
+        self._admission = redis.register_script(ADMISSION)
+        self._untake = redis.register_script(UNTAKE)
 
     def key(self, task_id: str) -> str:
         return task_key(self._prefix, task_id)
@@ -146,24 +167,25 @@ class RedisTaskTable:
     async def put(
         self, spec: TaskSpec, queued: QueuedTask, seed: int, admission: Admission, admitted_at: float
     ) -> None:
-        """The record of a task just admitted: from now on any instance can run, read and cancel it."""
-        key = self.key(spec.task_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                key,
-                mapping={
-                    "tenant": spec.tenant,
-                    "fp": spec.fingerprint.hex() if spec.fingerprint is not None else "",
-                    "spec": codec.encode_spec(spec),
-                    "queued": encode_queued(queued),
-                    "seed": seed,
-                    "admission": codec.encode_admission(admission),
-                    "admitted_at": repr(admitted_at),
-                    "state": TaskState.QUEUED.value,
-                },
-            )
-            pipe.persist(key)
-            await pipe.execute()
+        """The record of a task about to be queued: from then on any instance can run, read and cancel it."""
+        fields: dict[str, str | bytes | int] = {
+            "tenant": spec.tenant,
+            "fp": spec.fingerprint.hex() if spec.fingerprint is not None else "",
+            "spec": codec.encode_spec(spec),
+            "queued": encode_queued(queued),
+            "seed": seed,
+            "admission": codec.encode_admission(admission),
+            "admitted_at": repr(admitted_at),
+            "state": TaskState.QUEUED.value,
+        }
+        await self._put(
+            keys=[self.key(spec.task_id)], args=[item for pair in fields.items() for item in pair]
+        )
+
+    async def admitted(self, admission: Admission) -> None:
+        """The admission answered for a task already recorded (`put`); nothing else of the record changes,
+        since another instance may be running the task by now."""
+        await self._admission(keys=[self.key(admission.task_id)], args=[codec.encode_admission(admission)])
 
     async def load(self, task_id: str) -> SharedRecord | None:
         """The record of `task_id`, or None when no instance knows it (or its admission is not complete)."""
@@ -230,9 +252,10 @@ class RedisTaskTable:
             fields["first_token_at"] = repr(first_token_at)
         if tokens_in is not None:
             fields["tokens_in"] = tokens_in
-        written = await self._fenced(task_id, writer, fields, retention_s)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in taken_keys(self._prefix, pool_id):
-                pipe.hdel(key, task_id)
-            await pipe.execute()
-        return written
+        # Sent together, in this order on one connection: the record says ended before the queue forgets
+        # the task as taken, so an instance that dies in between leaves the reaper something to find.
+        written, _ = await asyncio.gather(
+            self._fenced(task_id, writer, fields, retention_s),
+            self._untake(keys=list(taken_keys(self._prefix, pool_id)), args=[task_id]),
+        )
+        return bool(written)

@@ -126,8 +126,11 @@ class Dispatcher:
     async def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
         now = self._clock()
         now_ms = now * 1000.0
-        await queue.refresh()  # a shared queue changes on every instance
-        if not await self._has_room(queue.pool_id):
+        if self._shared is None:
+            room = await self._has_room(queue.pool_id)
+        else:  # a shared queue changes on every instance; both questions go to Redis in one write
+            _, room = await asyncio.gather(queue.refresh(), self._has_room(queue.pool_id))
+        if not room:
             await self._expire(await queue.expire_due(now_ms))
             await self._end_overdue_unready(queue, now)
             self._queues.publish_depth(queue)

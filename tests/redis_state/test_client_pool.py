@@ -1,5 +1,5 @@
 """The shared mode's Redis clients bound their connections and make a call wait for a free one (ORCH-4111):
-more concurrent calls than connections all succeed, and a call that finds none free within
+more concurrent blocking reads than connections all succeed, and a call that finds none free within
 `state.op_timeout_ms` is a typed STATE_UNAVAILABLE, never redis-py's own error."""
 
 from __future__ import annotations
@@ -20,8 +20,12 @@ async def test_more_concurrent_calls_than_connections_wait_for_one_and_all_succe
 ) -> None:
     client = shared_redis(SharedState(backend="redis", url=redis_process.url, max_connections=3))
     try:
-        answers = await asyncio.gather(*(client.echo(f"call-{n}") for n in range(300)))
-        assert answers == [f"call-{n}".encode() for n in range(300)]
+        # A blocking read takes a pooled connection (the short commands share the lane instead).
+        for n in range(60):
+            await client.xadd(f"stream-{n}", {"n": n})
+        reads = [client.xread({f"stream-{n}": "0-0"}, block=50) for n in range(60)]
+        answers = await asyncio.gather(*reads)
+        assert [answer[0][1][0][1] for answer in answers] == [{b"n": str(n).encode()} for n in range(60)]
         pool = client.connection_pool
         opened = len(pool._available_connections) + len(pool._in_use_connections)  # type: ignore[attr-defined]
         assert 1 <= opened <= 3

@@ -14,6 +14,7 @@ from hypothesis.stateful import initialize, invariant, rule, run_state_machine_a
 
 from orchestrator_core.errors import OrchError
 from orchestrator_core.queue import FullPolicy, PoolQueue, QueueConfig
+from orchestrator_core.stores import LocalQueue
 from orchestrator_core.task import Priority, QueuedTask
 from orchestratord.redis_state.queue import RedisTaskQueue
 from tests.redis_support import RedisMachine, RedisServer
@@ -93,6 +94,39 @@ class SameQueue(RedisMachine):
             outcome(lambda: memory.enqueue(task, retry_after_ms=retry_after)),
             self.run(outcome_async(lambda: shared.enqueue(task, retry_after_ms=retry_after))),
         )
+
+    @rule(
+        number=st.integers(1, 60),
+        priority=st.sampled_from(list(Priority)),
+        deadline=st.none() | st.floats(0, 200, allow_nan=False),
+        retry_after=st.none() | st.integers(100, 5000),
+    )
+    def ahead_if_admitted(
+        self, number: int, priority: Priority, deadline: float | None, retry_after: int | None
+    ) -> None:
+        """The admission's one question (the refusal of a full `reject` queue, then the work ahead), for a
+        new task or one already queued (a conflict): the same refusals. The work ahead is counted in
+        arrival order across the instances (ORCH-4107), not in the in-memory fair order."""
+        assert self.memory is not None and self.shared is not None
+        task = QueuedTask(
+            task_id=f"task-{number}",
+            tenant="t1",
+            pool_id=POOL,
+            priority=priority,
+            estimated_tokens=number * 10,
+            enqueued_ms=self.now,
+            deadline_at_ms=None if deadline is None else self.now + deadline,
+        )
+        local, shared = LocalQueue(self.memory), self.shared
+        memory = self.run(outcome_async(lambda: local.ahead_if_admitted(task, retry_after)))
+        answered = self.run(outcome_async(lambda: shared.ahead_if_admitted(task, retry_after)))
+        if memory[0] == "ok":
+            assert answered[0] == "ok", answered
+            queued, full = len(self.memory), len(self.memory) >= self.memory.config.capacity
+            # Everything queued, but the victim a full queue would evict for it, if it has one.
+            assert answered[1].tasks in ((queued - 1, queued) if full else (queued,)), answered
+        else:
+            self.same(memory, answered)
 
     @rule(data=st.data())
     def requeue(self, data: st.DataObject) -> None:
