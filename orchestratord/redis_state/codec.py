@@ -46,7 +46,7 @@ def decode_spec(blob: bytes) -> TaskSpec:
 
 
 def encode_admission(admission: Admission) -> bytes:
-    return orjson.dumps(asdict(admission))
+    return orjson.dumps(admission)  # orjson encodes a dataclass as asdict would, without the copy
 
 
 def decode_admission(blob: bytes) -> Admission:
@@ -54,7 +54,7 @@ def decode_admission(blob: bytes) -> Admission:
 
 
 def encode_started(started: Started) -> bytes:
-    return orjson.dumps(asdict(started))
+    return orjson.dumps(started)
 
 
 def decode_started(blob: bytes) -> Started:
@@ -66,7 +66,7 @@ def decode_started(blob: bytes) -> Started:
 
 def encode_outcome(outcome: Outcome) -> bytes:
     if isinstance(outcome, Ended):
-        return orjson.dumps({"ended": asdict(outcome)})
+        return orjson.dumps({"ended": outcome})
     # The `error` event's own payload, plus the pool: everything the typed error is rebuilt from.
     return orjson.dumps({"failed": {**outcome.payload(), "pool_id": outcome.error.pool_id}})
 

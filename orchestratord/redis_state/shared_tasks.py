@@ -32,7 +32,7 @@ from orchestratord.services.lifecycle import TaskLifecycle
 from orchestratord.services.state import TaskStore
 from orchestratord.services.task_registry import Admission, TaskRecord
 from orchestratord.services.task_spec import TaskSpec, TaskState
-from orchestratord.services.transcript import Cursor
+from orchestratord.services.transcript import Chunk, Cursor
 
 from .streams import START, RedisTranscripts
 from .tasks import RedisTaskTable, SharedRecord
@@ -40,6 +40,7 @@ from .tasks import RedisTaskTable, SharedRecord
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 FOLLOW_BLOCK_MS = 1_000
+QUEUED_FOLLOW_DELAY_S = 0.02
 CLOSE_WRITES_S = 5.0  # how long an exiting instance waits for its last writes while Redis is away
 
 
@@ -116,18 +117,30 @@ class SharedTasks:
         """The record of a task this instance just took from a shared queue, ready to be placed; None when
         no instance knows the task any more (it stays out of the queue)."""
         task_id = task.task_id
-        shared = await self._table.load(task_id)
+        synced = self._synced.get(task_id, Synced())
+        streamed = self._transcripts.read(task_id, synced.entry_id, block_ms=None)
+        # The record (only whether it lives and a cancel flag, when this instance has a copy) and what
+        # an earlier attempt streamed, asked in one write.
         record = self._registry.find(task_id)
-        if shared is None:
-            return record
+        if record is not None:
+            flags, entries = await asyncio.gather(self._table.flags(task_id), streamed)
+            if flags is None:
+                return record
+            cancel_requested = flags.cancel_requested
+        else:
+            shared, entries = await asyncio.gather(self._table.load(task_id), streamed)
+            record = self._registry.find(task_id)  # again after the wait: one record per task
+            if shared is None:
+                return record
+            if record is None:
+                record = self._copy(shared)
+                self._registry.add(record)
+            cancel_requested = shared.cancel_requested
         # From here on a cancel asked of any instance finds this one (`listen`), or found the flag.
         self._here.add(task_id)
-        if record is None:
-            record = self._copy(shared)
-            self._registry.add(record)
         self._stop_following(task_id)
-        await self._catch_up(record)
-        if shared.cancel_requested:
+        await self._apply(record, entries, synced)
+        if cancel_requested:
             self._lifecycle.canceled(record)
         return record
 
@@ -273,10 +286,12 @@ class SharedTasks:
     def runs_here(self, record: TaskRecord) -> bool:
         return record.task_id in self._here
 
-    async def lookup(self, task_id: str) -> TaskRecord | None:
-        """The freshest record of `task_id`, from this instance or from Redis; None when nobody knows it."""
+    async def lookup(self, task_id: str, *, fresh: bool = True) -> TaskRecord | None:
+        """The freshest record of `task_id`, from this instance or from Redis; None when nobody knows it.
+        Not `fresh` (a stream is about to be read): a record this instance has is answered as it is,
+        since its reader makes it follow the task's stream (`watch`), which brings what happened since."""
         record = self._registry.find(task_id)
-        if record is not None and (task_id in self._here or record.state.terminal):
+        if record is not None and (task_id in self._here or record.state.terminal or not fresh):
             return record
         shared = await self._table.load(task_id)
         # Again after the wait: this instance may have adopted the task meanwhile; one record per task.
@@ -327,6 +342,12 @@ class SharedTasks:
         entries = await self._transcripts.read(task_id, synced.entry_id, block_ms=block_ms)
         if following and self._followers.get(task_id) is not asyncio.current_task():
             return  # stopped while it waited: this instance runs the task now, or another follower reads
+        await self._apply(record, entries, synced)
+
+    async def _apply(self, record: TaskRecord, entries: list[tuple[bytes, Chunk]], synced: Synced) -> None:
+        """Extends the local transcript with `entries`, read after `synced`; at the outcome the record
+        takes the final state Redis holds."""
+        task_id = record.task_id
         # Another read from the same entry may have been applied meanwhile: a chunk is applied once.
         applied = entry_order(self._synced.get(task_id, synced).entry_id)
         entries = [entry for entry in entries if entry_order(entry[0]) > applied]
@@ -370,6 +391,10 @@ class SharedTasks:
 
     async def _follow_stream(self, record: TaskRecord) -> None:
         me = asyncio.current_task()
+        if record.state is TaskState.QUEUED:
+            # Read through the instance that admitted it, a queued task is most often dispatched here a
+            # moment later: that costs no blocking read, and elsewhere its first token a few ms more.
+            await asyncio.sleep(QUEUED_FOLLOW_DELAY_S)
         while not record.transcript.closed and self._followers.get(record.task_id) is me:
             try:
                 await self._read(record, block_ms=FOLLOW_BLOCK_MS, following=True)

@@ -10,7 +10,7 @@ the transcript retention.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -91,6 +91,14 @@ for _, key in ipairs(KEYS) do redis.call('HDEL', key, ARGV[1]) end
 REQUEST_CANCEL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cancel', 1) end
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    """What an instance holding a copy of a record needs to know before it runs the task."""
+
+    state: TaskState
+    cancel_requested: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +195,14 @@ class RedisTaskTable:
         since another instance may be running the task by now."""
         await self._admission(keys=[self.key(admission.task_id)], args=[codec.encode_admission(admission)])
 
+    async def flags(self, task_id: str) -> Flags | None:
+        """The record's state and cancel flag, or None when no instance knows the task any more."""
+        answer: Any = await self._redis.hmget(self.key(task_id), ["state", "cancel"])
+        state, cancel = answer
+        if not state or state == b"admitting":  # gone, or its admission never completed
+            return None
+        return Flags(TaskState(bytes(state).decode()), bool(cancel))
+
     async def load(self, task_id: str) -> SharedRecord | None:
         """The record of `task_id`, or None when no instance knows it (or its admission is not complete)."""
         fields: Any = await self._redis.hgetall(self.key(task_id))
@@ -216,7 +232,7 @@ class RedisTaskTable:
             "state": TaskState.RUNNING.value,
             "owner": owner,
             "started_at": repr(started_at),
-            "identity": orjson.dumps(asdict(identity)),
+            "identity": orjson.dumps(identity),
         }
         return await self._fenced(task_id, owner, fields, None)
 

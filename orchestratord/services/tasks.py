@@ -53,20 +53,21 @@ class TaskService:
         """Admits a task (or returns the earlier admission of an identical one); raises the typed refusal."""
         return await self._admission.admit(spec, correlation_id)
 
-    async def get(self, task_id: str, tenant: str | None) -> TaskRecord:
+    async def get(self, task_id: str, tenant: str | None, *, fresh: bool = True) -> TaskRecord:
         """The task's record; another tenant's task is NotFound, like an unknown one (None: any tenant).
-        In the shared mode the record is the freshest any instance reported."""
+        In the shared mode the record is the freshest any instance reported (not `fresh`: the local one
+        when there is one, for a reader whose stream brings the rest)."""
         if self._shared is None:
             record = self._registry.find(task_id)
         else:
-            record = await self._shared.lookup(task_id)
+            record = await self._shared.lookup(task_id, fresh=fresh)
         if record is None or tenant not in (None, record.spec.tenant):
             raise NotFound(f"unknown task {task_id}")
         return record
 
     async def readable(self, task_id: str, tenant: str | None) -> TaskRecord:
         """The record of a task whose stream can be read; an evicted transcript is NotFound (ORCH-1016)."""
-        record = await self.get(task_id, tenant)
+        record = await self.get(task_id, tenant, fresh=False)
         if record.transcript.evicted:
             raise NotFound(f"task {task_id}: {EVICTED}")
         return record
