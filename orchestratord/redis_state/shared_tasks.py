@@ -40,7 +40,6 @@ from .tasks import RedisTaskTable, SharedRecord
 logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 FOLLOW_BLOCK_MS = 1_000
-QUEUED_FOLLOW_DELAY_S = 0.02
 CLOSE_WRITES_S = 5.0  # how long an exiting instance waits for its last writes while Redis is away
 
 
@@ -391,10 +390,6 @@ class SharedTasks:
 
     async def _follow_stream(self, record: TaskRecord) -> None:
         me = asyncio.current_task()
-        if record.state is TaskState.QUEUED:
-            # Read through the instance that admitted it, a queued task is most often dispatched here a
-            # moment later: that costs no blocking read, and elsewhere its first token a few ms more.
-            await asyncio.sleep(QUEUED_FOLLOW_DELAY_S)
         while not record.transcript.closed and self._followers.get(record.task_id) is me:
             try:
                 await self._read(record, block_ms=FOLLOW_BLOCK_MS, following=True)
