@@ -28,6 +28,7 @@ from orchestrator_core.predictions import (
     retry_after_ms,
     running_ms,
 )
+from orchestrator_core.queue import Ahead
 from orchestrator_core.stores import QuotaStore, TaskQueue
 from orchestrator_core.task import QueuedTask
 
@@ -77,18 +78,26 @@ async def admit(
     sessions.check(task, retry_ms)
     await quotas.take(task.tenant, task.task_id, task.cost, now_ms, concurrency_retry_after_ms=retry_ms)
     try:
-        prediction = predict(
-            await queue.ahead_if_admitted(task, retry_ms),
-            tokens=task.cost,
-            rate=pool.rate,
-            slots_free=pool.slots_free,
-            running=running_ms(pool.rate, pool.running()),
-            deadline_in_ms=None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms,
-        )
-        check_admission(task, prediction, now_ms)
-        evicted = await queue.enqueue(task, retry_after_ms=retry_ms)
+        if task.deadline_at_ms is None:  # nothing between the work ahead and the enqueue can refuse it
+            ahead, evicted = await queue.enqueue_ahead(task, retry_after_ms=retry_ms)
+            prediction = _prediction(task, ahead, pool, now_ms)
+        else:
+            prediction = _prediction(task, await queue.ahead_if_admitted(task, retry_ms), pool, now_ms)
+            check_admission(task, prediction, now_ms)
+            evicted = await queue.enqueue(task, retry_after_ms=retry_ms)
     except BaseException:
         await quotas.refund(task.task_id, task.cost, now_ms)
         raise
     sessions.reserve(task)
     return Admitted(task, prediction, evicted, retry_ms)
+
+
+def _prediction(task: QueuedTask, ahead: Ahead, pool: PoolState, now_ms: float) -> Prediction:
+    return predict(
+        ahead,
+        tokens=task.cost,
+        rate=pool.rate,
+        slots_free=pool.slots_free,
+        running=running_ms(pool.rate, pool.running()),
+        deadline_in_ms=None if task.deadline_at_ms is None else task.deadline_at_ms - now_ms,
+    )

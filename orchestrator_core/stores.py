@@ -40,6 +40,13 @@ class TaskQueue(Protocol):
         ...
 
     async def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None: ...
+    async def enqueue_ahead(
+        self, task: QueuedTask, *, retry_after_ms: int | None = None
+    ) -> tuple[Ahead, QueuedTask | None]:
+        """`ahead_if_admitted` then `enqueue`, for a task without a deadline (a shared queue does both
+        in one call): the work ahead of it and the evicted task."""
+        ...
+
     async def requeue_front(
         self, task: QueuedTask, *, retry_after_ms: int | None = None
     ) -> QueuedTask | None: ...
@@ -112,6 +119,12 @@ class LocalQueue:
         if task.deadline_at_ms is None and self.queue.refuses_every_arrival():
             raise self.queue.refusal(retry_after_ms)
         return self.queue.ahead_if_enqueued(task)
+
+    async def enqueue_ahead(
+        self, task: QueuedTask, *, retry_after_ms: int | None = None
+    ) -> tuple[Ahead, QueuedTask | None]:
+        ahead = await self.ahead_if_admitted(task, retry_after_ms)
+        return ahead, self.queue.enqueue(task, retry_after_ms=retry_after_ms)
 
     async def enqueue(self, task: QueuedTask, *, retry_after_ms: int | None = None) -> QueuedTask | None:
         return self.queue.enqueue(task, retry_after_ms=retry_after_ms)

@@ -249,10 +249,21 @@ local function ahead_new(blob, capacity, policy, refuse_full)
   return {'ok', tasks, tostring(tokens)}
 end
 
+-- An arrival without a deadline: the work before it (as ahead_new counts it, refusing first when asked)
+-- and its enqueue, in one call. Answers {status, evicted blob, total, tasks ahead, tokens ahead}.
+local function enqueue_ahead(blob, capacity, policy, deadline, refuse_full)
+  local ahead = ahead_new(blob, capacity, policy, refuse_full)
+  if ahead[1] ~= 'ok' then return {ahead[1]} end
+  local admitted = admit(blob, capacity, policy, 'l', deadline)
+  if admitted[1] ~= 'ok' then return admitted end
+  return {'ok', admitted[2], admitted[3], ahead[2], ahead[3]}
+end
+
 local op = ARGV[1]
 if op == 'ahead' then return ahead_of(ARGV[2]) end
 if op == 'ahead_new' then return ahead_new(ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]) end
 if op == 'enqueue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'l', ARGV[5]) end
+if op == 'enqueue_ahead' then return enqueue_ahead(ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]) end
 if op == 'requeue' then return admit(ARGV[2], tonumber(ARGV[3]), ARGV[4], 'f', ARGV[5]) end
 if op == 'cancel' then return remove(ARGV[2]) or '' end
 if op == 'next' then

@@ -169,6 +169,30 @@ class RedisTaskQueue:
         """
         return await self._admit("enqueue", task, retry_after_ms)
 
+    async def enqueue_ahead(
+        self, task: QueuedTask, *, retry_after_ms: int | None = None
+    ) -> tuple[Ahead, QueuedTask | None]:
+        """`ahead_if_admitted` and `enqueue` in one call, for a task without a deadline (nothing between
+        the two can refuse it): the work ahead of it and the evicted task, or None.
+
+        Raises:
+            AdmissionReject, Conflict, InvalidParams: as `ahead_if_admitted` and `enqueue`.
+        """
+        self._check_pool(task)
+        assert task.deadline_at_ms is None  # a deadline is checked against the prediction first
+        config = self._config
+        refuse_full = "1" if config.policy is FullPolicy.REJECT else ""
+        answer = await self._call(
+            "enqueue_ahead", encode(task), config.capacity, config.policy.value, "", refuse_full
+        )
+        status = answer[0]
+        if status == b"conflict":
+            raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
+        if status == b"full":
+            raise self.refusal(retry_after_ms)
+        self._seen_total(answer[2])
+        return Ahead(int(answer[3]), float(answer[4])), decode(answer[1]) if answer[1] else None
+
     async def requeue_front(
         self, task: QueuedTask, *, retry_after_ms: int | None = None
     ) -> QueuedTask | None:

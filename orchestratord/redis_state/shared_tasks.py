@@ -229,9 +229,10 @@ class SharedTasks:
             self._here.discard(record.task_id)  # a terminal local record is the truth by itself
 
     async def _write_end(self, record: TaskRecord) -> None:
-        await self._flush(record)
+        """What the transcript gained since its last entry and the final state, in one script call."""
         assert record.ended_at is not None
-        await self._table.ended(
+        synced = self._synced.get(record.task_id, Synced())
+        written = await self._table.ended(
             record.task_id,
             record.state,
             writer=self.instance_id,
@@ -240,7 +241,12 @@ class SharedTasks:
             first_token_at=record.first_token_at,
             tokens_in=record.tokens_in,
             retention_s=self._settings.retention_s,
+            last=record.transcript.chunk_since(synced.cursor),
         )
+        if not written:
+            logger.warning(
+                "task %s was taken over by another instance; its end here is dropped", record.task_id
+            )
 
     # a dead instance's tasks
 

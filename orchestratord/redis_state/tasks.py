@@ -9,7 +9,6 @@ the transcript retention.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +20,10 @@ from orchestrator_core.task import QueuedTask
 from orchestratord.services.task_events import ReplayIdentity
 from orchestratord.services.task_registry import Admission
 from orchestratord.services.task_spec import TaskSpec, TaskState
+from orchestratord.services.transcript import Chunk
 
 from . import codec
-from .keys import taken_keys, task_key
+from .keys import stream_key, taken_keys, task_key
 from .queue import decode as decode_queued
 from .queue import encode as encode_queued
 
@@ -58,6 +58,22 @@ WRITE = (
     + """
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 if ARGV[2] ~= '' then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+)
+
+# A task's end in one call (ORCH-4108): its last transcript entry, when there is one, then its final
+# state, so a reader that finds the state ended finds the whole stream. KEYS[1] the record, KEYS[2] the
+# stream; ARGV[1] the writer, ARGV[2] the retention in seconds, ARGV[3] how many entry fields follow as
+# pairs, then the entry's field, value pairs, then the record's. Answers 1 when written, 0 when fenced.
+END = (
+    FENCE
+    + """
+local entry_fields = tonumber(ARGV[3])
+if entry_fields > 0 then redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4, 3 + 2 * entry_fields)) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4 + 2 * entry_fields))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 )
@@ -137,6 +153,7 @@ class RedisTaskTable:
         self._put = redis.register_script(PUT)
         self._admission = redis.register_script(ADMISSION)
         self._untake = redis.register_script(UNTAKE)
+        self._end = redis.register_script(END)
 
     def key(self, task_id: str) -> str:
         return task_key(self._prefix, task_id)
@@ -260,18 +277,22 @@ class RedisTaskTable:
         first_token_at: float | None,
         tokens_in: int | None,
         retention_s: float,
+        last: Chunk | None = None,
     ) -> bool:
-        """The task reached `state`; its record is kept for `retention_s` and its pool's queue forgets it
-        as taken. False: fenced (another instance ended it or took it over)."""
+        """The task reached `state`, with `last`, what its transcript gained since the last stream entry;
+        its record and stream are kept for `retention_s` and its pool's queue forgets it as taken. False:
+        fenced (another instance ended it or took it over)."""
         fields: dict[str, Any] = {"state": state.value, "ended_at": repr(ended_at), "owner": ""}
         if first_token_at is not None:
             fields["first_token_at"] = repr(first_token_at)
         if tokens_in is not None:
             fields["tokens_in"] = tokens_in
-        # Sent together, in this order on one connection: the record says ended before the queue forgets
-        # the task as taken, so an instance that dies in between leaves the reaper something to find.
-        written, _ = await asyncio.gather(
-            self._fenced(task_id, writer, fields, retention_s),
-            self._untake(keys=list(taken_keys(self._prefix, pool_id)), args=[task_id]),
-        )
-        return bool(written)
+        entry = codec.encode_chunk(last) if last is not None else {}
+        args: list[Any] = [writer, max(1, round(retention_s)), len(entry)]
+        args += [item for pair in entry.items() for item in pair]
+        args += [item for pair in fields.items() for item in pair]
+        keys = [self.key(task_id), stream_key(self._prefix, task_id)]
+        written = bool(await self._end(keys=keys, args=args))
+        # Only once the record says ended: an instance that dies before leaves the reaper the task.
+        await self._untake(keys=list(taken_keys(self._prefix, pool_id)), args=[task_id])
+        return written

@@ -96,6 +96,37 @@ class SameQueue(RedisMachine):
         )
 
     @rule(
+        tenant=st.sampled_from(["t1", "t2", "t3"]),
+        priority=st.sampled_from(list(Priority)),
+        tokens=st.integers(0, 5000),
+        retry_after=st.none() | st.integers(100, 5000),
+    )
+    def enqueue_ahead(self, tenant: str, priority: Priority, tokens: int, retry_after: int | None) -> None:
+        """An admission without a deadline asks the work ahead and enqueues in one call: the same
+        refusals and evictions as the in-memory queue's two steps."""
+        assert self.memory is not None and self.shared is not None
+        self.next_id += 1
+        task = QueuedTask(
+            task_id=f"task-{self.next_id}",
+            tenant=tenant,
+            pool_id=POOL,
+            priority=priority,
+            estimated_tokens=tokens,
+            enqueued_ms=self.now,
+        )
+        local, shared = LocalQueue(self.memory), self.shared
+        queued, full = len(self.memory), len(self.memory) >= self.memory.config.capacity
+        memory = self.run(outcome_async(lambda: local.enqueue_ahead(task, retry_after_ms=retry_after)))
+        answered = self.run(outcome_async(lambda: shared.enqueue_ahead(task, retry_after_ms=retry_after)))
+        if memory[0] != "ok":
+            self.same(memory, answered)
+            return
+        assert answered[0] == "ok", answered
+        (ahead, evicted), (_, evicted_memory) = answered[1], memory[1]
+        assert evicted == evicted_memory
+        assert ahead.tasks == queued - (evicted is not None) and (full or evicted is None)
+
+    @rule(
         number=st.integers(1, 60),
         priority=st.sampled_from(list(Priority)),
         deadline=st.none() | st.floats(0, 200, allow_nan=False),
