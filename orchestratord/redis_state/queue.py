@@ -185,13 +185,8 @@ class RedisTaskQueue:
         answer = await self._call(
             "enqueue_ahead", encode(task), config.capacity, config.policy.value, "", refuse_full
         )
-        status = answer[0]
-        if status == b"conflict":
-            raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
-        if status == b"full":
-            raise self.refusal(retry_after_ms)
-        self._seen_total(answer[2])
-        return Ahead(int(answer[3]), float(answer[4])), decode(answer[1]) if answer[1] else None
+        evicted = self._admitted(answer, task, retry_after_ms)
+        return Ahead(int(answer[3]), float(answer[4])), evicted
 
     async def requeue_front(
         self, task: QueuedTask, *, retry_after_ms: int | None = None
@@ -205,6 +200,11 @@ class RedisTaskQueue:
         answer = await self._call(
             op, encode(task), config.capacity, config.policy.value, _score(task.deadline_at_ms)
         )
+        return self._admitted(answer, task, retry_after_ms)
+
+    def _admitted(self, answer: list[Any], task: QueuedTask, retry_after_ms: int | None) -> QueuedTask | None:
+        """The evicted task of an admission script's answer ({status, evicted, total, ...}), or the
+        refusal it stands for."""
         status = answer[0]
         if status == b"conflict":
             raise Conflict(f"task {task.task_id} is already queued", pool_id=task.pool_id)
