@@ -42,4 +42,8 @@ if op == 'held' then
   reap()
   return redis.call('HVALS', holders)
 end
+if op == 'count' then
+  reap()
+  return redis.call('ZCARD', leases)
+end
 return redis.error_reply('unknown lease operation ' .. tostring(op))

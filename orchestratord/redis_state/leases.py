@@ -102,8 +102,9 @@ class RedisLeases:
             self.release(lease)
 
     async def held_slots(self, replica_id: str) -> int:
-        """How many of the replica's slots live leases hold, across every instance."""
-        return len(await self.holders(replica_id))
+        """How many of the replica's slots live leases hold, across every instance (counted in Redis: the
+        dispatcher asks before each task it takes)."""
+        return int(await self._script(keys=self._keys(replica_id), args=["count"]))
 
     async def holders(self, replica_id: str) -> list[str]:
         """The task ids holding a live lease on `replica_id`, across every instance."""

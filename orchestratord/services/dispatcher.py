@@ -86,6 +86,7 @@ class Dispatcher:
         self._unready_wait_s = unready_wait_s
         # When each pool was first seen without a ready replica, and when to look for overdue tasks next.
         self._unready_since: dict[str, float] = {}
+        self._held_seen: dict[str, int] = {}  # per dispatch pass: the shared slots held on each replica
         self._unready_check_at: dict[str, float] = {}
         self._running = True
         self._paused = False
@@ -126,6 +127,9 @@ class Dispatcher:
     async def _dispatch_pool(self, queue: TaskQueue, group: asyncio.TaskGroup) -> None:
         now = self._clock()
         now_ms = now * 1000.0
+        # The cluster's held slots are asked once per pass and then counted here as this pass takes
+        # them; a slot another instance took meanwhile is refused by the lease itself (the task goes back).
+        self._held_seen.clear()
         if self._shared is None:
             room = await self._has_room(queue.pool_id)
         else:  # a shared queue changes on every instance; both questions go to Redis in one write
@@ -216,7 +220,10 @@ class Dispatcher:
         if self._shared_leases is None or not free:
             return bool(free)
         for replica_id in free:
-            if await self._shared_leases.held_slots(replica_id) < self._replicas.total_slots(replica_id):
+            held = self._held_seen.get(replica_id)
+            if held is None:
+                held = self._held_seen[replica_id] = await self._shared_leases.held_slots(replica_id)
+            if held < self._replicas.total_slots(replica_id):
                 return True
         return False
 
@@ -246,6 +253,8 @@ class Dispatcher:
         if self._shared_leases is not None:
             slots = self._replicas.total_slots(replica.replica_id)
             shared_lease = await self._shared_leases.take_slot(replica.replica_id, record.task_id, slots)
+            if shared_lease is not None and replica.replica_id in self._held_seen:
+                self._held_seen[replica.replica_id] += 1
             if shared_lease is None or record.state.terminal:  # every slot held across the cluster
                 self._replicas.release(lease_id)
                 if shared_lease is not None:

@@ -23,6 +23,7 @@ async def test_instances_racing_for_a_replicas_slots_hold_exactly_its_slots(redi
     held = [lease for lease in taken if lease is not None]
     assert len(held) == 3
     assert len(await instances[1].holders("r0")) == 3
+    assert await instances[0].held_slots("r0") == 3  # counted in Redis, the same figure
     await instances[0].release_now(held[0])
     again = await instances[2].lease("r0", "task-late", slots=3)
     assert again is not None and again.token > max(lease.token for lease in held)
@@ -43,6 +44,7 @@ async def test_a_holder_that_stops_renewing_loses_its_slots_within_the_ttl_and_n
     assert all(lease is not None for lease in taken)
     for lease in first:
         assert lease is not None and not await paused.renew(lease)
+    assert await survivor.held_slots("r0") == 2
     assert await survivor.holders("r0") == ["new-0", "new-1"]
 
 
