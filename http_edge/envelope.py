@@ -11,6 +11,7 @@ from starlette.responses import Response
 from orchestrator_core.errors import Backpressure, OrchError, Unauthorized
 
 from .correlation import HEADER as CORRELATION_HEADER
+from .error_shapes import ErrorBody, envelope_body
 
 DEFAULT_BACKOFF_MS = 1000
 _JSON = (b"content-type", b"application/json")
@@ -18,25 +19,11 @@ _CORRELATION = CORRELATION_HEADER.encode()
 _WWW_AUTHENTICATE = (b"www-authenticate", b"Bearer")
 
 
-def envelope_body(error: OrchError, correlation_id: str) -> dict[str, object]:
-    """The envelope as a plain dict; optional fields are left out when unset."""
-    body: dict[str, object] = {
-        "code": error.code,
-        "message": error.message,
-        "retriable": error.is_retriable,
-        "correlation_id": correlation_id,
-    }
-    retry_after_ms = error.retry_after_ms
-    if _says_when(error) and retry_after_ms is None:
-        retry_after_ms = DEFAULT_BACKOFF_MS
-    optional = {
-        "engine": error.engine,
-        "pool_id": error.pool_id,
-        "retry_after_ms": retry_after_ms,
-        "policy_label": error.policy_label,
-    }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    return body
+def retry_after(error: OrchError) -> int | None:
+    """The retry delay an answer states: the error's own, else the default for a 429 or a 503."""
+    if error.retry_after_ms is None and _says_when(error):
+        return DEFAULT_BACKOFF_MS
+    return error.retry_after_ms
 
 
 def _says_when(error: OrchError) -> bool:
@@ -70,17 +57,17 @@ def envelope_response(
     *,
     status_code: int | None = None,
     headers: dict[str, str] | None = None,
+    shape: ErrorBody = envelope_body,
 ) -> Response:
     """A JSON response carrying the envelope, the correlation header, `WWW-Authenticate` for 401
-    (ORCH-1207) and, for a 429 or a 503, the backoff headers."""
-    body = envelope_body(error, correlation_id)
-    encoded = orjson.dumps(body)
+    (ORCH-1207) and, for a 429 or a 503, the backoff headers; `shape` builds the body (ORCH-1064)."""
+    retry_after_ms = retry_after(error)
+    encoded = orjson.dumps(shape(error, correlation_id, retry_after_ms))
     raw = [(b"content-length", str(len(encoded)).encode()), _JSON, (_CORRELATION, correlation_id.encode())]
     if isinstance(error, Unauthorized):
         raw.append(_WWW_AUTHENTICATE)
     extra = dict(headers or {})
     if _says_when(error):
-        retry_after = body["retry_after_ms"]
-        extra |= backoff_headers(retry_after if isinstance(retry_after, int) else DEFAULT_BACKOFF_MS)
+        extra |= backoff_headers(retry_after_ms if retry_after_ms is not None else DEFAULT_BACKOFF_MS)
     raw += [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
     return EnvelopeResponse(encoded, status_code or error.http_status, raw)

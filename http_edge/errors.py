@@ -23,6 +23,7 @@ from orchestrator_core.errors import (
 
 from .correlation import correlation_id
 from .envelope import envelope_response
+from .error_shapes import ErrorShapes
 from .middleware import Refused
 
 logger = logging.getLogger(__name__)
@@ -72,11 +73,13 @@ class AllowedMethods:
         return any(route.matches(scope)[0] is Match.FULL for route in self._app.router.routes)
 
 
-def method_not_allowed(request: Request, allowed: AllowedMethods) -> Response:
+def method_not_allowed(request: Request, allowed: AllowedMethods, shapes: ErrorShapes) -> Response:
     """405 with the envelope and the `Allow` header (ORCH-1082)."""
-    allow = ", ".join(allowed(request.url.path))
-    error = MethodNotAllowed(f"method {request.method} is not allowed on {request.url.path}; use {allow}")
-    return envelope_response(error, correlation_id(request.scope), headers={"Allow": allow})
+    path = request.url.path
+    allow = ", ".join(allowed(path))
+    error = MethodNotAllowed(f"method {request.method} is not allowed on {path}; use {allow}")
+    cid = correlation_id(request.scope)
+    return envelope_response(error, cid, headers={"Allow": allow}, shape=shapes.body_for(path))
 
 
 def _http_error(request: Request, exc: Exception) -> OrchError:
@@ -91,15 +94,20 @@ def _http_error(request: Request, exc: Exception) -> OrchError:
     return Internal("internal error")
 
 
-def install_error_handlers(app: FastAPI, refusals: Refused | None = None) -> None:
-    """Register the handlers that render every failure as the envelope; `refusals` sees each error
-    answered (orchestratord counts the ones that refuse a task submission before admission ran)."""
+def install_error_handlers(
+    app: FastAPI, refusals: Refused | None = None, shapes: ErrorShapes | None = None
+) -> None:
+    """Register the handlers that render every failure as the envelope (or the shape `shapes` gives the
+    path); `refusals` sees each error answered (orchestratord counts the ones that refuse a task
+    submission before admission ran)."""
     allowed = AllowedMethods(app)
+    by_path = shapes or ErrorShapes()
 
     def render(request: Request, error: OrchError, status_code: int | None = None) -> Response:
         if refusals is not None:
             refusals(request.scope, error)
-        return envelope_response(error, correlation_id(request.scope), status_code=status_code)
+        shape = by_path.body_for(request.url.path)
+        return envelope_response(error, correlation_id(request.scope), status_code=status_code, shape=shape)
 
     async def orch_error(request: Request, exc: Exception) -> Response:
         if not isinstance(exc, OrchError):  # pragma: no cover - registered for OrchError only
@@ -111,7 +119,7 @@ def install_error_handlers(app: FastAPI, refusals: Refused | None = None) -> Non
 
     async def http_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException) and exc.status_code == 405:
-            return method_not_allowed(request, allowed)
+            return method_not_allowed(request, allowed, by_path)
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return render(request, _http_error(request, exc), status)
 

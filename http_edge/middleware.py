@@ -18,6 +18,7 @@ from orchestrator_core.errors import OrchError
 
 from .correlation import HEADER, SCOPE_KEY, incoming_id
 from .envelope import envelope_response
+from .error_shapes import ErrorShapes
 from .limits import BODYLESS_METHODS, RequestLimits, announced_body, header_problem, read_body, replay
 
 Guard = Callable[[Scope], OrchError | None]
@@ -40,12 +41,14 @@ class EdgeMiddleware:
         guard: Guard | None = None,
         answered: Answered | None = None,
         refused: Refused | None = None,
+        shapes: ErrorShapes | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
         self._guard = guard
         self._answered = answered
         self._refused = refused
+        self._shapes = shapes or ErrorShapes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,4 +97,5 @@ class EdgeMiddleware:
     async def _refuse(self, problem: OrchError, scope: Scope, receive: Receive, send: Send) -> None:
         if self._refused is not None:
             self._refused(scope, problem)
-        await envelope_response(problem, scope[SCOPE_KEY])(scope, receive, send)
+        shape = self._shapes.body_for(scope["path"])
+        await envelope_response(problem, scope[SCOPE_KEY], shape=shape)(scope, receive, send)

@@ -6,6 +6,7 @@
     ├── Unauthorized             UNAUTHORIZED          401
     ├── Forbidden                FORBIDDEN             403
     ├── NotFound                 NOT_FOUND             404
+    │   └── ModelNotFound        MODEL_NOT_FOUND       404 (an OpenAI-compatible route's unknown model)
     ├── Conflict                 CONFLICT              409
     ├── MethodNotAllowed         METHOD_NOT_ALLOWED    405 (with an `Allow` header)
     ├── PayloadTooLarge          PAYLOAD_TOO_LARGE     413
@@ -93,6 +94,13 @@ class NotFound(OrchError):
 
     code = "NOT_FOUND"
     http_status = 404
+
+
+class ModelNotFound(NotFound):
+    """Raised when an OpenAI-compatible request names a model that no registered replica serves: the
+    client named a wrong model, so it is not retriable (ORCH-1067)."""
+
+    code = "MODEL_NOT_FOUND"
 
 
 class Conflict(OrchError):

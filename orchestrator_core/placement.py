@@ -70,7 +70,8 @@ class Requirements:
 
     `identity` binds the task to one replica set (a session's set, or a strict task's first attempt);
     `affinity_replica_id` is the replica holding the session's warm KV; `exclude_replicas` are the
-    replicas that already failed this task (ORCH-4002). A `strict` task runs only on replicas registered
+    replicas that already failed this task (ORCH-4002); `features` what its engine must support
+    (ORCH-1091). A `strict` task runs only on replicas registered
     strict (ORCH-3505); `best_effort` runs anywhere (ORCH-3504).
     """
 
@@ -84,6 +85,7 @@ class Requirements:
     affinity_replica_id: str | None = None
     exclude_replicas: frozenset[str] = frozenset()
     rules: PlacementRules = PlacementRules()
+    features: frozenset[str] = frozenset()
 
 
 class NoCapacityReason(StrEnum):
@@ -242,6 +244,8 @@ def _static_filters(req: Requirements) -> list[tuple[str, _Predicate]]:
     if req.engine is not None:
         filters.append(("engine", lambda r: r.engine == req.engine))
     filters.append(("model", lambda r: r.serves_model(req.model)))
+    if req.features:
+        filters.append(("features", lambda r: req.features <= r.features))
     if rules.mode is PlacementMode.PIN:
         filters.append(("pin", lambda r: _pinned(rules, r)))
     if rules.avoid_pools:

@@ -22,7 +22,8 @@ class ReplicaSetIdentity:
 class ReplicaView:
     """One replica at one moment: identity, health and capacity.
 
-    `model_ref` is what clients ask for; `model_id` an engine-side alias that also matches. `slots_free`
+    `model_ref` is what clients ask for; `model_names` the other names that also match (the engine's own
+    model name, the operator's aliases, ORCH-1062). `slots_free`
     should already account for the daemon's own leases (see `leases.SlotLedger`). `determinism` is the
     mode the replica's engine runs in as registered; a replica not known to be strict is `best_effort`.
     """
@@ -40,7 +41,8 @@ class ReplicaView:
     draining: bool = False
     sampler_profile_version: str = "v1"
     determinism: Determinism = BEST_EFFORT
-    model_id: str | None = None
+    model_names: frozenset[str] = frozenset()
+    features: frozenset[str] = frozenset()
     vram_free_mb: int = 0
     tokens_per_s: float = 0.0
     first_token_ms: float = 0.0
@@ -66,4 +68,4 @@ class ReplicaView:
 
     def serves_model(self, model: str) -> bool:
         """Whether a request for `model` may run here."""
-        return model in (self.model_ref, self.model_id)
+        return model == self.model_ref or model in self.model_names

@@ -19,10 +19,12 @@ from .api.capabilities import capabilities_router
 from .api.control import PoolDirectory, nodes_router, pools_router
 from .api.health import GaugeSnapshot, health_router
 from .api.openai import FacadeSettings, OpenAIFacade, openai_router
+from .api.openai_models import ModelCatalog
 from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
 from .http.edge import DaemonEdge
+from .http.openai_errors import error_shapes
 from .http.rejections import RefusalCounter
 from .http.sse_response import OpenStreams
 from .wiring import Services, SharedBackend, build_services
@@ -137,7 +139,8 @@ def create_app(
         openapi_url=None,
     )
     refusals = RefusalCounter(built.metrics)
-    install_error_handlers(app, refusals)
+    shapes = error_shapes()
+    install_error_handlers(app, refusals, shapes)
     limits = config.limits
     edge = DaemonEdge(built.metrics)
     app.add_middleware(
@@ -148,6 +151,7 @@ def create_app(
         guard=edge.guard,
         answered=edge.answered,
         refused=refusals,
+        shapes=shapes,
     )
     app.include_router(tasks_router(built.auth, built.tasks))
     app.include_router(streams_router(built.auth, built.tasks, heartbeat_s, streams))
@@ -160,8 +164,9 @@ def create_app(
     app.include_router(
         health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot, ping, me)
     )
-    facade = OpenAIFacade(built.tasks, FacadeSettings(config.openai.default_max_tokens, heartbeat_s), streams)
-    app.include_router(openai_router(built.auth, facade, built.replicas, built.clock))
+    facade = OpenAIFacade(built.tasks, FacadeSettings(heartbeat_s), streams)
+    models = ModelCatalog(built.replicas, config.limits.max_tokens, config.openai.default_max_tokens)
+    app.include_router(openai_router(built.auth, facade, models, built.clock))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))
     shared_nodes = built.shared.nodes if built.shared is not None else None

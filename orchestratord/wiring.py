@@ -107,6 +107,7 @@ def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
         slots_total=replica.slots,
         model_digest=replica.model_digest,
         determinism=replica.determinism,
+        model_names=(replica.model_id,) if replica.model_id is not None else (),
     )
 
 
@@ -170,7 +171,7 @@ def build_services(
         prior_tokens_per_s=priors.tokens_per_second_prior,
         prior_first_token_ms=priors.first_token_ms_prior,
     )
-    replicas = ReplicaRegistry(wakeup, throughput)
+    replicas = ReplicaRegistry(wakeup, throughput, config.model_aliases)
     for static in config.replicas:
         replicas.register(static_replica_spec(static), adapter_factory(static, config))
     streaming = config.streaming

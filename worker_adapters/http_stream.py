@@ -176,4 +176,5 @@ class StreamDriver:
             tokens_out=finish.tokens_out if finish.tokens_out is not None else progress.tokens,
             stop_reason=finish.stop_reason,
             timings=timings,
+            tool_calls=finish.tool_calls,
         )

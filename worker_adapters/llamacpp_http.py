@@ -18,6 +18,7 @@ from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, parse_families
 from worker_adapters.sampling import openai_body
+from worker_adapters.tool_calls import forced_tool
 from worker_adapters.types import (
     EngineMetrics,
     GenerateRequest,
@@ -139,12 +140,16 @@ class LlamaCppHttpAdapter:
     def stream(self, request: GenerateRequest) -> AsyncGenerator[StreamEvent, None]:
         """Native /completion for completions, /v1/chat/completions for chat."""
         if request.workload == "chat":
-            body = openai_body(request, self._http.options.model)
+            # llama-server accepts a required tool call without enforcing it, so it is forced as JSON.
+            body = openai_body(request, self._http.options.model, force_calls=True)
             body["cache_prompt"] = request.determinism != "strict"
             body["min_p"] = 0.0
             body["repeat_penalty"] = 1.0
             call = WireCall("/v1/chat/completions", body)
-            return self._http.driver.run(call, lambda: OpenAIDecoder(ENGINE, chat=True))
+            seed = request.seed if forced_tool(request) else None
+            return self._http.driver.run(
+                call, lambda: OpenAIDecoder(ENGINE, chat=True, forced_call_seed=seed)
+            )
         return self._http.driver.run(WireCall("/completion", native_body(request)), LlamaNativeDecoder)
 
     async def aclose(self) -> None:

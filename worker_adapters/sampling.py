@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from worker_adapters.tool_calls import call_schema, forced_messages, forced_tool, message_body
 from worker_adapters.types import GenerateRequest
 
 
-def openai_body(request: GenerateRequest, model: str | None) -> dict[str, Any]:
-    """The body of an OpenAI-compatible streaming completion or chat request."""
+def openai_body(request: GenerateRequest, model: str | None, *, force_calls: bool = False) -> dict[str, Any]:
+    """The body of an OpenAI-compatible streaming completion or chat request; with `force_calls`, a
+    required tool call is asked for as grammar-constrained JSON (see `tool_calls`)."""
     body: dict[str, Any] = {
         "stream": True,
         "stream_options": {"include_usage": True},
@@ -26,8 +30,23 @@ def openai_body(request: GenerateRequest, model: str | None) -> dict[str, Any]:
     }
     if model is not None:
         body["model"] = model
-    if request.workload == "chat":
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages or ()]
-    else:
+    if request.workload != "chat":
         body["prompt"] = request.prompt
+        return body
+    if force_calls and forced_tool(request):
+        body["messages"] = [message_body(m) for m in forced_messages(request)]
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "tool_call", "schema": call_schema(request), "strict": True},
+        }
+        return body
+    body["messages"] = [message_body(m) for m in request.messages or ()]
+    if request.tools is not None:
+        body["tools"] = orjson.Fragment(request.tools)
+    if request.tool_choice is not None:
+        body["tool_choice"] = orjson.Fragment(request.tool_choice)
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.response_format is not None:
+        body["response_format"] = orjson.Fragment(request.response_format)
     return body

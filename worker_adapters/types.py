@@ -14,18 +14,30 @@ from orchestrator_core.errors import InvalidParams
 from orchestrator_core.vocabulary import Determinism, Workload
 
 HealthState: TypeAlias = Literal["starting", "ready", "dead"]
-StopReason: TypeAlias = Literal["eos", "limit", "stop", "cancel"]
+StopReason: TypeAlias = Literal["eos", "limit", "stop", "cancel", "tool_calls"]
 EngineName: TypeAlias = Literal["llamacpp", "vllm", "tgi", "triton", "mock"]
 
 SEED_MAX = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One chat turn; `role` is system, user or assistant."""
+class ToolCall:
+    """One call of a function tool: `arguments` is JSON text, as the model wrote it."""
 
-    role: Literal["system", "user", "assistant"]
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One chat turn; `role` is system, user, assistant or tool. An assistant turn may hold the tool calls
+    it made; a tool turn answers the call named by `tool_call_id`."""
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,12 @@ class GenerateRequest:
     top_k: int = 0
     stop: tuple[str, ...] = ()
     determinism: Determinism = "strict"
+    # OpenAI's tool and output-format fields as JSON text, passed to engines that support them (ORCH-1069,
+    # ORCH-1090); None when the request has none.
+    tools: str | None = None
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: str | None = None
 
     def __post_init__(self) -> None:
         _check_input(self)
@@ -113,6 +131,7 @@ class FinalEvent:
     tokens_out: int
     stop_reason: StopReason
     timings: Timings
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 StreamEvent: TypeAlias = TokenEvent | FinalEvent

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import orjson
 
 from orchestrator_core.errors import Internal, WorkerReset
-from worker_adapters.types import StopReason, StreamEvent
+from worker_adapters.types import StopReason, StreamEvent, ToolCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,7 @@ class Finish:
     tokens_out: int | None = None
     engine_prompt_ms: float | None = None
     engine_decode_ms: float | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 Piece = str | Finish

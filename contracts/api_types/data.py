@@ -71,7 +71,7 @@ class _JsonSchemaRuntimeValidationBase(BaseModel):
 ErrorCode = TypeAliasType(
     "ErrorCode",
     Annotated[
-        Literal["INVALID_PARAMS", "DEADLINE_UNMET", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "ADMISSION_REJECT", "QUEUE_FULL_DROP_LRU", "QUOTA_EXCEEDED", "POOL_UNREADY", "POOL_UNAVAILABLE", "REPLICA_EXHAUSTED", "STATE_UNAVAILABLE", "DECODE_TIMEOUT", "WORKER_RESET", "INTERNAL", "METHOD_NOT_ALLOWED"],
+        Literal["INVALID_PARAMS", "DEADLINE_UNMET", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "ADMISSION_REJECT", "QUEUE_FULL_DROP_LRU", "QUOTA_EXCEEDED", "POOL_UNREADY", "POOL_UNAVAILABLE", "REPLICA_EXHAUSTED", "STATE_UNAVAILABLE", "DECODE_TIMEOUT", "WORKER_RESET", "INTERNAL", "METHOD_NOT_ALLOWED", "MODEL_NOT_FOUND"],
         Field(
             description="The contract's error codes; `orchestrator_core.errors` has one class per code (ORCH-1203)."
         ),
@@ -132,6 +132,17 @@ class ErrorEnvelope(BaseModel):
     retry_after_ms: Annotated[StrictInt | MISSING, Field(ge=0)] = MISSING
     policy_label: PolicyLabel | MISSING = MISSING
     correlation_id: Annotated[StrictStr, Field(max_length=128, min_length=1)]
+
+
+class Error(BaseModel):
+    message: StrictStr
+    type: Literal["invalid_request_error", "authentication_error", "permission_error", "rate_limit_error", "server_error"]
+    param: StrictStr | None
+    code: Annotated[StrictStr, Field(pattern="^[a-z_]+$")]
+
+
+class OpenAIError(BaseModel):
+    error: Error
 
 
 class ChatMessage(BaseModel):
@@ -327,19 +338,12 @@ class MetricsEvent(BaseModel):
 StopReason = TypeAliasType(
     "StopReason",
     Annotated[
-        Literal["eos", "stop_sequence", "max_tokens", "canceled"],
+        Literal["eos", "stop_sequence", "max_tokens", "canceled", "tool_calls"],
         Field(
-            description="Why generation ended: `eos` end-of-sequence token, `stop_sequence` a stop string, `max_tokens` the\ntoken limit, `canceled` a cancel or a client that went away.\n"
+            description="Why generation ended: `eos` end-of-sequence token, `stop_sequence` a stop string, `max_tokens` the\ntoken limit, `canceled` a cancel or a client that went away, `tool_calls` the model called tools\n(ORCH-1069).\n"
         ),
     ],
 )
-
-
-class EndEvent(BaseModel):
-    tokens_in: Annotated[StrictInt, Field(ge=0)]
-    tokens_out: Annotated[StrictInt, Field(ge=0)]
-    decode_time_ms: Annotated[StrictInt, Field(ge=0)]
-    stop_reason: StopReason
 
 
 class ErrorEvent(BaseModel):
@@ -433,6 +437,12 @@ class EngineCapability(BaseModel):
     workloads: list[Literal["completion", "chat"]]
     slots_total: Annotated[StrictInt, Field(ge=0)]
     max_tokens_out: Annotated[StrictInt, Field(ge=1)]
+    features: Annotated[
+        list[Literal["tools", "response_format"]],
+        Field(
+            description="What the engine's adapter supports besides generation (ORCH-1091)."
+        ),
+    ]
 
 
 class RequestLimits(BaseModel):
@@ -530,19 +540,70 @@ class CompletionRequest(BaseModel):
     user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING
 
 
-class OpenAIChatMessage(BaseModel):
+class FunctionDefinition(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    role: Annotated[
-        Literal["system", "developer", "user", "assistant"],
-        Field(description="`developer` is treated as `system`."),
+    name: Annotated[StrictStr, Field(pattern="^[A-Za-z0-9_-]{1,64}$")]
+    description: StrictStr | None | MISSING = MISSING
+    parameters: Annotated[
+        dict[str, Any] | MISSING,
+        Field(description="A JSON Schema object, passed to the engine unchanged."),
+    ] = MISSING
+    strict: StrictBool | None | MISSING = MISSING
+
+
+class Function(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[StrictStr, Field(pattern="^[A-Za-z0-9_-]{1,64}$")]
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["function"]
+    function: Function
+
+
+class JsonSchemaFormat(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[StrictStr, Field(pattern="^[A-Za-z0-9_-]{1,64}$")]
+    description: StrictStr | None | MISSING = MISSING
+    schema_: Annotated[
+        dict[str, Any] | MISSING,
+        Field(
+            alias="schema",
+            description="A JSON Schema object, passed to the engine unchanged.",
+        ),
+    ] = MISSING
+    strict: StrictBool | None | MISSING = MISSING
+
+
+class ContentPart(BaseModel):
+    type: Literal["text", "image_url", "input_audio", "file"]
+    text: StrictStr | MISSING = MISSING
+
+
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[StrictStr, Field(max_length=64, min_length=1)]
+    arguments: Annotated[
+        StrictStr,
+        Field(description="The arguments as JSON text, as the model wrote them."),
     ]
-    content: StrictStr
-    name: Annotated[StrictStr | None | MISSING, Field(max_length=64)] = MISSING
 
 
-FinishReason = TypeAliasType("FinishReason", Literal["stop", "length"])
+Content = TypeAliasType("Content", Annotated[list[ContentPart], Field(min_length=1)])
+
+
+FinishReason = TypeAliasType("FinishReason", Literal["stop", "length", "tool_calls"])
 
 
 class Usage(BaseModel):
@@ -583,9 +644,83 @@ class CompletionChunk(BaseModel):
     usage: Usage | None | MISSING = MISSING
 
 
+class ToolCallDelta(BaseModel):
+    index: Annotated[StrictInt, Field(ge=0)]
+    id: StrictStr
+    type: Literal["function"]
+    function: FunctionCall
+
+
+class ModelCard(BaseModel):
+    id: StrictStr
+    object: Literal["model"]
+    created: StrictInt
+    owned_by: StrictStr
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+ToolChoice = TypeAliasType(
+    "ToolChoice",
+    Annotated[
+        Literal["none", "auto", "required"] | NamedToolChoice,
+        Field(description="`none`, `auto`, `required`, or one named function."),
+    ],
+)
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchemaFormat | MISSING = MISSING
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: Annotated[StrictStr, Field(max_length=256, min_length=1)]
+    type: Literal["function"]
+    function: FunctionCall
+
+
+ToolCalls = TypeAliasType(
+    "ToolCalls", Annotated[list[ToolCall], Field(max_length=128, min_length=1)]
+)
+
+
+class OpenAIChatMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: StrictStr | Content | None | MISSING = MISSING
+    name: Annotated[StrictStr | None | MISSING, Field(max_length=64)] = MISSING
+    tool_calls: ToolCalls | None | MISSING = MISSING
+    tool_call_id: Annotated[
+        StrictStr | None | MISSING, Field(max_length=256, min_length=1)
+    ] = MISSING
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"]
-    content: StrictStr
+    content: Annotated[
+        StrictStr | None, Field(description="null when the answer is only tool calls.")
+    ]
+    tool_calls: list[ToolCall] | MISSING = MISSING
 
 
 class ChatCompletionChoice(BaseModel):
@@ -608,6 +743,7 @@ class ChatCompletionResponse(BaseModel):
 class ChatDelta(BaseModel):
     role: Literal["assistant"] | MISSING = MISSING
     content: StrictStr | MISSING = MISSING
+    tool_calls: list[ToolCallDelta] | MISSING = MISSING
 
 
 class ChatCompletionChunkChoice(BaseModel):
@@ -627,16 +763,20 @@ class ChatCompletionChunk(BaseModel):
     usage: Usage | None | MISSING = MISSING
 
 
-class ModelCard(BaseModel):
-    id: StrictStr
-    object: Literal["model"]
-    created: StrictInt
-    owned_by: StrictStr
+class EndEvent(BaseModel):
+    tokens_in: Annotated[StrictInt, Field(ge=0)]
+    tokens_out: Annotated[StrictInt, Field(ge=0)]
+    decode_time_ms: Annotated[StrictInt, Field(ge=0)]
+    stop_reason: StopReason
+    tool_calls: Annotated[
+        list[ToolCall] | MISSING,
+        Field(
+            description="The tools the model called, present when `stop_reason` is `tool_calls` (ORCH-1069)."
+        ),
+    ] = MISSING
 
 
-class ModelList(BaseModel):
-    object: Literal["list"]
-    data: list[ModelCard]
+Tools = TypeAliasType("Tools", Annotated[list[Tool], Field(max_length=128)])
 
 
 class ChatCompletionRequest(BaseModel):
@@ -673,3 +813,12 @@ class ChatCompletionRequest(BaseModel):
         StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)
     ] = MISSING
     user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING
+    tools: Tools | None | MISSING = MISSING
+    tool_choice: ToolChoice | None | MISSING = MISSING
+    parallel_tool_calls: Annotated[
+        StrictBool | None | MISSING,
+        Field(
+            description="Passed to the engine; whether it may call several tools in one answer."
+        ),
+    ] = MISSING
+    response_format: ResponseFormat | None | MISSING = MISSING

@@ -179,7 +179,16 @@ class Retries(ConfigModel):
 class OpenAIFacade(ConfigModel):
     """Defaults of the OpenAI-compatible endpoints."""
 
-    default_max_tokens: PositiveInt = Field(default=16, description="when a request omits max_tokens")
+    default_max_tokens: PositiveInt | None = Field(
+        default=None,
+        description=(
+            "when a request omits max_tokens; unset means the rest of the model's context, capped by "
+            "limits.max_tokens (ORCH-1066)"
+        ),
+    )
+
+
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=r"^\S+$")]
 
 
 class NodeLease(ConfigModel):
@@ -240,7 +249,9 @@ class StaticReplica(ConfigModel):
     engine: Engine
     base_url: HttpUrl
     model_ref: ModelRef
-    model_id: str | None = Field(default=None, min_length=1, description="name clients may use for the model")
+    model_id: ModelName | None = Field(
+        default=None, description="another name clients may use for the model (listed by GET /v1/models)"
+    )
     slots: PositiveInt = 1
     ctx_max: PositiveInt = 2_048
     determinism: Determinism = Field(
@@ -281,6 +292,13 @@ class OrchestratordConfig(ConfigModel):
     node_lease: NodeLease = NodeLease()
     shutdown_grace_ms: Millis = Field(default=10_000, description="running tasks may finish this long")
     replicas: list[StaticReplica] = []
+    model_aliases: dict[Identifier, list[ModelName]] = Field(
+        default={},
+        description=(
+            "per pool id, more names clients may use for the model the pool serves; every name is listed by "
+            "GET /v1/models and asks for that pool's model on every route (ORCH-1062)"
+        ),
+    )
     state: SharedState = SharedState()
     logging: Logging = Logging()
 

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 
 from contracts.api_types.data import RequestLimits
 from contracts.config_schema.orchestratord import Limits
+from worker_adapters.features import engine_features
 
 from ..http.security import Authenticator, Principal, Role
 from ..services.replicas import Replica, ReplicaRegistry
@@ -49,6 +50,7 @@ def engine_entries(replicas: list[Replica], totals: dict[str, int]) -> list[dict
                 "workloads": workloads,
                 "slots_total": sum(totals.get(r.replica_id, 0) for r in members),
                 "max_tokens_out": max(max(out_limits, default=1), 1),
+                "features": sorted(engine_features(engine)),
             }
         )
     return entries

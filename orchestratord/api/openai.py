@@ -24,12 +24,12 @@ from ..http.json_body import declared_body
 from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
 from ..http.sse_response import OpenStreams, SSEResponse, client_left
-from ..services.replicas import ReplicaRegistry
 from ..services.task_events import Failed
 from ..services.task_registry import TaskRecord
 from ..services.task_spec import TaskSpec
 from ..services.tasks import TaskService
 from ..services.transcript import HEARTBEAT
+from .openai_models import ModelCatalog
 from .openai_relay import ChunkWriter, Kind, Shape, response_body
 from .openai_requests import (
     DETERMINISM_HEADER,
@@ -52,7 +52,6 @@ DISCONNECT_REASON = "OpenAI client disconnected"
 class FacadeSettings:
     """Configured behaviour of the facade."""
 
-    default_max_tokens: int = 16
     heartbeat_s: float = 10.0
 
 
@@ -79,7 +78,7 @@ class OpenAIFacade:
         shape = Shape(kind, record.task_id, int(record.admitted_at), body.model)
         headers = {TASK_ID_HEADER: record.task_id}
         if body.stream:
-            writer = ChunkWriter(shape, include_usage=include_usage(body), correlation_id=cid)
+            writer = ChunkWriter(shape, include_usage=include_usage(body))
             return SSEResponse(self._stream(record, writer), self._streams, headers)
         return await self._collect(record, shape, request.receive, headers)
 
@@ -138,27 +137,28 @@ FACADE_PARAMS = ("body", PRIORITY_HEADER, SESSION_HEADER, DETERMINISM_HEADER)
 def openai_router(
     auth: Authenticator,
     facade: OpenAIFacade,
-    replicas: ReplicaRegistry,
+    models: ModelCatalog,
     clock: Callable[[], float],
 ) -> APIRouter:
     """Routes of the facade.
 
-    Errors use the daemon's error envelope, as every other operation (ORCH-1064): the `openai` package maps
-    the status to its exception classes (429 -> RateLimitError, with `Retry-After` honoured) and exposes
-    the envelope as the error body. A failure after a stream started is sent as
-    `data: {"error": <envelope>}` and the stream closes without `[DONE]`.
+    Errors are OpenAI's error object (ORCH-1064, `http/openai_errors.py`): the `openai` package maps the
+    status to its exception classes (429 -> RateLimitError, with `Retry-After` honoured, 404
+    model_not_found -> NotFoundError, not retried) and exposes the inner object as the error body. A
+    failure after a stream started is sent as `data: {"error": {...}}` and the stream closes without
+    `[DONE]`.
     """
     router = APIRouter(tags=["openai"])
     guard = auth.require(Role.CLIENT)
     started = int(clock())
 
-    def context(principal: Principal, request: Request) -> FacadeContext:
+    def context(principal: Principal, request: Request, model: str) -> FacadeContext:
         headers = request.headers
         return FacadeContext(
             tenant=principal.tenant,
             priority=parse_priority(headers.get(PRIORITY_HEADER)),
             session_id=parse_session_id(headers.get(SESSION_HEADER)),
-            default_max_tokens=facade.settings.default_max_tokens,
+            default_max_tokens=models.max_tokens_for(model),
             determinism=parse_determinism(headers.get(DETERMINISM_HEADER)),
         )
 
@@ -166,7 +166,7 @@ def openai_router(
     # body first, then the headers, in FastAPI's order).
     async def serve_completion(request: Request, principal: Principal) -> Response:
         body = await declared_body(request, CompletionRequest)
-        spec = completion_spec(body, context(principal, request))
+        spec = completion_spec(body, context(principal, request, body.model))
         return await facade.answer("completion", spec, body, request)
 
     async def create_completion(
@@ -180,7 +180,7 @@ def openai_router(
 
     async def serve_chat_completion(request: Request, principal: Principal) -> Response:
         body = await declared_body(request, ChatCompletionRequest)
-        spec = chat_spec(body, context(principal, request))
+        spec = chat_spec(body, context(principal, request, body.model))
         return await facade.answer("chat", spec, body, request)
 
     async def create_chat_completion(
@@ -203,9 +203,11 @@ def openai_router(
 
     @router.get("/v1/models", operation_id="listModels")
     async def list_models(_: Principal = Depends(guard)) -> JSONResponse:
-        """One entry per model_ref of the registered replicas (ORCH-1062)."""
-        models = sorted({replica.spec.model_ref for replica in replicas.all()})
-        data = [{"id": m, "object": "model", "created": started, "owned_by": "orchqueue"} for m in models]
+        """One entry per name of a registered replica's model (ORCH-1062)."""
+        data = [
+            {"id": name, "object": "model", "created": started, "owned_by": "orchqueue"}
+            for name in models.names()
+        ]
         return JSONResponse({"object": "list", "data": data})
 
     return router

@@ -4,7 +4,7 @@ ORCH-1061, ORCH-1064, ORCH-1065).
 The relay follows the transcript's typed batches (`Transcript.follow_text`): the text of every token of a
 batch leaves in one chunk, so a burst of tokens costs one write. `started` names the replica set
 (`system_fingerprint`), `Ended` gives `finish_reason` and `usage`, `Failed` becomes the in-stream error
-object (stream) or is raised as the typed error it carries (non-stream).
+object in OpenAI's shape (stream) or is raised as the typed error it carries (non-stream).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import orjson
 
-from ..services.task_events import Ended, Failed, finish_reason
+from ..http.openai_errors import openai_error
+from ..services.task_events import Ended, Failed, finish_reason, tool_call_objects
 from ..services.transcript import TextBatch
 
 Kind = Literal["completion", "chat"]
@@ -24,25 +25,6 @@ DONE = b"data: [DONE]\n\n"
 def usage(end: Ended) -> dict[str, int]:
     prompt, completion = end.tokens_in, end.tokens_out
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def error_envelope(failed: Failed, correlation_id: str) -> dict[str, Any]:
-    """The error envelope of an in-stream `error` event (ORCH-1064)."""
-    error = failed.error
-    envelope: dict[str, Any] = {
-        "code": error.code,
-        "message": error.message,
-        "retriable": error.is_retriable,
-        "correlation_id": correlation_id,
-    }
-    extra = {
-        "engine": failed.engine,
-        "retry_after_ms": error.retry_after_ms,
-        "pool_id": error.pool_id,
-        "policy_label": error.policy_label,
-    }
-    envelope.update((key, value) for key, value in extra.items() if value is not None)
-    return envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +54,9 @@ class Shape:
 class ChunkWriter:
     """Renders transcript batches as `data: <chunk>` frames ending with `data: [DONE]`."""
 
-    def __init__(self, shape: Shape, *, include_usage: bool, correlation_id: str) -> None:
+    def __init__(self, shape: Shape, *, include_usage: bool) -> None:
         self._shape = shape
         self._include_usage = include_usage
-        self._correlation_id = correlation_id
         self._fingerprint: str | None = None
         self._role_sent = False
 
@@ -87,14 +68,26 @@ class ChunkWriter:
             frames.append(self._chunk(batch.text, None))
         outcome = batch.outcome
         if isinstance(outcome, Failed):
-            frames.append(_data({"error": error_envelope(outcome, self._correlation_id)}))
+            frames.append(_data({"error": openai_error(outcome.error)}))
         elif isinstance(outcome, Ended):
+            if outcome.tool_calls and self._shape.kind == "chat":
+                # Each call whole, in one delta, before the last chunk (ORCH-1069).
+                frames.append(self._calls_chunk(outcome))
             frames.append(self._chunk("", finish_reason(outcome.stop_reason)))
             if self._include_usage:
                 head = self._shape.head(self._fingerprint, chunk=True)
                 frames.append(_data(head | {"choices": [], "usage": usage(outcome)}))
             frames.append(DONE)
         return b"".join(frames)
+
+    def _calls_chunk(self, end: Ended) -> bytes:
+        calls = [{"index": i} | call for i, call in enumerate(tool_call_objects(end.tool_calls))]
+        delta: dict[str, Any] = {"tool_calls": calls}
+        if not self._role_sent:
+            delta["role"] = "assistant"
+            self._role_sent = True
+        choice = {"index": 0, "delta": delta, "finish_reason": None, "logprobs": None}
+        return _data(self._shape.head(self._fingerprint, chunk=True) | {"choices": [choice]})
 
     def _chunk(self, text: str, reason: str | None) -> bytes:
         choice: dict[str, Any] = {"index": 0, "finish_reason": reason, "logprobs": None}
@@ -115,7 +108,11 @@ def response_body(shape: Shape, fingerprint: str | None, text: str, end: Ended) 
     if shape.kind == "completion":
         choice["text"] = text
     else:
-        choice["message"] = {"role": "assistant", "content": text}
+        message: dict[str, Any] = {"role": "assistant", "content": text}
+        if end.tool_calls:
+            message["tool_calls"] = tool_call_objects(end.tool_calls)
+            message["content"] = text or None
+        choice["message"] = message
     return shape.head(fingerprint, chunk=False) | {"choices": [choice], "usage": usage(end)}
 
 

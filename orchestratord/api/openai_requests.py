@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
+import orjson
+from pydantic import BaseModel
+
+from contracts.api_types.data import ChatCompletionRequest, CompletionRequest, ContentPart, OpenAIChatMessage
 from contracts.fields import given
 from orchestrator_core.errors import InvalidParams
 from orchestrator_core.vocabulary import Determinism, PriorityName
-from worker_adapters.types import ChatMessage
+from worker_adapters.types import ChatMessage, ToolCall
 
 from ..services.task_spec import TaskSpec, new_task_id
 
@@ -26,11 +29,12 @@ SESSION_HEADER = "X-Orch-Session-Id"
 DETERMINISM_HEADER = "X-Orch-Determinism"
 _PRIORITIES: dict[str, PriorityName] = {"interactive": "interactive", "batch": "batch"}
 _MODES: dict[str, Determinism] = {"strict": "strict", "best_effort": "best_effort"}
-_ROLES: dict[str, Literal["system", "user", "assistant"]] = {
+_ROLES: dict[str, Literal["system", "user", "assistant", "tool"]] = {
     "system": "system",
     "developer": "system",
     "user": "user",
     "assistant": "assistant",
+    "tool": "tool",
 }
 
 
@@ -43,6 +47,53 @@ class FacadeContext:
     session_id: str | None
     default_max_tokens: int
     determinism: Determinism = "best_effort"
+
+
+def _json(value: Any) -> str | None:
+    """A request field as JSON text for the engine (None when the client left it out)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return orjson.dumps([_plain(item) for item in value]).decode()
+    return orjson.dumps(_plain(value)).decode()
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+
+
+def _content(index: int, content: object) -> str:
+    """A message's text: a string, or its text parts joined in order (ORCH-1068)."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    assert isinstance(content, list)  # the schema allows a string, null or a list of parts
+    texts: list[str] = []
+    for number, part in enumerate(content):
+        assert isinstance(part, ContentPart)
+        if part.type != "text":
+            raise InvalidParams(
+                f"messages.{index}.content.{number}: {part.type} parts need a replica that declares "
+                "vision or audio input, and none does; send text parts"
+            )
+        texts.append(given(part.text) or "")
+    return "".join(texts)
+
+
+def _message(index: int, message: OpenAIChatMessage) -> ChatMessage:
+    """One chat turn; `developer` counts as `system`, tool calls and results are kept (ORCH-1069)."""
+    content = given(message.content)
+    calls = tuple(
+        ToolCall(call.id, call.function.name, call.function.arguments)
+        for call in given(message.tool_calls) or ()
+    )
+    if content is None and not (message.role == "assistant" and calls):
+        raise InvalidParams(f"messages.{index}.content: required, unless an assistant message has tool_calls")
+    if calls and message.role != "assistant":
+        raise InvalidParams(f"messages.{index}.tool_calls: only assistant messages carry tool calls")
+    call_id = given(message.tool_call_id)
+    if message.role == "tool" and call_id is None:
+        raise InvalidParams(f"messages.{index}.tool_call_id: required for a tool message")
+    return ChatMessage(_ROLES[message.role], _content(index, content), calls, call_id)
 
 
 def _header_choice(header: str, value: str | None, choices: dict[str, T], default: T) -> T:
@@ -103,7 +154,16 @@ def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec
 def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
     """The `chat` task of a /v1/chat/completions request; `developer` messages count as `system`."""
     max_tokens = given(body.max_completion_tokens) or given(body.max_tokens)
-    messages = tuple(ChatMessage(_ROLES[m.role], m.content) for m in body.messages)
+    messages = tuple(_message(index, m) for index, m in enumerate(body.messages))
+    tools = given(body.tools)
+    choice = given(body.tool_choice)
+    if tools is None and choice is not None and choice != "none":
+        raise InvalidParams("tool_choice: needs tools")
+    if choice == "none":
+        tools = choice = None  # the model may not call: the engine need not see them
+    response_format = given(body.response_format)
+    if response_format is not None and response_format.type == "text":
+        response_format = None
     return TaskSpec(
         task_id=new_task_id(),
         tenant=context.tenant,
@@ -119,6 +179,10 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         top_p=given(body.top_p),
         top_k=given(body.top_k),
         stop=_stop(given(body.stop)),
+        tools=_json(tools),
+        tool_choice=_json(choice),
+        parallel_tool_calls=given(body.parallel_tool_calls) if tools is not None else None,
+        response_format=_json(response_format),
     )
 
 

@@ -16,7 +16,7 @@ from orchestratord.services.task_events import Ended, Failed, Outcome, ReplayIde
 from orchestratord.services.task_registry import Admission
 from orchestratord.services.task_spec import PlacementSpec, TaskSpec
 from orchestratord.services.transcript import Chunk
-from worker_adapters.types import ChatMessage
+from worker_adapters.types import ChatMessage, ToolCall
 
 _ERRORS = error_classes()
 _OFFSETS = "I"
@@ -39,10 +39,15 @@ def decode_spec(blob: bytes) -> TaskSpec:
     return TaskSpec(
         **fields,
         fingerprint=bytes.fromhex(fingerprint) if fingerprint is not None else None,
-        messages=tuple(ChatMessage(**m) for m in messages) if messages is not None else None,
+        messages=tuple(_message(m) for m in messages) if messages is not None else None,
         placement=PlacementSpec(**placement),
         stop=stop,
     )
+
+
+def _message(fields: dict[str, Any]) -> ChatMessage:
+    calls = tuple(ToolCall(**c) for c in fields.pop("tool_calls"))
+    return ChatMessage(**fields, tool_calls=calls)
 
 
 def encode_admission(admission: Admission) -> bytes:
@@ -74,7 +79,9 @@ def encode_outcome(outcome: Outcome) -> bytes:
 def decode_outcome(blob: bytes) -> Outcome:
     fields: dict[str, Any] = orjson.loads(blob)
     if "ended" in fields:
-        return Ended(**fields["ended"])
+        ended = fields["ended"]
+        calls = tuple(ToolCall(**c) for c in ended.pop("tool_calls", ()))
+        return Ended(**ended, tool_calls=calls)
     failed = fields["failed"]
     error_class = _ERRORS.get(failed.pop("code"), OrchError)
     message = failed.pop("message")

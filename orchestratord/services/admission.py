@@ -204,6 +204,12 @@ class AdmissionService:
             ctx = spec.ctx or ctx_max
             if ctx and spec.max_tokens > ctx:
                 raise InvalidParams(f"max_tokens: {spec.max_tokens} exceeds ctx {ctx}")
+            missing = spec.features - frozenset().union(*(v.features for v in serving))
+            if missing:
+                feature = sorted(missing)[0]
+                raise InvalidParams(
+                    f"{feature}: no replica serving model {spec.model_ref} supports {feature}"
+                )
             if spec.session_id is not None:
                 registered = {v.identity for v in views}
                 self._sessions.check_replica_set(spec.session_id, spec.tenant, registered)

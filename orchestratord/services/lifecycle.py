@@ -167,7 +167,7 @@ class TaskLifecycle:
         record.tokens_in = final.tokens_in
         self.progress(record, queue_depth)
         stop = task_stop_reason(final.stop_reason)
-        end = Ended(final.tokens_in, record.tokens_out, int(final.timings.decode_ms), stop)
+        end = Ended(final.tokens_in, record.tokens_out, int(final.timings.decode_ms), stop, final.tool_calls)
         self._finish(record, TaskState.SUCCEEDED, end)
 
     def failed(self, record: TaskRecord, error: OrchError) -> None:

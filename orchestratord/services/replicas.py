@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from orchestrator_core.errors import NotFound, OrchError
@@ -25,6 +25,7 @@ from orchestrator_core.leases import SlotLedger
 from orchestrator_core.predictions import ServiceRate, ThroughputModel
 from orchestrator_core.replica import ReplicaView
 from orchestrator_core.vocabulary import BEST_EFFORT, Determinism
+from worker_adapters.features import engine_features
 from worker_adapters.protocol import EngineAdapter
 from worker_adapters.types import Props
 
@@ -65,6 +66,7 @@ class ReplicaSpec:
     engine_version: str | None = None
     ctx_max: int | None = None
     slots_total: int | None = None
+    model_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +138,12 @@ class Replica:
 class ReplicaRegistry:
     """Replicas by id, with slot leases; notifies `wakeup` whenever capacity may have appeared."""
 
-    def __init__(self, wakeup: Wakeup, throughput: ThroughputModel) -> None:
+    def __init__(
+        self, wakeup: Wakeup, throughput: ThroughputModel, aliases: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
         self._replicas: dict[str, Replica] = {}
+        # The operator's extra model names per pool (`model_aliases`, ORCH-1062).
+        self._aliases = {pool: tuple(names) for pool, names in (aliases or {}).items()}
         self._ledger = SlotLedger()
         self._wakeup = wakeup
         self.throughput = throughput
@@ -260,6 +266,15 @@ class ReplicaRegistry:
             cached = self._cached[replica.replica_id] = self.fresh_view(replica)
         return cached
 
+    def model_names(self, replica: Replica, *, engine_name: bool = True) -> frozenset[str]:
+        """The names besides model_ref that ask for the replica's model: its own (a static replica's
+        model_id), its pool's aliases and, with `engine_name`, the name its engine reports."""
+        names = {*replica.spec.model_names, *self._aliases.get(replica.pool_id, ())}
+        if engine_name and replica.props is not None:
+            names.add(replica.props.model_id)
+        names.discard(replica.spec.model_ref)
+        return frozenset(names)
+
     def fresh_view(self, replica: Replica) -> ReplicaView:
         """The replica's view built from its current state, bypassing the cache."""
         total = self._ledger.total(replica.replica_id)
@@ -277,7 +292,8 @@ class ReplicaRegistry:
             draining=replica.draining,
             sampler_profile_version=replica.spec.sampler_profile_version,
             determinism=replica.spec.determinism,
-            model_id=replica.props.model_id if replica.props else None,
+            model_names=self.model_names(replica),
+            features=engine_features(replica.spec.engine),
             tokens_per_s=self.throughput.tokens_per_s(replica.replica_id),
             first_token_ms=self.throughput.first_token_ms(replica.replica_id),
             warm_sessions=frozenset(replica.warm_sessions),

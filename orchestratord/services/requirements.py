@@ -44,4 +44,5 @@ def requirements_for(
         affinity_replica_id=session.last_replica_id if session is not None else None,
         exclude_replicas=frozenset(exclude),
         rules=placement_rules(spec),
+        features=spec.features,
     )

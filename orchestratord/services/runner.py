@@ -48,6 +48,10 @@ def generate_request(record: TaskRecord) -> GenerateRequest:
         top_k=0 if spec.top_k is None else spec.top_k,
         stop=spec.stop,
         determinism=spec.determinism,
+        tools=spec.tools,
+        tool_choice=spec.tool_choice,
+        parallel_tool_calls=spec.parallel_tool_calls,
+        response_format=spec.response_format,
     )
 
 

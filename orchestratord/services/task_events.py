@@ -14,8 +14,9 @@ import orjson
 
 from orchestrator_core.errors import OrchError
 from worker_adapters.types import StopReason as EngineStopReason
+from worker_adapters.types import ToolCall
 
-TaskStopReason: TypeAlias = Literal["eos", "stop_sequence", "max_tokens", "canceled"]
+TaskStopReason: TypeAlias = Literal["eos", "stop_sequence", "max_tokens", "canceled", "tool_calls"]
 
 # Why generation ended, in the three vocabularies that speak of it: the adapter's, the task's (the `end`
 # event and the task status, contract StopReason) and OpenAI's `finish_reason`.
@@ -24,6 +25,7 @@ STOP_REASONS: tuple[tuple[EngineStopReason, TaskStopReason, str], ...] = (
     ("stop", "stop_sequence", "stop"),
     ("limit", "max_tokens", "length"),
     ("cancel", "canceled", "stop"),
+    ("tool_calls", "tool_calls", "tool_calls"),
 )
 _TASK_STOP: dict[EngineStopReason, TaskStopReason] = {engine: task for engine, task, _ in STOP_REASONS}
 _FINISH: dict[TaskStopReason, str] = {task: openai for _, task, openai in STOP_REASONS}
@@ -130,17 +132,26 @@ class Ended:
     tokens_out: int
     decode_time_ms: int
     stop_reason: TaskStopReason
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def frame(self) -> bytes:
-        return sse_frame(
-            "end",
-            {
-                "tokens_in": self.tokens_in,
-                "tokens_out": self.tokens_out,
-                "decode_time_ms": self.decode_time_ms,
-                "stop_reason": self.stop_reason,
-            },
-        )
+        payload: dict[str, object] = {
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "decode_time_ms": self.decode_time_ms,
+            "stop_reason": self.stop_reason,
+        }
+        if self.tool_calls:
+            payload["tool_calls"] = tool_call_objects(self.tool_calls)
+        return sse_frame("end", payload)
+
+
+def tool_call_objects(calls: tuple[ToolCall, ...]) -> list[dict[str, object]]:
+    """Tool calls as OpenAI (and the `end` event) spell them (ORCH-1069)."""
+    return [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in calls
+    ]
 
 
 @dataclass(frozen=True, slots=True)

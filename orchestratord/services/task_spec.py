@@ -76,12 +76,26 @@ class TaskSpec:
     kv_hint: Literal["reuse", "cold"] | None = None
     placement: PlacementSpec = field(default_factory=PlacementSpec)
     client_task_id: bool = False
+    # OpenAI's tool and output-format fields as JSON text (ORCH-1069, ORCH-1090).
+    tools: str | None = None
+    tool_choice: str | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: str | None = None
+
+    @property
+    def features(self) -> frozenset[str]:
+        """What the task needs of its engine besides generation (ORCH-1091)."""
+        wanted = {"tools"} if self.tools is not None else set()
+        if self.response_format is not None:
+            wanted.add("response_format")
+        return frozenset(wanted)
 
     @property
     def prompt_bytes(self) -> int:
         if self.prompt is not None:
             return len(self.prompt.encode())
-        return sum(len(m.content.encode()) for m in self.messages or ())
+        calls = (c.arguments for m in self.messages or () for c in m.tool_calls)
+        return sum(len(m.content.encode()) for m in self.messages or ()) + sum(len(a.encode()) for a in calls)
 
     @property
     def estimated_tokens(self) -> int:

@@ -129,7 +129,12 @@ def _envelope_code(response: Response) -> str | None:
         body = json.loads(response.content)
     except ValueError:
         return None
-    return body.get("code") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return None
+    inner = body.get("error")  # OpenAI's shape on the OpenAI-compatible routes (ORCH-1064)
+    if isinstance(inner, dict) and isinstance(inner.get("code"), str):
+        return inner["code"].upper()
+    return body.get("code")
 
 
 def _exercise(case: Case, live: LiveApp) -> None:

@@ -155,7 +155,7 @@ def test_the_spec_defaults_apply_to_an_empty_orchestratord_file(tmp_path: Path) 
     assert (streaming.heartbeat_ms, streaming.verbose_metrics_interval_ms) == (10_000, 1_000)
     assert (streaming.disconnect_grace_ms, streaming.transcript_retention_ms) == (5_000, 60_000)
     assert config.task_retention_ms == 60_000
-    assert config.openai.default_max_tokens == 16
+    assert config.openai.default_max_tokens is None  # the rest of the model's context (ORCH-1066)
     assert (config.timeouts.probe_connect_ms, config.timeouts.connect_ms) == (1_000, 2_000)
     assert (config.timeouts.first_token_ms, config.timeouts.decode_idle_ms) == (120_000, 30_000)
     assert (config.timeouts.pool_forward_ms, config.timeouts.pool_reload_ms) == (10_000, 600_000)

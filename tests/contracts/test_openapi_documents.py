@@ -12,6 +12,8 @@ import yaml
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
+from orchestratord.http.openai_errors import OPENAI_PATHS
+
 OPENAPI_DIR = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 CONTRACTS = ("data", "control", "pool")
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -92,20 +94,22 @@ def test_every_operation_has_an_operation_id_and_requirement_ids(name: str) -> N
     assert bad_ids == []
 
 
-@pytest.mark.req("ORCH-1201", "ORCH-1202")
+@pytest.mark.req("ORCH-1201", "ORCH-1202", "ORCH-1064")
 @pytest.mark.parametrize("name", CONTRACTS)
 def test_every_response_carries_the_correlation_id_and_errors_use_the_envelope(name: str) -> None:
+    """The OpenAI-compatible paths answer errors in OpenAI's shape; every other path, the envelope."""
     document = load(name)
     problems: list[str] = []
     for method, path, op in operations(document):
+        expected = "OpenAIError" if path in OPENAI_PATHS else "ErrorEnvelope"
         for status, ref in op["responses"].items():
             response = resolve(document, ref)
             if "X-Correlation-Id" not in response.get("headers", {}):
                 problems.append(f"{method} {path} {status}: no X-Correlation-Id header")
             if status.startswith(("4", "5")):
                 schema = response["content"]["application/json"]["schema"]
-                if schema != {"$ref": "#/components/schemas/ErrorEnvelope"}:
-                    problems.append(f"{method} {path} {status}: body is not the ErrorEnvelope")
+                if schema != {"$ref": f"#/components/schemas/{expected}"}:
+                    problems.append(f"{method} {path} {status}: body is not the {expected}")
 
     assert problems == []
 

@@ -151,7 +151,9 @@ def static_ok(req: Requirements, r: ReplicaView) -> bool:
     rules = req.rules
     if req.engine is not None and r.engine != req.engine:
         return False
-    if req.model not in (r.model_ref, r.model_id):
+    if req.model != r.model_ref and req.model not in r.model_names:
+        return False
+    if not req.features <= r.features:
         return False
     if rules.mode is PlacementMode.PIN:
         if rules.pin_pool_id is not None and r.pool_id != rules.pin_pool_id:

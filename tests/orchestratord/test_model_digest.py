@@ -9,7 +9,7 @@ import re
 import pytest
 
 from contracts.config_schema.orchestratord import OrchestratordConfig, StaticReplica
-from http_edge.envelope import envelope_body
+from http_edge.error_shapes import envelope_body
 from mock_engine.adapter import MockAdapter
 from mock_engine.engine import MockEngine
 from mock_engine.faults import Faults, MockConfig
@@ -84,5 +84,5 @@ def test_the_configured_digest_must_be_prefixed_sha256() -> None:
 @pytest.mark.req("ORCH-2304", "ORCH-1203")
 def test_the_envelope_takes_retriable_from_the_error_instance() -> None:
     exhausted = QuotaExceeded("session token budget exhausted", retriable=False, policy_label="quota")
-    assert envelope_body(exhausted, "c")["retriable"] is False
-    assert envelope_body(QuotaExceeded("busy", policy_label="quota"), "c")["retriable"] is True
+    assert envelope_body(exhausted, "c", None)["retriable"] is False
+    assert envelope_body(QuotaExceeded("busy", policy_label="quota"), "c", None)["retriable"] is True

@@ -88,10 +88,10 @@ async def test_a_full_queue_refuses_a_facade_request_with_429_and_backoff_header
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     assert int(refused.headers["x-backoff-ms"]) >= 0
-    envelope = refused.json()
-    assert envelope["code"] == "ADMISSION_REJECT"
-    assert envelope["policy_label"] == "reject"
-    assert envelope["correlation_id"] == refused.headers["x-correlation-id"]
+    error = refused.json()["error"]
+    assert error["code"] == "admission_reject"
+    assert error["type"] == "rate_limit_error"
+    assert refused.headers["x-correlation-id"]
 
 
 @pytest.mark.req("ORCH-1063")
@@ -120,8 +120,9 @@ async def test_an_invalid_facade_header_is_400_naming_it(daemon: Daemon, header:
         "/v1/completions", json={"model": MODEL, "prompt": "x"}, headers={header: value}
     )
     assert answer.status_code == 400
-    assert answer.json()["code"] == "INVALID_PARAMS"
-    assert answer.json()["message"].startswith(header)
+    error = answer.json()["error"]
+    assert (error["code"], error["type"]) == ("invalid_params", "invalid_request_error")
+    assert error["message"].startswith(header)
 
 
 @pytest.mark.req("ORCH-1065", "ORCH-1002")
@@ -134,11 +135,12 @@ async def test_unsupported_completion_fields_are_400(daemon: Daemon, extra: dict
     body = {"model": MODEL, "prompt": "x", **extra}
     answer = await daemon.client.post("/v1/completions", json=body)
     assert answer.status_code == 400
-    assert answer.json()["code"] == "INVALID_PARAMS"
-    assert next(iter(extra)) in answer.json()["message"]
+    error = answer.json()["error"]
+    assert error["code"] == "invalid_params"
+    assert next(iter(extra)) in error["message"]
 
 
-@pytest.mark.req("ORCH-1060", "ORCH-1003")
+@pytest.mark.req("ORCH-1060", "ORCH-1003", "ORCH-1067")
 async def test_facade_requests_obey_the_admission_limits() -> None:
     config = make_config(limits={"max_tokens": 10})
     async with running_daemon(config=config) as daemon:
@@ -149,9 +151,11 @@ async def test_facade_requests_obey_the_admission_limits() -> None:
             "/v1/completions", json={"model": "pkg:nothing", "prompt": "x", "max_tokens": 2}
         )
     assert answer.status_code == 400
-    assert answer.json()["message"].startswith("max_tokens")
-    assert unknown_model.status_code == 503
-    assert unknown_model.json()["code"] == "POOL_UNAVAILABLE"
+    assert answer.json()["error"]["message"].startswith("max_tokens")
+    assert answer.json()["error"]["param"] == "max_tokens"
+    assert unknown_model.status_code == 404
+    assert unknown_model.json()["error"]["code"] == "model_not_found"
+    assert "retry-after" not in unknown_model.headers
 
 
 @pytest.mark.req("ORCH-1060", "ORCH-1065")

@@ -1,0 +1,53 @@
+"""Failures of the OpenAI-compatible routes in OpenAI's own error shape (ORCH-1064).
+
+`{"error": {"message", "type", "param", "code"}}` is what the `openai` package, LangChain and the agent
+SDKs read: the package raises the exception class of the status and exposes the inner object as the
+error's body, `code` and `type`. `code` is the contract's code in lowercase (`model_not_found`,
+`quota_exceeded`, ...); the status, Retry-After and X-Correlation-Id are those of every other operation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from http_edge.error_shapes import ErrorShapes
+from orchestrator_core.errors import InvalidParams, OrchError
+
+OPENAI_PATHS = ("/v1/completions", "/v1/chat/completions", "/v1/models")
+_FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_.\[\]-]*): ")
+_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error"}
+
+
+def error_type(status: int) -> str:
+    """OpenAI's error `type` for an HTTP status."""
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "server_error"
+    return _TYPES.get(status, "invalid_request_error")
+
+
+def openai_error(error: OrchError) -> dict[str, object]:
+    """The inner error object; `param` names the field an INVALID_PARAMS message starts with."""
+    param = None
+    if isinstance(error, InvalidParams):
+        named = _FIELD.match(error.message)
+        param = named.group(1) if named else None
+    return {
+        "message": error.message,
+        "type": error_type(error.http_status),
+        "param": param,
+        "code": error.code.lower(),
+    }
+
+
+def openai_error_body(error: OrchError, correlation_id: str, retry_after_ms: int | None) -> dict[str, object]:
+    """The body of a failed OpenAI-compatible request (the correlation id and delay travel in headers)."""
+    return {"error": openai_error(error)}
+
+
+def error_shapes() -> ErrorShapes:
+    """orchestratord's error shapes: OpenAI's on its routes, the envelope everywhere else."""
+    return ErrorShapes(
+        exact=dict.fromkeys(OPENAI_PATHS, openai_error_body), prefixes=(("/v1/models/", openai_error_body),)
+    )
