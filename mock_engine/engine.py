@@ -8,10 +8,12 @@ for a slot, as in llama.cpp. Without a token delay, tokens come in batches so on
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mock_engine.faults import Faults, MockConfig
 from worker_adapters.types import StopReason
@@ -104,6 +106,8 @@ class MockEngine:
         self.config = config or MockConfig()
         self.faults = faults or Faults()
         self.stats = MockStats()
+        # The last request bodies of the OpenAI routes, so tests can see what an adapter sent.
+        self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=32)
         self._clock = clock
         self._loading_until = clock() + self.config.loading_s
         self._slots = asyncio.Semaphore(self.config.slots)

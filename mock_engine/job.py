@@ -33,7 +33,13 @@ def chat_text(messages: object) -> str:
         raise ValueError("Expected 'messages' to be a non-empty array")
     turns = []
     for message in messages:
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+        if not isinstance(message, dict):
+            raise ValueError("each message must be an object")
+        content = message.get("content")
+        # An assistant turn that only called tools has null content, as OpenAI's wire allows.
+        if content is None and message.get("role") == "assistant" and message.get("tool_calls"):
+            content = ""
+        if not isinstance(content, str):
             raise ValueError("each message needs a string 'content'")
-        turns.append(f"<{message.get('role', 'user')}> {message['content']}")
+        turns.append(f"<{message.get('role', 'user')}> {content}")
     return "\n".join(turns)

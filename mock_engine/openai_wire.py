@@ -3,6 +3,11 @@
 Differences kept on purpose: vLLM sends `[DONE]` even after an error event and names the matched stop
 string in `stop_reason`; llama.cpp ends the body after an error event and puts `usage` on the last
 /v1/completions chunk; the chat role chunk has `content: ""` (vLLM) or `null` (llama.cpp).
+
+A chat body with `response_format` (json_object or json_schema) is answered with the smallest JSON value
+its schema allows, and one with `tools` (and `tool_choice` not `none`) with a call of the first allowed
+function whose arguments are the smallest object its parameters allow, in the engines' streaming shape: id
+and name first, then the argument text in two pieces, then `finish_reason: tool_calls`.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Any, Literal
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -31,6 +37,45 @@ from mock_engine.job import MockJob, chat_text
 
 Flavour = Literal["vllm", "llamacpp", "tgi"]
 _FINISH = {"eos": "stop", "stop": "stop", "limit": "length", "cancel": "abort"}
+
+
+def smallest_instance(schema: Any) -> Any:
+    """The smallest JSON value a (simple) JSON schema allows: required properties only, empty arrays."""
+    if not isinstance(schema, dict):
+        return {}
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return smallest_instance(schema[key][0])
+    kind = schema.get("type", "object")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: smallest_instance(properties.get(name)) for name in schema.get("required") or ()}
+    return {"string": "x", "integer": 0, "number": 0, "boolean": False, "array": [], "null": None}.get(
+        kind, {}
+    )
+
+
+def scripted_answer(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """The JSON text a response_format asks for, or the tool call the tools ask for (else both None)."""
+    response_format = body.get("response_format")
+    if isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema"):
+        schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+        return orjson.dumps(smallest_instance(schema)).decode(), None
+    tools, choice = body.get("tools"), body.get("tool_choice", "auto")
+    if not isinstance(tools, list) or not tools or choice == "none":
+        return None, None
+    functions = [t.get("function") or {} for t in tools if isinstance(t, dict)]
+    if isinstance(choice, dict):
+        wanted = (choice.get("function") or {}).get("name")
+        functions = [f for f in functions if f.get("name") == wanted] or functions
+    function = functions[0]
+    arguments = orjson.dumps(smallest_instance(function.get("parameters") or {"type": "object"})).decode()
+    return None, {"name": function.get("name", ""), "arguments": arguments}
 
 
 def parse_job(body: dict[str, Any], chat: bool, default_max: int) -> MockJob:
@@ -54,7 +99,16 @@ def parse_job(body: dict[str, Any], chat: bool, default_max: int) -> MockJob:
 class OpenAIStream:
     """Renders one job as an OpenAI chunk stream in a given flavour."""
 
-    def __init__(self, flavour: Flavour, job: MockJob, chat: bool, model: str, include_usage: bool) -> None:
+    def __init__(
+        self,
+        flavour: Flavour,
+        job: MockJob,
+        chat: bool,
+        model: str,
+        include_usage: bool,
+        script: tuple[str | None, dict[str, Any] | None] = (None, None),
+    ) -> None:
+        self._content, self._call = script
         self._flavour = flavour
         self._job = job
         self._chat = chat
@@ -86,8 +140,8 @@ class OpenAIStream:
         try:
             async for step in self._job.run(engine):
                 if isinstance(step, MockEnd):
-                    yield self._end(step)
-                else:
+                    yield self._scripted() + self._end(step)
+                elif self._content is None and self._call is None:
                     yield self._tokens(step)
         except InjectedError as exc:
             yield self._error(str(exc))
@@ -95,6 +149,28 @@ class OpenAIStream:
                 yield b"data: [DONE]\n\n"
             return
         yield b"data: [DONE]\n\n"
+
+    def _scripted(self) -> bytes:
+        """The JSON answer or the tool call, sent when the job ends (its tokens stand for the decode)."""
+        if self._content is not None:
+            half = len(self._content) // 2
+            return self._tokens_of(self._content[:half], self._content[half:])
+        if self._call is None:
+            return b""
+        head = {"index": 0, "id": f"call_{self._id[-12:]}", "type": "function"}
+        first = head | {"function": {"name": self._call["name"], "arguments": ""}}
+        arguments = self._call["arguments"]
+        half = len(arguments) // 2
+        pieces = [first] + [
+            {"index": 0, "function": {"arguments": p}} for p in (arguments[:half], arguments[half:])
+        ]
+        return b"".join(
+            self._chunk([{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}])
+            for piece in pieces
+        )
+
+    def _tokens_of(self, *texts: str) -> bytes:
+        return b"".join(self._chunk([self._choice(text)]) for text in texts if text)
 
     def _tokens(self, tokens: list[MockToken]) -> bytes:
         return b"".join(self._chunk([self._choice(token.text)]) for token in tokens)
@@ -106,7 +182,10 @@ class OpenAIStream:
             "completion_tokens": end.tokens_out,
             "total_tokens": end.tokens_in + end.tokens_out,
         }
-        final = self._choice(None, _FINISH[end.stop_reason], matched)
+        reason = _FINISH[end.stop_reason]
+        if self._call is not None or self._content is not None:
+            reason = "tool_calls" if self._call is not None else "stop"
+        final = self._choice(None, reason, matched)
         if self._flavour == "llamacpp" and not self._chat:
             # llama.cpp puts usage on the last /v1/completions chunk, always.
             return self._chunk([final], usage=usage)
@@ -132,6 +211,7 @@ def openai_routes(engine: MockEngine, flavour: Flavour, error: ErrorRenderer) ->
     async def handle(request: Request, chat: bool) -> Response:
         try:
             body = await read_object(request)
+            engine.requests.append({"path": request.url.path, "body": body})
             job = parse_job(body, chat, default_max=16 if flavour == "vllm" else 256)
         except BadBody as exc:
             return error(invalid_status, str(exc))
@@ -141,7 +221,8 @@ def openai_routes(engine: MockEngine, flavour: Flavour, error: ErrorRenderer) ->
         options = body.get("stream_options") or {}
         include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
         model = str(body.get("model") or engine.config.model_id)
-        stream = OpenAIStream(flavour, job, chat, model, include_usage)
+        script = scripted_answer(body) if chat else (None, None)
+        stream = OpenAIStream(flavour, job, chat, model, include_usage, script)
         return ClosingStream(stream.render(engine))
 
     async def completions(request: Request) -> Response:

@@ -38,7 +38,8 @@ DEFAULT_TRITON_MODEL = "ensemble"
 
 
 def admin_routes(engine: MockEngine) -> list[Route]:
-    """GET/POST /admin/faults (POST merges; `loading_s` starts a loading period), GET /admin/stats."""
+    """GET/POST /admin/faults (POST merges; `loading_s` starts a loading period), GET /admin/stats, GET
+    /admin/requests (the last bodies of the OpenAI routes)."""
 
     async def get_faults(request: Request) -> Response:
         return json_response(engine.faults.model_dump())
@@ -74,7 +75,11 @@ def admin_routes(engine: MockEngine) -> list[Route]:
             }
         )
 
+    async def requests(request: Request) -> Response:
+        return json_response(list(engine.requests))
+
     return [
+        Route("/admin/requests", requests, methods=["GET"]),
         Route("/admin/faults", get_faults, methods=["GET"]),
         Route("/admin/faults", set_faults, methods=["POST"]),
         Route("/admin/faults/reset", reset_faults, methods=["POST"]),

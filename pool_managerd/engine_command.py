@@ -30,7 +30,7 @@ TRITON = "triton"
 STRICT = "strict"
 
 DEFAULT_TEMPLATES: Mapping[str, str] = {
-    LLAMACPP: "{binary} -m {model} --host {host} --port {port} --metrics -np {slots} -c {ctx_total}"
+    LLAMACPP: "{binary} -m {model} --host {host} --port {port} --metrics --jinja -np {slots} -c {ctx_total}"
     " -t {threads} -a {model_id}"
     " {determinism_flags}",
     VLLM: "{binary} serve {model} --host {host} --port {port} --max-num-seqs {slots} --max-model-len {ctx}"

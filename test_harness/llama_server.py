@@ -27,7 +27,7 @@ import httpx
 from pool_managerd.process import die_with_parent
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEFAULT_FLAGS = ("--metrics", "-np", "1", "--no-cont-batching", "-c", "2048", "-t", "1")
+DEFAULT_FLAGS = ("--metrics", "--jinja", "-np", "1", "--no-cont-batching", "-c", "2048", "-t", "1")
 
 
 class EngineNotInstalled(RuntimeError):

@@ -139,6 +139,7 @@ class Error(BaseModel):
     type: Literal["invalid_request_error", "authentication_error", "permission_error", "rate_limit_error", "server_error"]
     param: StrictStr | None
     code: Annotated[StrictStr, Field(pattern="^[a-z_]+$")]
+    policy_label: PolicyLabel | MISSING = MISSING
 
 
 class OpenAIError(BaseModel):

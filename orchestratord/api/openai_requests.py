@@ -59,7 +59,8 @@ def _json(value: Any) -> str | None:
 
 
 def _plain(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    # By alias: `json_schema.schema` is `schema_` in Python (BaseModel has a `schema` method).
+    return value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value
 
 
 def _content(index: int, content: object) -> str:

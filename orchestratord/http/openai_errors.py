@@ -33,12 +33,15 @@ def openai_error(error: OrchError) -> dict[str, object]:
     if isinstance(error, InvalidParams):
         named = _FIELD.match(error.message)
         param = named.group(1) if named else None
-    return {
+    body: dict[str, object] = {
         "message": error.message,
         "type": error_type(error.http_status),
         "param": param,
         "code": error.code.lower(),
     }
+    if error.policy_label is not None:  # which policy refused, as the envelope says it (ORCH-1204)
+        body["policy_label"] = error.policy_label
+    return body
 
 
 def openai_error_body(error: OrchError, correlation_id: str, retry_after_ms: int | None) -> dict[str, object]:

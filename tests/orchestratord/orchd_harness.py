@@ -180,3 +180,15 @@ async def serve_orchestratord(config: OrchestratordConfig) -> AsyncIterator[tupl
     """orchestratord on a free 127.0.0.1 port with real sockets; yields its base URL and services."""
     async with live_daemon_async(lambda: _app_and_services(config)) as daemon:
         yield daemon.url, daemon.state
+
+
+def error_code(body: Any) -> str | None:
+    """The contract's code of an error body: the envelope's `code`, or OpenAI's `error.code` in capitals
+    on the OpenAI-compatible routes (ORCH-1064)."""
+    if not isinstance(body, dict):
+        return None
+    inner = body.get("error")
+    if isinstance(inner, dict) and isinstance(inner.get("code"), str):
+        return str(inner["code"]).upper()
+    code = body.get("code")
+    return code if isinstance(code, str) else None

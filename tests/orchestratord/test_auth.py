@@ -14,7 +14,7 @@ from contracts.config_schema.common import sha256_hex
 from orchestrator_core.errors import Forbidden, OrchError, Unauthorized
 from orchestratord.__main__ import check_exposure
 from orchestratord.http.security import ApiKey, Authenticator, Role
-from tests.orchestratord.orchd_harness import make_config, running_daemon
+from tests.orchestratord.orchd_harness import error_code, make_config, running_daemon
 
 CLIENT_KEY, ADMIN_KEY, NODE_TOKEN = "client-secret", "admin-secret", "node-secret"
 
@@ -137,7 +137,7 @@ async def test_a_node_token_on_the_data_plane_and_the_openai_facade_is_403() -> 
             await daemon.client.get("/v1/pools", headers=node),
         ]
     for answer in answers:
-        assert (answer.status_code, answer.json()["code"]) == (403, "FORBIDDEN"), answer.request.url
+        assert (answer.status_code, error_code(answer.json())) == (403, "FORBIDDEN"), answer.request.url
 
 
 @pytest.mark.req("ORCH-1207", "ORCH-5002", "ORCH-5003")

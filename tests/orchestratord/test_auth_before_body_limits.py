@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.orchestratord.orchd_harness import MODEL, Daemon, running_daemon
+from tests.orchestratord.orchd_harness import MODEL, Daemon, error_code, running_daemon
 from tests.orchestratord.test_auth import ADMIN_KEY, CLIENT_KEY, NODE_TOKEN, keyed_config
 
 MAX_BODY = 1024
@@ -31,9 +31,12 @@ def headers(key: str | None, cid: str) -> dict[str, str]:
 
 
 def assert_envelope(answer: httpx.Response, status: int, code: str, cid: str) -> dict[str, Any]:
-    assert (answer.status_code, answer.json().get("code")) == (status, code), answer.text
+    assert (answer.status_code, error_code(answer.json())) == (status, code), answer.text
     body: dict[str, Any] = answer.json()
     assert answer.headers["x-correlation-id"] == cid
+    if "error" in body:  # OpenAI's shape on its routes (ORCH-1064)
+        assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+        return body
     assert body["correlation_id"] == cid
     assert isinstance(body["message"], str) and body["message"]
     assert isinstance(body["retriable"], bool)
@@ -94,7 +97,7 @@ async def test_an_oversized_body_from_a_caller_who_may_call_the_route_is_413(
     content = OVERSIZED if framing == "content-length" else chunked(OVERSIZED)
     answer = await keyed.client.post(path, content=content, headers=headers(key, "too-big"))
     body = assert_envelope(answer, 413, "PAYLOAD_TOO_LARGE", "too-big")
-    assert str(MAX_BODY) in body["message"]
+    assert str(MAX_BODY) in body.get("error", body)["message"]
 
 
 @pytest.mark.req("ORCH-1008")

@@ -90,8 +90,8 @@ async def test_the_strict_header_gets_503_naming_the_missing_strict_replica() ->
     for error in (refused.value, refused_chat.value):
         assert error.status_code == 503
         assert isinstance(error.body, dict)
-        assert error.body["code"] == "POOL_UNAVAILABLE"
-        assert f"no strict replica serves model {MODEL}" in error.body["message"]
+        assert error.code == "pool_unavailable"
+        assert f"no strict replica serves model {MODEL}" in error.message
     assert relaxed.choices[0].text
 
 
@@ -113,8 +113,8 @@ async def test_an_invalid_determinism_header_is_400_naming_it() -> None:
             "/v1/completions", json={"model": MODEL, "prompt": "x"}, headers={"X-Orch-Determinism": "always"}
         )
     assert answer.status_code == 400
-    assert answer.json()["code"] == "INVALID_PARAMS"
-    assert answer.json()["message"].startswith("X-Orch-Determinism")
+    assert answer.json()["error"]["code"] == "invalid_params"
+    assert answer.json()["error"]["message"].startswith("X-Orch-Determinism")
 
 
 @pytest.mark.req("ORCH-3506", "ORCH-1050")

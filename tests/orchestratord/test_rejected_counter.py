@@ -7,7 +7,14 @@ import pytest
 
 from contracts.config_schema.common import sha256_hex
 from mock_engine.faults import Faults
-from tests.orchestratord.orchd_harness import MODEL, Daemon, MockReplica, make_config, running_daemon
+from tests.orchestratord.orchd_harness import (
+    MODEL,
+    Daemon,
+    MockReplica,
+    error_code,
+    make_config,
+    running_daemon,
+)
 
 KEY, NODE_TOKEN = "client-secret", "node-secret"
 
@@ -57,6 +64,6 @@ async def test_a_facade_task_that_fails_after_admission_is_not_a_rejection() -> 
     async with running_daemon([MockReplica(faults=Faults(error_at=1))]) as daemon:
         answer = await daemon.client.post("/v1/chat/completions", json=chat)
         assert answer.status_code >= 500
-        code = answer.json()["code"]
+        code = error_code(answer.json())
         assert rejected(daemon, code) == 0
         assert rejected(daemon, code, "pool-a") == 0

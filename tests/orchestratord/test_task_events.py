@@ -90,7 +90,7 @@ async def test_an_openai_stream_that_is_evicted_carries_the_policy_label_of_the_
         text = (await answer).text
         chunks = [orjson.loads(line[6:]) for line in text.split("\n\n") if line.startswith("data: {")]
         error = chunks[-1]["error"]
-        assert (error["code"], error["policy_label"]) == ("QUEUE_FULL_DROP_LRU", "drop-lru")
+        assert (error["code"], error["policy_label"]) == ("queue_full_drop_lru", "drop-lru")
         assert "[DONE]" not in text
         await daemon.client.post(f"/v1/tasks/{running}/cancel")
 

