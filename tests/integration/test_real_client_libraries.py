@@ -1,7 +1,9 @@
-"""The unmodified `openai` package through orchestratord to a real llama-server (`--jinja`) with the
-bundled SmolLM2: a required tool call whose arguments are valid for the declared parameters, the result
-sent back for an answer, and structured output parsed into a pydantic model. The assertions are about
-structure (valid JSON per schema, the tool's name), not about what a 135M model says."""
+"""Client libraries nobody here wrote, unchanged, through orchestratord to a real llama-server (`--jinja`)
+with the bundled SmolLM2: the `openai` package (a required tool call whose arguments are valid for the
+declared parameters, the result sent back for an answer, structured output parsed into a pydantic
+model), `langchain-openai` (`bind_tools`, `with_structured_output`) and `openai-agents` (an agent with one
+function tool, run to its final answer). The assertions are about structure (valid JSON per schema, the
+tool's name, the tool actually run), not about what a 135M model says."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from typing import Any
 import jsonschema
 import openai
 import pytest
-from pydantic import BaseModel
+from langchain_core.messages import AIMessage
+from pydantic import BaseModel, SecretStr
 from starlette.types import ASGIApp
 
 from orchestratord.app import create_app
@@ -46,7 +49,9 @@ def engine() -> Iterator[LlamaServer]:
 
 
 @pytest.fixture(scope="module")
-def sdk(engine: LlamaServer) -> Iterator[openai.OpenAI]:
+def base_url(engine: LlamaServer) -> Iterator[str]:
+    """The OpenAI-compatible root of an orchestratord serving the real engine."""
+
     @asynccontextmanager
     async def build() -> AsyncIterator[tuple[ASGIApp, None]]:
         replica = {"id": "r0", "pool_id": "pool-a", "engine": "llamacpp", "model_ref": MODEL}
@@ -54,9 +59,14 @@ def sdk(engine: LlamaServer) -> Iterator[openai.OpenAI]:
 
     daemon: LiveDaemon[None]
     with live_daemon(build) as daemon:
-        client = openai.OpenAI(base_url=f"{daemon.url}/v1", api_key="local", max_retries=0, timeout=120)
-        yield client
-        client.close()
+        yield f"{daemon.url}/v1"
+
+
+@pytest.fixture(scope="module")
+def sdk(base_url: str) -> Iterator[openai.OpenAI]:
+    client = openai.OpenAI(base_url=base_url, api_key="local", max_retries=0, timeout=120)
+    yield client
+    client.close()
 
 
 @pytest.mark.req("ORCH-1069")
@@ -114,3 +124,55 @@ def test_json_object_output_is_one_json_object(sdk: openai.OpenAI) -> None:
     )
     assert answer.choices[0].finish_reason == "stop"
     assert isinstance(json.loads(answer.choices[0].message.content or ""), dict)
+
+
+@pytest.mark.req("ORCH-1069")
+def test_langchain_bind_tools_returns_a_call_with_valid_arguments(base_url: str) -> None:
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        model=MODEL, base_url=base_url, api_key=SecretStr("local"), max_retries=0, temperature=0, seed=3
+    )
+    message = chat.bind_tools([WEATHER], tool_choice="get_weather").invoke("What is the weather in Paris?")
+    assert isinstance(message, AIMessage)
+    assert [call["name"] for call in message.tool_calls] == ["get_weather"]
+    jsonschema.validate(message.tool_calls[0]["args"], PARAMETERS)
+
+
+@pytest.mark.req("ORCH-1090")
+def test_langchain_with_structured_output_returns_the_pydantic_model(base_url: str) -> None:
+    from langchain_openai import ChatOpenAI
+
+    chat = ChatOpenAI(
+        model=MODEL, base_url=base_url, api_key=SecretStr("local"), max_retries=0, temperature=0, seed=1
+    )
+    city = chat.with_structured_output(City).invoke("Describe Paris as JSON.")
+    assert isinstance(city, City)
+
+
+@pytest.mark.req("ORCH-1069")
+def test_an_openai_agent_calls_its_tool_and_reaches_a_final_answer(base_url: str) -> None:
+    from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, RunConfig, Runner, function_tool
+
+    asked: list[str] = []
+
+    @function_tool
+    def get_weather(city: str) -> str:
+        """The weather of a city."""
+        asked.append(city)
+        return f"It is sunny in {city}."
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="local", max_retries=0, timeout=120)
+    agent = Agent(
+        name="weather",
+        instructions="Answer with the weather the tool reports.",
+        tools=[get_weather],
+        # The first turn must call the tool; the SDK then resets the choice, so the next turn answers.
+        model_settings=ModelSettings(tool_choice="required", max_tokens=48, temperature=0.0),
+        model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client),
+    )
+    result = Runner.run_sync(
+        agent, "What is the weather in Paris?", max_turns=4, run_config=RunConfig(tracing_disabled=True)
+    )
+    assert len(asked) == 1 and asked[0]
+    assert isinstance(result.final_output, str) and result.final_output
