@@ -17,8 +17,9 @@ from http_edge.middleware import EdgeMiddleware
 
 from .api.capabilities import capabilities_router
 from .api.control import PoolDirectory, nodes_router, pools_router
+from .api.facade_runs import FacadeRuns
 from .api.health import GaugeSnapshot, health_router
-from .api.openai import FacadeSettings, OpenAIFacade, openai_router
+from .api.openai import OpenAIFacade, openai_router
 from .api.openai_models import ModelCatalog
 from .api.sessions import sessions_router
 from .api.streams import streams_router
@@ -164,7 +165,8 @@ def create_app(
     app.include_router(
         health_router(built.auth, built.replicas, built.gate, built.metrics, snapshot, ping, me)
     )
-    facade = OpenAIFacade(built.tasks, FacadeSettings(heartbeat_s), streams)
+    runs = FacadeRuns(built.tasks, streams, heartbeat_s)
+    facade = OpenAIFacade(runs)
     models = ModelCatalog(built.replicas, config.limits.max_tokens, config.openai.default_max_tokens)
     app.include_router(openai_router(built.auth, facade, models, built.clock))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)

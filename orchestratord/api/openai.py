@@ -7,28 +7,20 @@ sessions, the pool queue, fairness and placement), and its answer is read from t
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
-from http_edge.correlation import correlation_id
 
 from ..http.explicit_route import explicit_route
 from ..http.json_body import declared_body
-from ..http.rejections import admission_runs
 from ..http.security import Authenticator, Principal, Role
-from ..http.sse_response import OpenStreams, SSEResponse, client_left
-from ..services.task_events import Failed
-from ..services.task_registry import TaskRecord
 from ..services.task_spec import TaskSpec
-from ..services.tasks import TaskService
 from ..services.transcript import HEARTBEAT
+from .facade_runs import TASK_ID_HEADER, FacadeRuns
 from .openai_models import ModelCatalog
 from .openai_relay import ChunkWriter, Kind, Shape, response_body
 from .openai_requests import (
@@ -44,24 +36,12 @@ from .openai_requests import (
     parse_session_id,
 )
 
-TASK_ID_HEADER = "X-Orch-Task-Id"
-DISCONNECT_REASON = "OpenAI client disconnected"
-
-
-@dataclass(frozen=True, slots=True)
-class FacadeSettings:
-    """Configured behaviour of the facade."""
-
-    heartbeat_s: float = 10.0
-
 
 class OpenAIFacade:
     """Runs one facade request as a task: admit, then stream chunks or collect the whole answer."""
 
-    def __init__(self, tasks: TaskService, settings: FacadeSettings, streams: OpenStreams) -> None:
-        self._tasks = tasks
-        self.settings = settings
-        self._streams = streams
+    def __init__(self, runs: FacadeRuns) -> None:
+        self._runs = runs
 
     async def answer(
         self,
@@ -70,61 +50,16 @@ class OpenAIFacade:
         body: CompletionRequest | ChatCompletionRequest,
         request: Request,
     ) -> Response:
-        """Admission refusals raise before any byte is sent, so they keep their status and headers."""
-        cid = correlation_id(request.scope)
-        admission_runs(request.scope)
-        admission = await self._tasks.submit(spec, cid)
-        record = await self._tasks.get(admission.task_id, spec.tenant)
+        record = await self._runs.admit(spec, request)
         shape = Shape(kind, record.task_id, int(record.admitted_at), body.model)
-        headers = {TASK_ID_HEADER: record.task_id}
         if body.stream:
             writer = ChunkWriter(shape, include_usage=include_usage(body))
-            return SSEResponse(self._stream(record, writer), self._streams, headers)
-        return await self._collect(record, shape, request.receive, headers)
-
-    async def _stream(self, record: TaskRecord, writer: ChunkWriter) -> AsyncGenerator[bytes, None]:
-        """Chunks until `[DONE]` (or the error object), heartbeats between them while the task has nothing
-        to send; a client that leaves cancels the task at once."""
-        try:
-            async for batch in self._tasks.follow_text(record, heartbeat_s=self.settings.heartbeat_s):
-                chunk = HEARTBEAT if batch is None else writer.write(batch)
-                if chunk:
-                    yield chunk
-        finally:
-            # No resume exists in this protocol, so no grace period either (ORCH-1065).
-            if not record.state.terminal:
-                await self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
-
-    async def _collect(
-        self, record: TaskRecord, shape: Shape, receive: Receive, headers: dict[str, str]
-    ) -> Response:
-        """The whole answer as one object; a client that leaves first cancels the task at once."""
-        result = asyncio.ensure_future(_ended(record))
-        gone = asyncio.ensure_future(client_left(receive))
-        try:
-            await asyncio.wait((result, gone), return_when=asyncio.FIRST_COMPLETED)
-            if not result.done():
-                # Canceling ends the transcript, so `result` completes right after.
-                await self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
-            await result
-        finally:
-            gone.cancel()
-            if not result.done():
-                result.cancel()
-                await self._tasks.cancel_record(record, reason=DISCONNECT_REASON)
-        outcome, started = record.transcript.outcome, record.transcript.started_event
-        if isinstance(outcome, Failed):
-            raise outcome.error
-        assert outcome is not None  # `_ended` returns once the transcript is closed
+            return self._runs.stream(record, writer.write, HEARTBEAT)
+        answer = await self._runs.collect(record, request.receive)
+        started = answer.started
         fingerprint = None if started is None else started.identity.system_fingerprint()
-        body = response_body(shape, fingerprint, record.transcript.text(), outcome)
-        return JSONResponse(body, headers=headers)
-
-
-async def _ended(record: TaskRecord) -> None:
-    """Returns once the task's transcript holds its terminal event (a reader of it meanwhile)."""
-    async for _batch in record.transcript.follow_text():
-        pass
+        payload = response_body(shape, fingerprint, answer.text, answer.end)
+        return JSONResponse(payload, headers={TASK_ID_HEADER: record.task_id})
 
 
 # The facade's own request headers as the OpenAPI document lists them (read and validated by `context`).

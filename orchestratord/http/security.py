@@ -57,15 +57,21 @@ ANONYMOUS_TENANT = "anonymous"
 
 def bearer_token(scope: Scope) -> str | None:
     """The Bearer token of a request's headers; None without an Authorization header, Unauthorized for
-    another scheme or an empty token."""
+    another scheme or an empty token. Without Authorization, an `X-Api-Key` header is the token, as the
+    Anthropic clients send their key (ORCH-1095)."""
     headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    api_key: str | None = None
     for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise Unauthorized("Authorization must be 'Bearer <token>'")
             return token.strip()
-    return None
+        if name == b"x-api-key":
+            api_key = value.decode("latin-1").strip()
+            if not api_key:
+                raise Unauthorized("X-Api-Key must not be empty")
+    return api_key
 
 
 def _match(digests: Iterable[tuple[bytes, object]], token: str) -> object | None:
