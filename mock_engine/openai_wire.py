@@ -7,7 +7,8 @@ string in `stop_reason`; llama.cpp ends the body after an error event and puts `
 A chat body with `response_format` (json_object or json_schema) is answered with the smallest JSON value
 its schema allows, and one with `tools` (and `tool_choice` not `none`) with a call of the first allowed
 function whose arguments are the smallest object its parameters allow, in the engines' streaming shape: id
-and name first, then the argument text in two pieces, then `finish_reason: tool_calls`.
+and name first, then the argument text in two pieces, then `finish_reason: tool_calls`; after a tool's
+result (the last message), with `tool_choice` `auto`, it answers in text.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def scripted_answer(body: dict[str, Any]) -> tuple[str | None, dict[str, Any] | 
     tools, choice = body.get("tools"), body.get("tool_choice", "auto")
     if not isinstance(tools, list) or not tools or choice == "none":
         return None, None
+    messages = body.get("messages")
+    if choice == "auto" and isinstance(messages, list) and messages and messages[-1].get("role") == "tool":
+        return None, None  # with a tool's result in hand, the emulated model answers in text
     functions = [t.get("function") or {} for t in tools if isinstance(t, dict)]
     if isinstance(choice, dict):
         wanted = (choice.get("function") or {}).get("name")

@@ -15,6 +15,7 @@ from http_edge.errors import install_error_handlers
 from http_edge.limits import RequestLimits
 from http_edge.middleware import EdgeMiddleware
 
+from .api.anthropic import anthropic_router
 from .api.capabilities import capabilities_router
 from .api.control import PoolDirectory, nodes_router, pools_router
 from .api.facade_runs import FacadeRuns
@@ -25,7 +26,7 @@ from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
 from .http.edge import DaemonEdge
-from .http.openai_errors import error_shapes
+from .http.foreign_errors import error_shapes
 from .http.rejections import RefusalCounter
 from .http.sse_response import OpenStreams
 from .wiring import Services, SharedBackend, build_services
@@ -169,6 +170,7 @@ def create_app(
     facade = OpenAIFacade(runs)
     models = ModelCatalog(built.replicas, config.limits.max_tokens, config.openai.default_max_tokens)
     app.include_router(openai_router(built.auth, facade, models, built.clock))
+    app.include_router(anthropic_router(built.auth, runs, models))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))
     shared_nodes = built.shared.nodes if built.shared is not None else None

@@ -68,6 +68,90 @@ class _JsonSchemaRuntimeValidationBase(BaseModel):
         return data
 
 
+class Error(BaseModel):
+    type: Literal["invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large", "rate_limit_error", "api_error", "overloaded_error"]
+    message: StrictStr
+    code: Annotated[StrictStr | MISSING, Field(pattern="^[a-z_]+$")] = MISSING
+
+
+class AnthropicError(BaseModel):
+    type: Literal["error"]
+    error: Error
+
+
+class Thinking(BaseModel):
+    type: Literal["enabled", "disabled", "adaptive"]
+
+
+class AnthropicBlock(BaseModel):
+    type: Annotated[StrictStr, Field(max_length=64, min_length=1)]
+    text: StrictStr | MISSING = MISSING
+    id: Annotated[StrictStr | MISSING, Field(max_length=256, min_length=1)] = MISSING
+    name: Annotated[StrictStr | MISSING, Field(max_length=64, min_length=1)] = MISSING
+    input: dict[str, Any] | MISSING = MISSING
+    tool_use_id: Annotated[StrictStr | MISSING, Field(max_length=256, min_length=1)] = (
+        MISSING
+    )
+    content: StrictStr | list[dict[str, Any]] | MISSING = MISSING
+    is_error: StrictBool | MISSING = MISSING
+
+
+class AnthropicTool(BaseModel):
+    name: Annotated[StrictStr, Field(pattern="^[A-Za-z0-9_-]{1,64}$")]
+    description: StrictStr | MISSING = MISSING
+    input_schema: Annotated[
+        dict[str, Any],
+        Field(
+            description="A JSON Schema object, passed to the engine as the function's parameters."
+        ),
+    ]
+    type: Annotated[
+        StrictStr | None | MISSING,
+        Field(
+            description="`custom` or absent; a server tool's type is refused with 400."
+        ),
+    ] = MISSING
+
+
+class AnthropicToolChoice(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["auto", "any", "tool", "none"]
+    name: Annotated[StrictStr | MISSING, Field(pattern="^[A-Za-z0-9_-]{1,64}$")] = (
+        MISSING
+    )
+    disable_parallel_tool_use: StrictBool | MISSING = MISSING
+
+
+class Format(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["json_schema"]
+    schema_: Annotated[dict[str, Any], Field(alias="schema")]
+
+
+class AnthropicOutputConfig(BaseModel):
+    format: Format | None | MISSING = MISSING
+    effort: Annotated[
+        StrictStr | None | MISSING, Field(description="Accepted and ignored.")
+    ] = MISSING
+
+
+class Usage(BaseModel):
+    input_tokens: Annotated[StrictInt, Field(ge=0)]
+    output_tokens: Annotated[StrictInt, Field(ge=0)]
+
+
+class AnthropicOutputBlock(BaseModel):
+    type: Literal["text", "tool_use"]
+    text: StrictStr | MISSING = MISSING
+    id: StrictStr | MISSING = MISSING
+    name: StrictStr | MISSING = MISSING
+    input: dict[str, Any] | MISSING = MISSING
+
+
 ErrorCode = TypeAliasType(
     "ErrorCode",
     Annotated[
@@ -134,7 +218,7 @@ class ErrorEnvelope(BaseModel):
     correlation_id: Annotated[StrictStr, Field(max_length=128, min_length=1)]
 
 
-class Error(BaseModel):
+class Error1(BaseModel):
     message: StrictStr
     type: Literal["invalid_request_error", "authentication_error", "permission_error", "rate_limit_error", "server_error"]
     param: StrictStr | None
@@ -143,7 +227,7 @@ class Error(BaseModel):
 
 
 class OpenAIError(BaseModel):
-    error: Error
+    error: Error1
 
 
 class ChatMessage(BaseModel):
@@ -601,13 +685,13 @@ class FunctionCall(BaseModel):
     ]
 
 
-Content = TypeAliasType("Content", Annotated[list[ContentPart], Field(min_length=1)])
+Content1 = TypeAliasType("Content1", Annotated[list[ContentPart], Field(min_length=1)])
 
 
 FinishReason = TypeAliasType("FinishReason", Literal["stop", "length", "tool_calls"])
 
 
-class Usage(BaseModel):
+class Usage1(BaseModel):
     prompt_tokens: Annotated[StrictInt, Field(ge=0)]
     completion_tokens: Annotated[StrictInt, Field(ge=0)]
     total_tokens: Annotated[StrictInt, Field(ge=0)]
@@ -632,7 +716,7 @@ class CompletionResponse(BaseModel):
         ),
     ] = MISSING
     choices: list[CompletionChoice]
-    usage: Usage
+    usage: Usage1
 
 
 class CompletionChunk(BaseModel):
@@ -642,7 +726,7 @@ class CompletionChunk(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[CompletionChoice]
-    usage: Usage | None | MISSING = MISSING
+    usage: Usage1 | None | MISSING = MISSING
 
 
 class ToolCallDelta(BaseModel):
@@ -662,6 +746,28 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"]
     data: list[ModelCard]
+
+
+Content = TypeAliasType("Content", Annotated[list[AnthropicBlock], Field(min_length=1)])
+
+
+class AnthropicInputMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    role: Literal["user", "assistant"]
+    content: StrictStr | Content
+
+
+class AnthropicMessage(BaseModel):
+    id: StrictStr
+    type: Literal["message"]
+    role: Literal["assistant"]
+    model: StrictStr
+    content: list[AnthropicOutputBlock]
+    stop_reason: Literal["end_turn", "stop_sequence", "max_tokens", "tool_use"]
+    stop_sequence: StrictStr | None
+    usage: Usage
 
 
 class Tool(BaseModel):
@@ -708,7 +814,7 @@ class OpenAIChatMessage(BaseModel):
         extra="forbid",
     )
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: StrictStr | Content | None | MISSING = MISSING
+    content: StrictStr | Content1 | None | MISSING = MISSING
     name: Annotated[StrictStr | None | MISSING, Field(max_length=64)] = MISSING
     tool_calls: ToolCalls | None | MISSING = MISSING
     tool_call_id: Annotated[
@@ -738,7 +844,7 @@ class ChatCompletionResponse(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[ChatCompletionChoice]
-    usage: Usage
+    usage: Usage1
 
 
 class ChatDelta(BaseModel):
@@ -761,7 +867,32 @@ class ChatCompletionChunk(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[ChatCompletionChunkChoice]
-    usage: Usage | None | MISSING = MISSING
+    usage: Usage1 | None | MISSING = MISSING
+
+
+class AnthropicMessagesRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
+    max_tokens: Annotated[StrictInt, Field(ge=1, le=1048576)]
+    messages: Annotated[list[AnthropicInputMessage], Field(min_length=1)]
+    system: StrictStr | list[AnthropicBlock] | MISSING = MISSING
+    stop_sequences: StopList | MISSING = MISSING
+    stream: StrictBool = False
+    temperature: Annotated[StrictFloat | MISSING, Field(ge=0.0, le=1.0)] = MISSING
+    top_p: Annotated[StrictFloat | MISSING, Field(gt=0.0, le=1.0)] = MISSING
+    top_k: Annotated[StrictInt | MISSING, Field(ge=0, le=100000)] = MISSING
+    tools: Annotated[list[AnthropicTool] | MISSING, Field(max_length=128)] = MISSING
+    tool_choice: AnthropicToolChoice | MISSING = MISSING
+    metadata: Annotated[
+        dict[str, Any] | MISSING, Field(description="Accepted and ignored.")
+    ] = MISSING
+    service_tier: Annotated[
+        StrictStr | MISSING, Field(description="Accepted and ignored.")
+    ] = MISSING
+    output_config: AnthropicOutputConfig | MISSING = MISSING
+    thinking: Thinking | MISSING = MISSING
 
 
 class EndEvent(BaseModel):

@@ -69,6 +69,18 @@ DeterminismHeader = Annotated[str | None, Header(alias=DETERMINISM_HEADER)]
 FACADE_PARAMS = ("body", PRIORITY_HEADER, SESSION_HEADER, DETERMINISM_HEADER)
 
 
+def facade_context(models: ModelCatalog, principal: Principal, request: Request, model: str) -> FacadeContext:
+    """What a foreign-API request carries besides its body; an unknown model is ModelNotFound here."""
+    headers = request.headers
+    return FacadeContext(
+        tenant=principal.tenant,
+        priority=parse_priority(headers.get(PRIORITY_HEADER)),
+        session_id=parse_session_id(headers.get(SESSION_HEADER)),
+        default_max_tokens=models.max_tokens_for(model),
+        determinism=parse_determinism(headers.get(DETERMINISM_HEADER)),
+    )
+
+
 def openai_router(
     auth: Authenticator,
     facade: OpenAIFacade,
@@ -77,7 +89,7 @@ def openai_router(
 ) -> APIRouter:
     """Routes of the facade.
 
-    Errors are OpenAI's error object (ORCH-1064, `http/openai_errors.py`): the `openai` package maps the
+    Errors are OpenAI's error object (ORCH-1064, `http/foreign_errors.py`): the `openai` package maps the
     status to its exception classes (429 -> RateLimitError, with `Retry-After` honoured, 404
     model_not_found -> NotFoundError, not retried) and exposes the inner object as the error body. A
     failure after a stream started is sent as `data: {"error": {...}}` and the stream closes without
@@ -87,21 +99,11 @@ def openai_router(
     guard = auth.require(Role.CLIENT)
     started = int(clock())
 
-    def context(principal: Principal, request: Request, model: str) -> FacadeContext:
-        headers = request.headers
-        return FacadeContext(
-            tenant=principal.tenant,
-            priority=parse_priority(headers.get(PRIORITY_HEADER)),
-            session_id=parse_session_id(headers.get(SESSION_HEADER)),
-            default_max_tokens=models.max_tokens_for(model),
-            determinism=parse_determinism(headers.get(DETERMINISM_HEADER)),
-        )
-
     # Both are served without FastAPI's dependency solving: `serve_x` reads what `create_x` declares (the
     # body first, then the headers, in FastAPI's order).
     async def serve_completion(request: Request, principal: Principal) -> Response:
         body = await declared_body(request, CompletionRequest)
-        spec = completion_spec(body, context(principal, request, body.model))
+        spec = completion_spec(body, facade_context(models, principal, request, body.model))
         return await facade.answer("completion", spec, body, request)
 
     async def create_completion(
@@ -115,7 +117,7 @@ def openai_router(
 
     async def serve_chat_completion(request: Request, principal: Principal) -> Response:
         body = await declared_body(request, ChatCompletionRequest)
-        spec = chat_spec(body, context(principal, request, body.model))
+        spec = chat_spec(body, facade_context(models, principal, request, body.model))
         return await facade.answer("chat", spec, body, request)
 
     async def create_chat_completion(

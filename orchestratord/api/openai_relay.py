@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import orjson
 
-from ..http.openai_errors import openai_error
+from ..http.foreign_errors import openai_error
 from ..services.task_events import Ended, Failed, finish_reason, tool_call_objects
 from ..services.transcript import TextBatch
 

@@ -12,7 +12,7 @@ import yaml
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
-from orchestratord.http.openai_errors import OPENAI_PATHS
+from orchestratord.http.foreign_errors import ANTHROPIC_PATHS, OPENAI_PATHS
 
 OPENAPI_DIR = Path(__file__).resolve().parents[2] / "contracts" / "openapi"
 CONTRACTS = ("data", "control", "pool")
@@ -97,11 +97,15 @@ def test_every_operation_has_an_operation_id_and_requirement_ids(name: str) -> N
 @pytest.mark.req("ORCH-1201", "ORCH-1202", "ORCH-1064")
 @pytest.mark.parametrize("name", CONTRACTS)
 def test_every_response_carries_the_correlation_id_and_errors_use_the_envelope(name: str) -> None:
-    """The OpenAI-compatible paths answer errors in OpenAI's shape; every other path, the envelope."""
+    """The OpenAI-compatible paths answer errors in OpenAI's shape, the Messages API in Anthropic's; every
+    other path, the envelope."""
     document = load(name)
     problems: list[str] = []
     for method, path, op in operations(document):
-        expected = "OpenAIError" if path in OPENAI_PATHS else "ErrorEnvelope"
+        expected = {
+            **dict.fromkeys(OPENAI_PATHS, "OpenAIError"),
+            **dict.fromkeys(ANTHROPIC_PATHS, "AnthropicError"),
+        }.get(path, "ErrorEnvelope")
         for status, ref in op["responses"].items():
             response = resolve(document, ref)
             if "X-Correlation-Id" not in response.get("headers", {}):

@@ -176,3 +176,26 @@ def test_an_openai_agent_calls_its_tool_and_reaches_a_final_answer(base_url: str
     )
     assert len(asked) == 1 and asked[0]
     assert isinstance(result.final_output, str) and result.final_output
+
+
+@pytest.mark.req("ORCH-1095", "ORCH-1097")
+def test_the_anthropic_sdk_streams_a_message_and_uses_a_tool(base_url: str) -> None:
+    import anthropic
+
+    client = anthropic.Anthropic(
+        base_url=base_url.removesuffix("/v1"), api_key="local", max_retries=0, timeout=120
+    )
+    with client.messages.stream(model=MODEL, max_tokens=24, messages=ASK) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text and final.content[0].type == "text" and final.content[0].text == text
+    assert final.stop_reason in ("end_turn", "max_tokens")
+    tool: Any = {"name": "get_weather", "input_schema": PARAMETERS}
+    used = client.messages.create(
+        model=MODEL, max_tokens=64, messages=ASK, tools=[tool], tool_choice={"type": "any"}
+    )
+    assert used.stop_reason == "tool_use"
+    uses = [block for block in used.content if block.type == "tool_use"]
+    assert [u.name for u in uses] == ["get_weather"]
+    jsonschema.validate(uses[0].input, PARAMETERS)
+    client.close()
