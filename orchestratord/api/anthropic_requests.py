@@ -18,7 +18,7 @@ from contracts.fields import given
 from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage, ToolCall
 
-from ..services.task_spec import TaskSpec, new_task_id
+from ..services.task_spec import TaskSpec
 from .openai_requests import FacadeContext
 
 # Blocks the model wrote earlier that carry nothing a replica here can use again.
@@ -139,16 +139,11 @@ def messages_spec(body: AnthropicMessagesRequest, context: FacadeContext) -> Tas
         raise InvalidParams("tool_choice: needs tools")
     if choice == "none":
         tools = choice = parallel = None
-    return TaskSpec(
-        task_id=new_task_id(),
-        tenant=context.tenant,
+    return context.task(
         model_ref=body.model,
         max_tokens=body.max_tokens,
         messages=tuple(messages),
         workload="chat",
-        session_id=context.session_id,
-        priority=context.priority,
-        determinism=context.determinism,
         temperature=given(body.temperature),
         top_p=given(body.top_p),
         top_k=given(body.top_k),

@@ -48,6 +48,17 @@ class FacadeContext:
     default_max_tokens: int
     determinism: Determinism = "best_effort"
 
+    def task(self, **fields: Any) -> TaskSpec:
+        """A new task of this request's tenant, session, priority and determinism, with `fields`."""
+        return TaskSpec(
+            task_id=new_task_id(),
+            tenant=self.tenant,
+            session_id=self.session_id,
+            priority=self.priority,
+            determinism=self.determinism,
+            **fields,
+        )
+
 
 def _json(value: Any) -> str | None:
     """A request field as JSON text for the engine (None when the client left it out)."""
@@ -134,16 +145,11 @@ def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
 def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec:
     """The `completion` task of a /v1/completions request; max_tokens defaults to the configured value."""
     max_tokens = given(body.max_tokens)
-    return TaskSpec(
-        task_id=new_task_id(),
-        tenant=context.tenant,
+    return context.task(
         model_ref=body.model,
         max_tokens=max_tokens or context.default_max_tokens,
         prompt=body.prompt,
         workload="completion",
-        session_id=context.session_id,
-        priority=context.priority,
-        determinism=context.determinism,
         seed=given(body.seed),
         temperature=given(body.temperature),
         top_p=given(body.top_p),
@@ -165,16 +171,11 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
     response_format = given(body.response_format)
     if response_format is not None and response_format.type == "text":
         response_format = None
-    return TaskSpec(
-        task_id=new_task_id(),
-        tenant=context.tenant,
+    return context.task(
         model_ref=body.model,
         max_tokens=max_tokens or context.default_max_tokens,
         messages=messages,
         workload="chat",
-        session_id=context.session_id,
-        priority=context.priority,
-        determinism=context.determinism,
         seed=given(body.seed),
         temperature=given(body.temperature),
         top_p=given(body.top_p),
