@@ -22,6 +22,7 @@ from .api.facade_runs import FacadeRuns
 from .api.health import GaugeSnapshot, health_router
 from .api.openai import OpenAIFacade, openai_router
 from .api.openai_models import ModelCatalog
+from .api.responses import responses_router
 from .api.sessions import sessions_router
 from .api.streams import streams_router
 from .api.tasks import tasks_router
@@ -170,6 +171,7 @@ def create_app(
     facade = OpenAIFacade(runs)
     models = ModelCatalog(built.replicas, config.limits.max_tokens, config.openai.default_max_tokens)
     app.include_router(openai_router(built.auth, facade, models, built.clock))
+    app.include_router(responses_router(built.auth, runs, models))
     app.include_router(anthropic_router(built.auth, runs, models))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))

@@ -68,6 +68,51 @@ class _JsonSchemaRuntimeValidationBase(BaseModel):
         return data
 
 
+class ToolChoice(BaseModel):
+    type: StrictStr
+    name: StrictStr | MISSING = MISSING
+
+
+class ResponsesContentPart(BaseModel):
+    type: Annotated[StrictStr, Field(max_length=64, min_length=1)]
+    text: StrictStr | MISSING = MISSING
+
+
+class ResponsesTool(BaseModel):
+    type: Annotated[StrictStr, Field(max_length=64, min_length=1)]
+    name: Annotated[StrictStr | MISSING, Field(pattern="^[A-Za-z0-9_-]{1,64}$")] = (
+        MISSING
+    )
+    description: StrictStr | None | MISSING = MISSING
+    parameters: dict[str, Any] | None | MISSING = MISSING
+    strict: StrictBool | None | MISSING = MISSING
+
+
+class ResponsesTextFormat(BaseModel):
+    type: Literal["text", "json_object", "json_schema"]
+    name: StrictStr | MISSING = MISSING
+    schema_: Annotated[dict[str, Any] | MISSING, Field(alias="schema")] = MISSING
+    description: StrictStr | None | MISSING = MISSING
+    strict: StrictBool | None | MISSING = MISSING
+
+
+class Usage(BaseModel):
+    input_tokens: Annotated[StrictInt, Field(ge=0)]
+    output_tokens: Annotated[StrictInt, Field(ge=0)]
+    total_tokens: Annotated[StrictInt, Field(ge=0)]
+
+
+class ResponseOutputItem(BaseModel):
+    type: Literal["message", "function_call"]
+    id: StrictStr
+    status: StrictStr
+    role: Literal["assistant"] | MISSING = MISSING
+    content: list[Any] | MISSING = MISSING
+    call_id: StrictStr | MISSING = MISSING
+    name: StrictStr | MISSING = MISSING
+    arguments: StrictStr | MISSING = MISSING
+
+
 class Error(BaseModel):
     type: Literal["invalid_request_error", "authentication_error", "permission_error", "not_found_error", "request_too_large", "rate_limit_error", "api_error", "overloaded_error"]
     message: StrictStr
@@ -139,7 +184,7 @@ class AnthropicOutputConfig(BaseModel):
     ] = MISSING
 
 
-class Usage(BaseModel):
+class Usage1(BaseModel):
     input_tokens: Annotated[StrictInt, Field(ge=0)]
     output_tokens: Annotated[StrictInt, Field(ge=0)]
 
@@ -691,7 +736,7 @@ Content1 = TypeAliasType("Content1", Annotated[list[ContentPart], Field(min_leng
 FinishReason = TypeAliasType("FinishReason", Literal["stop", "length", "tool_calls"])
 
 
-class Usage1(BaseModel):
+class Usage2(BaseModel):
     prompt_tokens: Annotated[StrictInt, Field(ge=0)]
     completion_tokens: Annotated[StrictInt, Field(ge=0)]
     total_tokens: Annotated[StrictInt, Field(ge=0)]
@@ -716,7 +761,7 @@ class CompletionResponse(BaseModel):
         ),
     ] = MISSING
     choices: list[CompletionChoice]
-    usage: Usage1
+    usage: Usage2
 
 
 class CompletionChunk(BaseModel):
@@ -726,7 +771,7 @@ class CompletionChunk(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[CompletionChoice]
-    usage: Usage1 | None | MISSING = MISSING
+    usage: Usage2 | None | MISSING = MISSING
 
 
 class ToolCallDelta(BaseModel):
@@ -748,6 +793,36 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
+class Text(BaseModel):
+    format: ResponsesTextFormat | MISSING = MISSING
+
+
+class ResponsesInputItem(BaseModel):
+    type: Annotated[StrictStr | MISSING, Field(max_length=64, min_length=1)] = MISSING
+    role: Literal["user", "system", "developer", "assistant"] | MISSING = MISSING
+    content: StrictStr | list[ResponsesContentPart] | MISSING = MISSING
+    call_id: Annotated[StrictStr | MISSING, Field(max_length=256, min_length=1)] = (
+        MISSING
+    )
+    name: Annotated[StrictStr | MISSING, Field(max_length=64, min_length=1)] = MISSING
+    arguments: StrictStr | MISSING = MISSING
+    output: StrictStr | list[ResponsesContentPart] | MISSING = MISSING
+
+
+class ResponseObject(BaseModel):
+    id: StrictStr
+    object: Literal["response"]
+    created_at: StrictInt
+    status: Literal["completed", "incomplete", "failed", "in_progress"]
+    model: StrictStr
+    output: list[ResponseOutputItem]
+    parallel_tool_calls: StrictBool
+    tool_choice: Any
+    tools: list[Any]
+    incomplete_details: dict[str, Any] | None | MISSING = MISSING
+    usage: Usage
+
+
 Content = TypeAliasType("Content", Annotated[list[AnthropicBlock], Field(min_length=1)])
 
 
@@ -767,7 +842,7 @@ class AnthropicMessage(BaseModel):
     content: list[AnthropicOutputBlock]
     stop_reason: Literal["end_turn", "stop_sequence", "max_tokens", "tool_use"]
     stop_sequence: StrictStr | None
-    usage: Usage
+    usage: Usage1
 
 
 class Tool(BaseModel):
@@ -778,8 +853,8 @@ class Tool(BaseModel):
     function: FunctionDefinition
 
 
-ToolChoice = TypeAliasType(
-    "ToolChoice",
+ToolChoiceModel = TypeAliasType(
+    "ToolChoiceModel",
     Annotated[
         Literal["none", "auto", "required"] | NamedToolChoice,
         Field(description="`none`, `auto`, `required`, or one named function."),
@@ -844,7 +919,7 @@ class ChatCompletionResponse(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[ChatCompletionChoice]
-    usage: Usage1
+    usage: Usage2
 
 
 class ChatDelta(BaseModel):
@@ -867,7 +942,58 @@ class ChatCompletionChunk(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[ChatCompletionChunkChoice]
-    usage: Usage1 | None | MISSING = MISSING
+    usage: Usage2 | None | MISSING = MISSING
+
+
+Input = TypeAliasType("Input", Annotated[list[ResponsesInputItem], Field(min_length=1)])
+
+
+class ResponsesRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
+    input: StrictStr | Input
+    instructions: StrictStr | None | MISSING = MISSING
+    max_output_tokens: Annotated[
+        StrictInt | None | MISSING, Field(ge=1, le=1048576)
+    ] = MISSING
+    temperature: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=2.0)] = (
+        MISSING
+    )
+    top_p: Annotated[StrictFloat | None | MISSING, Field(gt=0.0, le=1.0)] = MISSING
+    tools: Annotated[list[ResponsesTool] | MISSING, Field(max_length=128)] = MISSING
+    tool_choice: Literal["none", "auto", "required"] | ToolChoice | MISSING = MISSING
+    parallel_tool_calls: StrictBool | None | MISSING = MISSING
+    stream: StrictBool | None = False
+    text: Text | MISSING = MISSING
+    previous_response_id: Annotated[
+        StrictStr | None | MISSING,
+        Field(description="Refused when set; nothing is stored."),
+    ] = MISSING
+    conversation: Annotated[
+        Any | MISSING, Field(description="Refused when set; nothing is stored.")
+    ] = MISSING
+    background: Annotated[
+        StrictBool | None | MISSING, Field(description="Refused when true.")
+    ] = MISSING
+    top_logprobs: Annotated[
+        StrictInt | None | MISSING, Field(description="Refused above 0.", ge=0, le=20)
+    ] = MISSING
+    store: Annotated[
+        StrictBool | None | MISSING,
+        Field(description="Accepted and ignored; nothing is stored."),
+    ] = MISSING
+    metadata: dict[str, Any] | None | MISSING = MISSING
+    user: StrictStr | None | MISSING = MISSING
+    include: list[StrictStr] | None | MISSING = MISSING
+    truncation: StrictStr | None | MISSING = MISSING
+    reasoning: dict[str, Any] | None | MISSING = MISSING
+    service_tier: StrictStr | None | MISSING = MISSING
+    prompt_cache_key: StrictStr | None | MISSING = MISSING
+    safety_identifier: StrictStr | None | MISSING = MISSING
+    stream_options: dict[str, Any] | None | MISSING = MISSING
+    max_tool_calls: Annotated[StrictInt | None | MISSING, Field(ge=1)] = MISSING
 
 
 class AnthropicMessagesRequest(BaseModel):
@@ -946,7 +1072,7 @@ class ChatCompletionRequest(BaseModel):
     ] = MISSING
     user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING
     tools: Tools | None | MISSING = MISSING
-    tool_choice: ToolChoice | None | MISSING = MISSING
+    tool_choice: ToolChoiceModel | None | MISSING = MISSING
     parallel_tool_calls: Annotated[
         StrictBool | None | MISSING,
         Field(

@@ -8,18 +8,18 @@ are those of the OpenAI routes.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from contracts.api_types.data import AnthropicMessagesRequest
 
-from ..http.explicit_route import explicit_route
 from ..http.json_body import declared_body
 from ..http.security import Authenticator, Principal, Role
 from .anthropic_relay import PING, EventWriter, message_body
 from .anthropic_requests import messages_spec
+from .facade_operations import add_operation
 from .facade_runs import TASK_ID_HEADER, FacadeRuns
-from .openai import FACADE_PARAMS, DeterminismHeader, PriorityHeader, SessionHeader, facade_context
+from .openai import facade_context
 from .openai_models import ModelCatalog
 
 
@@ -38,21 +38,5 @@ def anthropic_router(auth: Authenticator, runs: FacadeRuns, models: ModelCatalog
         payload = message_body(record.task_id, body.model, answer.text, answer.end)
         return JSONResponse(payload, headers={TASK_ID_HEADER: record.task_id})
 
-    async def create_message(
-        body: AnthropicMessagesRequest,
-        principal: Principal = Depends(guard),
-        priority: PriorityHeader = None,
-        session_id: SessionHeader = None,
-        determinism: DeterminismHeader = None,
-    ) -> Response:
-        raise NotImplementedError  # the operation as the OpenAPI document lists it; never called
-
-    route = explicit_route(guard, serve_message, parses=FACADE_PARAMS)
-    router.add_api_route(
-        "/v1/messages",
-        create_message,
-        methods=["POST"],
-        operation_id="createMessage",
-        route_class_override=route,
-    )
+    add_operation(router, "/v1/messages", "createMessage", AnthropicMessagesRequest, guard, serve_message)
     return router

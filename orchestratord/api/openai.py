@@ -8,18 +8,17 @@ sessions, the pool queue, fairness and placement), and its answer is read from t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response
 
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest
 
-from ..http.explicit_route import explicit_route
 from ..http.json_body import declared_body
 from ..http.security import Authenticator, Principal, Role
 from ..services.task_spec import TaskSpec
 from ..services.transcript import HEARTBEAT
+from .facade_operations import add_operation
 from .facade_runs import TASK_ID_HEADER, FacadeRuns
 from .openai_models import ModelCatalog
 from .openai_relay import ChunkWriter, Kind, Shape, response_body
@@ -62,13 +61,6 @@ class OpenAIFacade:
         return JSONResponse(payload, headers={TASK_ID_HEADER: record.task_id})
 
 
-# The facade's own request headers as the OpenAPI document lists them (read and validated by `context`).
-PriorityHeader = Annotated[str | None, Header(alias=PRIORITY_HEADER)]
-SessionHeader = Annotated[str | None, Header(alias=SESSION_HEADER)]
-DeterminismHeader = Annotated[str | None, Header(alias=DETERMINISM_HEADER)]
-FACADE_PARAMS = ("body", PRIORITY_HEADER, SESSION_HEADER, DETERMINISM_HEADER)
-
-
 def facade_context(models: ModelCatalog, principal: Principal, request: Request, model: str) -> FacadeContext:
     """What a foreign-API request carries besides its body; an unknown model is ModelNotFound here."""
     headers = request.headers
@@ -99,44 +91,25 @@ def openai_router(
     guard = auth.require(Role.CLIENT)
     started = int(clock())
 
-    # Both are served without FastAPI's dependency solving: `serve_x` reads what `create_x` declares (the
-    # body first, then the headers, in FastAPI's order).
     async def serve_completion(request: Request, principal: Principal) -> Response:
         body = await declared_body(request, CompletionRequest)
         spec = completion_spec(body, facade_context(models, principal, request, body.model))
         return await facade.answer("completion", spec, body, request)
-
-    async def create_completion(
-        body: CompletionRequest,
-        principal: Principal = Depends(guard),
-        priority: PriorityHeader = None,
-        session_id: SessionHeader = None,
-        determinism: DeterminismHeader = None,
-    ) -> Response:
-        raise NotImplementedError  # the operation as the OpenAPI document lists it; never called
 
     async def serve_chat_completion(request: Request, principal: Principal) -> Response:
         body = await declared_body(request, ChatCompletionRequest)
         spec = chat_spec(body, facade_context(models, principal, request, body.model))
         return await facade.answer("chat", spec, body, request)
 
-    async def create_chat_completion(
-        body: ChatCompletionRequest,
-        principal: Principal = Depends(guard),
-        priority: PriorityHeader = None,
-        session_id: SessionHeader = None,
-        determinism: DeterminismHeader = None,
-    ) -> Response:
-        raise NotImplementedError  # the operation as the OpenAPI document lists it; never called
-
-    for path, operation_id, declared, serve in (
-        ("/v1/completions", "createCompletion", create_completion, serve_completion),
-        ("/v1/chat/completions", "createChatCompletion", create_chat_completion, serve_chat_completion),
-    ):
-        route = explicit_route(guard, serve, parses=FACADE_PARAMS)
-        router.add_api_route(
-            path, declared, methods=["POST"], operation_id=operation_id, route_class_override=route
-        )
+    add_operation(router, "/v1/completions", "createCompletion", CompletionRequest, guard, serve_completion)
+    add_operation(
+        router,
+        "/v1/chat/completions",
+        "createChatCompletion",
+        ChatCompletionRequest,
+        guard,
+        serve_chat_completion,
+    )
 
     @router.get("/v1/models", operation_id="listModels")
     async def list_models(_: Principal = Depends(guard)) -> JSONResponse:

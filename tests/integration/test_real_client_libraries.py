@@ -150,9 +150,18 @@ def test_langchain_with_structured_output_returns_the_pydantic_model(base_url: s
     assert isinstance(city, City)
 
 
-@pytest.mark.req("ORCH-1069")
-def test_an_openai_agent_calls_its_tool_and_reaches_a_final_answer(base_url: str) -> None:
-    from agents import Agent, ModelSettings, OpenAIChatCompletionsModel, RunConfig, Runner, function_tool
+@pytest.mark.req("ORCH-1069", "ORCH-1098")
+@pytest.mark.parametrize("api", ["chat_completions", "responses"])
+def test_an_openai_agent_calls_its_tool_and_reaches_a_final_answer(base_url: str, api: str) -> None:
+    from agents import (
+        Agent,
+        ModelSettings,
+        OpenAIChatCompletionsModel,
+        OpenAIResponsesModel,
+        RunConfig,
+        Runner,
+        function_tool,
+    )
 
     asked: list[str] = []
 
@@ -169,7 +178,9 @@ def test_an_openai_agent_calls_its_tool_and_reaches_a_final_answer(base_url: str
         tools=[get_weather],
         # The first turn must call the tool; the SDK then resets the choice, so the next turn answers.
         model_settings=ModelSettings(tool_choice="required", max_tokens=48, temperature=0.0),
-        model=OpenAIChatCompletionsModel(model=MODEL, openai_client=client),
+        model=OpenAIResponsesModel(model=MODEL, openai_client=client)
+        if api == "responses"
+        else OpenAIChatCompletionsModel(model=MODEL, openai_client=client),
     )
     result = Runner.run_sync(
         agent, "What is the weather in Paris?", max_turns=4, run_config=RunConfig(tracing_disabled=True)
@@ -199,3 +210,19 @@ def test_the_anthropic_sdk_streams_a_message_and_uses_a_tool(base_url: str) -> N
     assert [u.name for u in uses] == ["get_weather"]
     jsonschema.validate(uses[0].input, PARAMETERS)
     client.close()
+
+
+@pytest.mark.req("ORCH-1098", "ORCH-1099")
+def test_the_responses_api_streams_text_and_forces_a_function_call(sdk: openai.OpenAI) -> None:
+    with sdk.responses.stream(model=MODEL, input="Say hello.", max_output_tokens=24) as stream:
+        events = list(stream)
+    assert events[-1].type in ("response.completed", "response.incomplete")
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas and events[-1].response.output_text == deltas  # type: ignore[union-attr]
+    tool: Any = {"type": "function", "name": "get_weather", "parameters": PARAMETERS}
+    answer = sdk.responses.create(
+        model=MODEL, input="Weather in Paris?", tools=[tool], tool_choice="required", max_output_tokens=64
+    )
+    calls = [item for item in answer.output if item.type == "function_call"]
+    assert [c.name for c in calls] == ["get_weather"]
+    jsonschema.validate(json.loads(calls[0].arguments), PARAMETERS)

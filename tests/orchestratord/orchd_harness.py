@@ -192,3 +192,9 @@ def error_code(body: Any) -> str | None:
         return str(inner["code"]).upper()
     code = body.get("code")
     return code if isinstance(code, str) else None
+
+
+def engine_chat_bodies(engine_url: str) -> list[dict[str, Any]]:
+    """The chat bodies a mock engine server last received (its `/admin/requests` log), oldest first."""
+    requests = httpx.get(f"{engine_url}/admin/requests", timeout=5).json()
+    return [r["body"] for r in requests if r["path"] == "/v1/chat/completions"]

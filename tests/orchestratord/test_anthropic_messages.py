@@ -19,7 +19,7 @@ from mock_engine.faults import MockConfig
 from mock_engine.server import serve_mock
 from orchestratord.app import create_app
 from tests.live_daemon import LiveDaemon, live_daemon
-from tests.orchestratord.orchd_harness import MODEL, make_config
+from tests.orchestratord.orchd_harness import MODEL, engine_chat_bodies, make_config
 
 KEY = "anthropic-test-key"
 WEATHER: Any = {
@@ -55,8 +55,7 @@ def client(stack: LiveDaemon[str]) -> Iterator[anthropic.Anthropic]:
 
 
 def engine_bodies(stack: LiveDaemon[str]) -> list[dict[str, Any]]:
-    requests = httpx.get(f"{stack.state}/admin/requests", timeout=5).json()
-    return [r["body"] for r in requests if r["path"] == "/v1/chat/completions"]
+    return engine_chat_bodies(stack.state)
 
 
 @pytest.mark.req("ORCH-1095")

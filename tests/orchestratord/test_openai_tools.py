@@ -20,7 +20,7 @@ from mock_engine.faults import MockConfig
 from mock_engine.server import serve_mock
 from orchestratord.app import create_app
 from tests.live_daemon import LiveDaemon, live_daemon
-from tests.orchestratord.orchd_harness import MODEL, make_config
+from tests.orchestratord.orchd_harness import MODEL, engine_chat_bodies, make_config
 
 CTX_MAX = 48
 WEATHER = {
@@ -76,10 +76,8 @@ def sdk(stack: LiveDaemon[str]) -> Iterator[openai.OpenAI]:
 
 
 def last_engine_body(stack: LiveDaemon[str]) -> dict[str, Any]:
-    """The body the mock llama.cpp server last received, from its request log."""
-    requests = httpx.get(f"{stack.state}/admin/requests", timeout=5).json()
-    bodies: list[dict[str, Any]] = [r["body"] for r in requests if r["path"] == "/v1/chat/completions"]
-    return bodies[-1]
+    """The body the mock llama.cpp server last received."""
+    return engine_chat_bodies(stack.state)[-1]
 
 
 @pytest.mark.req("ORCH-1069")

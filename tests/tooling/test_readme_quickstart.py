@@ -1,5 +1,6 @@
 """README's quickstart works as printed against the stack `make run` starts (`llorch up`): its curl
-commands admit a task and stream it, and its OpenAI SDK snippet gets a chat answer (ORCH-9106, ORCH-1061)."""
+commands admit a task and stream it, and its OpenAI SDK snippet gets a chat answer, a tool call and a
+structured answer (ORCH-9106, ORCH-1061, ORCH-1069, ORCH-1090)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def curl_commands(section: str) -> list[str]:
     return commands
 
 
-@pytest.mark.req("ORCH-9106", "ORCH-1061")
+@pytest.mark.req("ORCH-9106", "ORCH-1061", "ORCH-1069", "ORCH-1090")
 @pytest.mark.real_engine
 @pytest.mark.slow
 @pytest.mark.timeout(180)
@@ -68,8 +69,9 @@ def test_readme_quickstart_runs_against_the_local_stack(tmp_path: Path) -> None:
             ["bash", "-c", stream.replace(README_URL, url)], capture_output=True, text=True, timeout=60
         )
         printed = io.StringIO()
+        namespace: dict[str, object] = {}
         with contextlib.redirect_stdout(printed):
-            exec(compile(sdk_snippet.replace(README_URL, url), "README.md", "exec"), {})
+            exec(compile(sdk_snippet.replace(README_URL, url), "README.md", "exec"), namespace)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)
@@ -86,3 +88,7 @@ def test_readme_quickstart_runs_against_the_local_stack(tmp_path: Path) -> None:
     assert events[0] == "started" and events[-1] == "end"
     assert 1 <= events.count("token") == end["tokens_out"] <= 24
     assert printed.getvalue().strip() != ""
+    # The tool call and the structured output of the snippet (ORCH-1069, ORCH-1090).
+    assert "get_weather {" in printed.getvalue()
+    city_model = namespace["City"]
+    assert isinstance(city_model, type) and isinstance(namespace["city"], city_model)
