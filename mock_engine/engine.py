@@ -106,7 +106,7 @@ class MockEngine:
         self.config = config or MockConfig()
         self.faults = faults or Faults()
         self.stats = MockStats()
-        # The last request bodies of the OpenAI routes, so tests can see what an adapter sent.
+        # The last request bodies of the generation routes, so tests can see what an adapter sent.
         self.requests: collections.deque[dict[str, Any]] = collections.deque(maxlen=32)
         self._clock = clock
         self._loading_until = clock() + self.config.loading_s

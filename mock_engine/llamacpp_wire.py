@@ -175,7 +175,9 @@ def llamacpp_routes(engine: MockEngine) -> list[Route]:
 
     async def completion(request: Request) -> Response:
         try:
-            job = parse_native(await read_object(request), config.ctx_max)
+            body = await read_object(request)
+            engine.requests.append({"path": request.url.path, "body": body})
+            job = parse_native(body, config.ctx_max)
         except BadBody as exc:
             return llama_error(400, str(exc))
         refused = refusal(engine, job, llama_error)

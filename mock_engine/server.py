@@ -39,7 +39,7 @@ DEFAULT_TRITON_MODEL = "ensemble"
 
 def admin_routes(engine: MockEngine) -> list[Route]:
     """GET/POST /admin/faults (POST merges; `loading_s` starts a loading period), GET /admin/stats, GET
-    /admin/requests (the last bodies of the OpenAI routes)."""
+    /admin/requests (the last bodies of the generation routes)."""
 
     async def get_faults(request: Request) -> Response:
         return json_response(engine.faults.model_dump())

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Final, Literal, TypeAlias
 
-Feature: TypeAlias = Literal["tools", "response_format"]
+Feature: TypeAlias = Literal["tools", "response_format", "penalties", "logit_bias"]
 
 ENGINE_FEATURES: Final[dict[str, frozenset[Feature]]] = {
     # llama-server with --jinja: tools through its chat template (required calls forced as JSON here),
     # response_format through its JSON-schema grammar.
-    "llamacpp": frozenset({"tools", "response_format"}),
+    "llamacpp": frozenset({"tools", "response_format", "penalties", "logit_bias"}),
     # vLLM's OpenAI server takes both fields as OpenAI defines them (guided decoding).
-    "vllm": frozenset({"tools", "response_format"}),
+    "vllm": frozenset({"tools", "response_format", "penalties", "logit_bias"}),
     # TGI's messages route takes OpenAI's tools; its response_format is a different object.
     "tgi": frozenset({"tools"}),
     # Triton's generate endpoint has neither.

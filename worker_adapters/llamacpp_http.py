@@ -12,12 +12,14 @@ from collections.abc import AsyncGenerator
 from pathlib import PurePath
 from typing import Any, Final
 
+import orjson
+
 from orchestrator_core.errors import Internal
 from worker_adapters.errors import error_from_event
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, parse_families
-from worker_adapters.sampling import openai_body
+from worker_adapters.sampling import openai_body, penalties
 from worker_adapters.tool_calls import forced_tool
 from worker_adapters.types import (
     EngineMetrics,
@@ -44,7 +46,7 @@ _STOP_TYPES: dict[str, StopReason] = {"eos": "eos", "limit": "limit", "word": "s
 
 def native_body(request: GenerateRequest) -> dict[str, Any]:
     """The /completion body: every sampler explicit, prompt cache off in strict mode (ORCH-3502)."""
-    return {
+    body: dict[str, Any] = {
         "prompt": request.prompt,
         "stream": True,
         "n_predict": request.max_tokens,
@@ -56,7 +58,12 @@ def native_body(request: GenerateRequest) -> dict[str, Any]:
         "repeat_penalty": 1.0,
         "stop": list(request.stop),
         "cache_prompt": request.determinism != "strict",
+        **penalties(request),
     }
+    if request.logit_bias is not None:  # the native route takes [token id, bias] pairs
+        biases = orjson.loads(request.logit_bias)
+        body["logit_bias"] = [[int(token), bias] for token, bias in biases.items()]
+    return body
 
 
 class LlamaNativeDecoder:

@@ -15,6 +15,12 @@ from worker_adapters.tool_calls import call_schema, forced_messages, forced_tool
 from worker_adapters.types import GenerateRequest
 
 
+def penalties(request: GenerateRequest) -> dict[str, float]:
+    """The penalties a request asks for (ORCH-1092); none when both are 0."""
+    asked = {"presence_penalty": request.presence_penalty, "frequency_penalty": request.frequency_penalty}
+    return {name: value for name, value in asked.items() if value}
+
+
 def openai_body(request: GenerateRequest, model: str | None, *, force_calls: bool = False) -> dict[str, Any]:
     """The body of an OpenAI-compatible streaming completion or chat request; with `force_calls`, a
     required tool call is asked for as grammar-constrained JSON (see `tool_calls`)."""
@@ -30,6 +36,9 @@ def openai_body(request: GenerateRequest, model: str | None, *, force_calls: boo
     }
     if model is not None:
         body["model"] = model
+    body.update(penalties(request))
+    if request.logit_bias is not None:
+        body["logit_bias"] = orjson.Fragment(request.logit_bias)
     if request.workload != "chat":
         body["prompt"] = request.prompt
         return body

@@ -64,6 +64,10 @@ class GenerateRequest:
     tool_choice: str | None = None
     parallel_tool_calls: bool | None = None
     response_format: str | None = None
+    # ORCH-1092: 0 and None ask for nothing; `logit_bias` is OpenAI's JSON object text.
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logit_bias: str | None = None
 
     def __post_init__(self) -> None:
         _check_input(self)

@@ -15,6 +15,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    StringConstraints,
     model_validator,
 )
 from typing_extensions import TypeAliasType
@@ -568,7 +569,7 @@ class EngineCapability(BaseModel):
     slots_total: Annotated[StrictInt, Field(ge=0)]
     max_tokens_out: Annotated[StrictInt, Field(ge=1)]
     features: Annotated[
-        list[Literal["tools", "response_format"]],
+        list[Literal["tools", "response_format", "penalties", "logit_bias"]],
         Field(
             description="What the engine's adapter supports besides generation (ORCH-1091)."
         ),
@@ -620,6 +621,23 @@ class StreamOptions(BaseModel):
     ] = MISSING
 
 
+LogitBiasAdditionalProperty = TypeAliasType(
+    "LogitBiasAdditionalProperty", Annotated[StrictFloat, Field(ge=-100.0, le=100.0)]
+)
+
+
+LogitBias = TypeAliasType(
+    "LogitBias",
+    Annotated[
+        dict[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$", strict=True)], LogitBiasAdditionalProperty],
+        Field(
+            description="Token id (as a string of digits) to a bias added to its logit, -100..100 (ORCH-1092).",
+            max_length=300,
+        ),
+    ],
+)
+
+
 StopString = TypeAliasType(
     "StopString", Annotated[StrictStr, Field(max_length=1024, min_length=1)]
 )
@@ -661,12 +679,13 @@ class CompletionRequest(BaseModel):
     stream_options: StreamOptions | None | MISSING = MISSING
     stop: StopParam | None | MISSING = MISSING
     seed: Annotated[StrictInt | None | MISSING, Field(ge=0, le=4294967295)] = MISSING
-    presence_penalty: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)] = (
-        MISSING
-    )
-    frequency_penalty: Annotated[
-        StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)
+    presence_penalty: Annotated[
+        StrictFloat | None | MISSING, Field(ge=-2.0, le=2.0)
     ] = MISSING
+    frequency_penalty: Annotated[
+        StrictFloat | None | MISSING, Field(ge=-2.0, le=2.0)
+    ] = MISSING
+    logit_bias: LogitBias | None | MISSING = MISSING
     user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING
 
 
@@ -1064,12 +1083,13 @@ class ChatCompletionRequest(BaseModel):
     stream_options: StreamOptions | None | MISSING = MISSING
     stop: StopParam | None | MISSING = MISSING
     seed: Annotated[StrictInt | None | MISSING, Field(ge=0, le=4294967295)] = MISSING
-    presence_penalty: Annotated[StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)] = (
-        MISSING
-    )
-    frequency_penalty: Annotated[
-        StrictFloat | None | MISSING, Field(ge=0.0, le=0.0)
+    presence_penalty: Annotated[
+        StrictFloat | None | MISSING, Field(ge=-2.0, le=2.0)
     ] = MISSING
+    frequency_penalty: Annotated[
+        StrictFloat | None | MISSING, Field(ge=-2.0, le=2.0)
+    ] = MISSING
+    logit_bias: LogitBias | None | MISSING = MISSING
     user: Annotated[StrictStr | None | MISSING, Field(max_length=256)] = MISSING
     tools: Tools | None | MISSING = MISSING
     tool_choice: ToolChoiceModel | None | MISSING = MISSING

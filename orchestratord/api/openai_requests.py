@@ -155,6 +155,9 @@ def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec
         top_p=given(body.top_p),
         top_k=given(body.top_k),
         stop=_stop(given(body.stop)),
+        presence_penalty=given(body.presence_penalty),
+        frequency_penalty=given(body.frequency_penalty),
+        logit_bias=_json(given(body.logit_bias) or None),
     )
 
 
@@ -181,6 +184,9 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         top_p=given(body.top_p),
         top_k=given(body.top_k),
         stop=_stop(given(body.stop)),
+        presence_penalty=given(body.presence_penalty),
+        frequency_penalty=given(body.frequency_penalty),
+        logit_bias=_json(given(body.logit_bias) or None),
         tools=_json(tools),
         tool_choice=_json(choice),
         parallel_tool_calls=given(body.parallel_tool_calls) if tools is not None else None,

@@ -52,6 +52,9 @@ def generate_request(record: TaskRecord) -> GenerateRequest:
         tool_choice=spec.tool_choice,
         parallel_tool_calls=spec.parallel_tool_calls,
         response_format=spec.response_format,
+        presence_penalty=spec.presence_penalty or 0.0,
+        frequency_penalty=spec.frequency_penalty or 0.0,
+        logit_bias=spec.logit_bias,
     )
 
 

@@ -81,14 +81,21 @@ class TaskSpec:
     tool_choice: str | None = None
     parallel_tool_calls: bool | None = None
     response_format: str | None = None
+    # Penalties and logit biases of the OpenAI routes (ORCH-1092); None asks for nothing.
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    logit_bias: str | None = None
 
     @property
     def features(self) -> frozenset[str]:
         """What the task needs of its engine besides generation (ORCH-1091)."""
-        wanted = {"tools"} if self.tools is not None else set()
-        if self.response_format is not None:
-            wanted.add("response_format")
-        return frozenset(wanted)
+        asked = {
+            "tools": self.tools is not None,
+            "response_format": self.response_format is not None,
+            "penalties": bool(self.presence_penalty or self.frequency_penalty),
+            "logit_bias": self.logit_bias is not None,
+        }
+        return frozenset(name for name, wanted in asked.items() if wanted)
 
     @property
     def prompt_bytes(self) -> int:

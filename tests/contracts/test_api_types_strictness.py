@@ -105,7 +105,9 @@ def test_openai_requests_accept_openai_nulls_and_refuse_unknown_fields() -> None
     assert accepted.stream is True
     # Absent: the daemon applies its configured default (openai.default_max_tokens), not the model.
     assert data.CompletionRequest.model_validate({"model": "m", "prompt": "p"}).max_tokens is MISSING
-    assert refused(data.ChatCompletionRequest, {**chat, "logit_bias": {"1": 2}})
+    assert refused(data.ChatCompletionRequest, {**chat, "logit_bias": {"token": 2}})  # ids only (ORCH-1092)
+    assert refused(data.ChatCompletionRequest, {**chat, "logit_bias": {"1": 200.0}})
+    assert refused(data.ChatCompletionRequest, {**chat, "logprobs": True})
     assert refused(data.ChatCompletionRequest, {**chat, "n": 2})
     assert refused(data.CompletionRequest, {"model": "m", "prompt": ["a", "b"]})
     assert refused(data.CompletionRequest, {"model": "m", "prompt": "p", "max_tokens": "16"})

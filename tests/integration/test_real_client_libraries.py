@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import jsonschema
 import openai
 import pytest
@@ -226,3 +227,26 @@ def test_the_responses_api_streams_text_and_forces_a_function_call(sdk: openai.O
     calls = [item for item in answer.output if item.type == "function_call"]
     assert [c.name for c in calls] == ["get_weather"]
     jsonschema.validate(json.loads(calls[0].arguments), PARAMETERS)
+
+
+@pytest.mark.req("ORCH-1092")
+def test_a_logit_bias_on_the_real_engine_keeps_its_token_out(sdk: openai.OpenAI, engine: LlamaServer) -> None:
+    def greedy(**extra: Any) -> str:
+        answer = sdk.completions.create(
+            model=MODEL, prompt="1, 2, 3,", max_tokens=6, temperature=0.0, seed=4, **extra
+        )
+        return answer.choices[0].text
+
+    plain = greedy()
+    tokens = httpx.post(f"{engine.base_url}/tokenize", json={"content": plain}, timeout=10).json()["tokens"]
+    banned = {str(token): -100 for token in tokens}
+    biased = greedy(logit_bias=banned)
+    assert biased and biased != plain
+    again = httpx.post(f"{engine.base_url}/tokenize", json={"content": biased}, timeout=10).json()["tokens"]
+    assert not set(map(str, again)) & set(banned)
+    # Penalties are taken by both of the engine's routes (a refused field would fail the task).
+    assert greedy(presence_penalty=1.5, frequency_penalty=1.5)
+    chat = sdk.chat.completions.create(
+        model=MODEL, messages=ASK, max_tokens=8, frequency_penalty=1.0, logit_bias=banned
+    )
+    assert chat.choices[0].message.content

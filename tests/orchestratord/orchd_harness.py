@@ -194,7 +194,11 @@ def error_code(body: Any) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def engine_chat_bodies(engine_url: str) -> list[dict[str, Any]]:
-    """The chat bodies a mock engine server last received (its `/admin/requests` log), oldest first."""
+def engine_bodies(engine_url: str, path: str) -> list[dict[str, Any]]:
+    """The bodies a mock engine server last received on `path` (its `/admin/requests` log), oldest first."""
     requests = httpx.get(f"{engine_url}/admin/requests", timeout=5).json()
-    return [r["body"] for r in requests if r["path"] == "/v1/chat/completions"]
+    return [r["body"] for r in requests if r["path"] == path]
+
+
+def engine_chat_bodies(engine_url: str) -> list[dict[str, Any]]:
+    return engine_bodies(engine_url, "/v1/chat/completions")

@@ -128,7 +128,7 @@ async def test_an_invalid_facade_header_is_400_naming_it(daemon: Daemon, header:
 @pytest.mark.req("ORCH-1065", "ORCH-1002")
 @pytest.mark.parametrize(
     "extra",
-    [{"n": 2}, {"presence_penalty": 0.5}, {"logprobs": 1}, {"prompt": ["a", "b"]}, {"max_tokens": "8"}],
+    [{"n": 2}, {"presence_penalty": 2.5}, {"logprobs": 1}, {"prompt": ["a", "b"]}, {"max_tokens": "8"}],
     ids=["n", "presence_penalty", "logprobs", "prompt-array", "string-max-tokens"],
 )
 async def test_unsupported_completion_fields_are_400(daemon: Daemon, extra: dict[str, Any]) -> None:

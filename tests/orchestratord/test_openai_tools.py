@@ -20,7 +20,7 @@ from mock_engine.faults import MockConfig
 from mock_engine.server import serve_mock
 from orchestratord.app import create_app
 from tests.live_daemon import LiveDaemon, live_daemon
-from tests.orchestratord.orchd_harness import MODEL, engine_chat_bodies, make_config
+from tests.orchestratord.orchd_harness import MODEL, engine_bodies, engine_chat_bodies, make_config
 
 CTX_MAX = 48
 WEATHER = {
@@ -265,3 +265,39 @@ def test_edge_refusals_on_openai_routes_are_in_openai_shape(stack: LiveDaemon[st
     assert wrong_method.json()["error"]["type"] == "invalid_request_error"
     assert native.status_code == 404
     assert native.json()["code"] == "NOT_FOUND"  # the native routes keep the envelope
+
+
+@pytest.mark.req("ORCH-1092")
+def test_penalties_and_logit_bias_reach_the_engine_in_its_wire_form(
+    sdk: openai.OpenAI, stack: LiveDaemon[str]
+) -> None:
+    sdk.completions.create(
+        model=MODEL,
+        prompt="x",
+        max_tokens=2,
+        presence_penalty=0.5,
+        frequency_penalty=-0.5,
+        logit_bias={"15": -100},
+    )
+    native = engine_bodies(stack.state, "/completion")[-1]
+    assert (native["presence_penalty"], native["frequency_penalty"]) == (0.5, -0.5)
+    assert native["logit_bias"] == [[15, -100]]
+    sdk.chat.completions.create(
+        model=MODEL, messages=ASK, max_tokens=2, frequency_penalty=1.0, logit_bias={"7": 5}
+    )
+    chat = last_engine_body(stack)
+    assert chat["frequency_penalty"] == 1.0 and "presence_penalty" not in chat
+    assert chat["logit_bias"] == {"7": 5}
+    sdk.completions.create(model=MODEL, prompt="x", max_tokens=2, presence_penalty=0, frequency_penalty=0)
+    plain = engine_bodies(stack.state, "/completion")[-1]
+    assert "presence_penalty" not in plain and "logit_bias" not in plain
+
+
+@pytest.mark.req("ORCH-1092", "ORCH-1091")
+def test_a_penalty_no_serving_replica_supports_is_400_naming_it(sdk: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.chat.completions.create(model="pkg:tgi-model", messages=ASK, presence_penalty=0.5, max_tokens=2)
+    assert refused.value.param == "penalties"
+    with pytest.raises(openai.BadRequestError) as biased:
+        sdk.chat.completions.create(model="pkg:tgi-model", messages=ASK, logit_bias={"1": 1}, max_tokens=2)
+    assert biased.value.param == "logit_bias"
