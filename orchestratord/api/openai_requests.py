@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-import orjson
-from pydantic import BaseModel
-
 from contracts.api_types.data import ChatCompletionRequest, CompletionRequest, ContentPart, OpenAIChatMessage
 from contracts.fields import given
 from orchestrator_core.errors import InvalidParams
@@ -22,6 +19,7 @@ from orchestrator_core.vocabulary import Determinism, PriorityName
 from worker_adapters.types import ChatMessage, ToolCall
 
 from ..services.task_spec import TaskSpec, new_task_id
+from .json_text import json_text
 
 T = TypeVar("T")
 PRIORITY_HEADER = "X-Orch-Priority"
@@ -58,20 +56,6 @@ class FacadeContext:
             determinism=self.determinism,
             **fields,
         )
-
-
-def _json(value: Any) -> str | None:
-    """A request field as JSON text for the engine (None when the client left it out)."""
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return orjson.dumps([_plain(item) for item in value]).decode()
-    return orjson.dumps(_plain(value)).decode()
-
-
-def _plain(value: Any) -> Any:
-    # By alias: `json_schema.schema` is `schema_` in Python (BaseModel has a `schema` method).
-    return value.model_dump(mode="json", by_alias=True) if isinstance(value, BaseModel) else value
 
 
 def _content(index: int, content: object) -> str:
@@ -157,7 +141,7 @@ def completion_spec(body: CompletionRequest, context: FacadeContext) -> TaskSpec
         stop=_stop(given(body.stop)),
         presence_penalty=given(body.presence_penalty),
         frequency_penalty=given(body.frequency_penalty),
-        logit_bias=_json(given(body.logit_bias) or None),
+        logit_bias=json_text(given(body.logit_bias) or None),
     )
 
 
@@ -186,11 +170,11 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         stop=_stop(given(body.stop)),
         presence_penalty=given(body.presence_penalty),
         frequency_penalty=given(body.frequency_penalty),
-        logit_bias=_json(given(body.logit_bias) or None),
-        tools=_json(tools),
-        tool_choice=_json(choice),
+        logit_bias=json_text(given(body.logit_bias) or None),
+        tools=json_text(tools),
+        tool_choice=json_text(choice),
         parallel_tool_calls=given(body.parallel_tool_calls) if tools is not None else None,
-        response_format=_json(response_format),
+        response_format=json_text(response_format),
     )
 
 

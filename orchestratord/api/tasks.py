@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import JSONResponse, Response
 
+from contracts.api_types.data import ChatMessage as ContractChatMessage
 from contracts.api_types.data import TaskRequest
 from contracts.fields import given
 from http_edge.correlation import correlation_id
 from orchestrator_core.errors import InvalidParams
 from orchestrator_core.vocabulary import Workload
-from worker_adapters.types import ChatMessage
+from worker_adapters.types import ChatMessage, ToolCall
 
 from ..http.explicit_route import explicit_route
 from ..http.json_body import json_body
@@ -23,6 +25,7 @@ from ..http.security import Authenticator, Principal, Role
 from ..services.task_registry import Admission, TaskRecord
 from ..services.task_spec import PlacementSpec, TaskSpec, new_task_id
 from ..services.tasks import TaskService
+from .json_text import json_text
 
 
 def fingerprint(request: TaskRequest) -> bytes:
@@ -72,7 +75,7 @@ def task_spec(request: TaskRequest, tenant: str) -> TaskSpec:
         # Only a client-chosen id can be submitted again, so only then is the body fingerprinted.
         fingerprint=None if task_id is None else fingerprint(request),
         prompt=prompt,
-        messages=None if messages is None else tuple(ChatMessage(m.role, m.content) for m in messages),
+        messages=None if messages is None else tuple(_message(m) for m in messages),
         session_id=None if session_id is None else str(session_id),
         workload=workload,
         engine=given(request.engine),
@@ -89,7 +92,45 @@ def task_spec(request: TaskRequest, tenant: str) -> TaskSpec:
         expected_tokens=given(request.expected_tokens),
         kv_hint=given(request.kv_hint),
         placement=_placement(request),
+        **_tool_fields(request, workload),
     )
+
+
+def _message(message: ContractChatMessage) -> ChatMessage:
+    calls = tuple(
+        ToolCall(c.id, c.function.name, c.function.arguments) for c in given(message.tool_calls) or ()
+    )
+    if calls and message.role != "assistant":
+        raise InvalidParams("messages: only assistant turns carry tool_calls")
+    call_id = given(message.tool_call_id)
+    if message.role == "tool" and call_id is None:
+        raise InvalidParams("messages: a tool turn needs tool_call_id")
+    return ChatMessage(message.role, message.content, calls, call_id)
+
+
+def _tool_fields(request: TaskRequest, workload: Workload) -> dict[str, Any]:
+    """Tools, output format, penalties and biases of a TaskRequest, in the facade's forms (ORCH-1093)."""
+    tools, choice = given(request.tools), given(request.tool_choice)
+    response_format = given(request.response_format)
+    if workload != "chat":
+        for name, value in (("tools", tools), ("tool_choice", choice), ("response_format", response_format)):
+            if value is not None:
+                raise InvalidParams(f"{name}: only a chat task (messages) takes it")
+    if tools is None and choice not in (None, "none"):
+        raise InvalidParams("tool_choice: needs tools")
+    if choice == "none":
+        tools = choice = None
+    if response_format is not None and response_format.type == "text":
+        response_format = None
+    return {
+        "tools": json_text(tools),
+        "tool_choice": json_text(choice),
+        "parallel_tool_calls": given(request.parallel_tool_calls) if tools is not None else None,
+        "response_format": json_text(response_format),
+        "presence_penalty": given(request.presence_penalty),
+        "frequency_penalty": given(request.frequency_penalty),
+        "logit_bias": json_text(given(request.logit_bias) or None),
+    }
 
 
 def admission_body(admission: Admission) -> dict[str, object]:

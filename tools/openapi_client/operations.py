@@ -101,7 +101,7 @@ def task_request(request: TaskRequest | Mapping[str, Any]) -> TaskRequest:
 def submit(request: TaskRequest | Mapping[str, Any]) -> Operation[AdmissionResponse]:
     """Sends only the fields the caller set, so every default (determinism best_effort among them,
     ORCH-3506) is the server's."""
-    body = task_request(request).model_dump(mode="json", exclude_unset=True)
+    body = task_request(request).model_dump(mode="json", exclude_unset=True, by_alias=True)
     return Operation("POST", "/v1/tasks", _model(AdmissionResponse), 202, body)
 
 
