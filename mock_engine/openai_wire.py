@@ -13,6 +13,8 @@ result (the last message), with `tool_choice` `auto`, it answers in text.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 import uuid
 from collections.abc import AsyncGenerator
@@ -23,13 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mock_engine.engine import InjectedError, MockEnd, MockEngine, MockToken
+from mock_engine.engine import InjectedError, MockEnd, MockEngine, MockToken, count_prompt_tokens
 from mock_engine.http_common import (
     BadBody,
     ClosingStream,
     ErrorRenderer,
     field_int,
     field_stop,
+    json_response,
     read_object,
     refusal,
     sse,
@@ -37,6 +40,7 @@ from mock_engine.http_common import (
 from mock_engine.job import MockJob, chat_text
 
 Flavour = Literal["vllm", "llamacpp", "tgi"]
+EMBEDDING_SIZE = 8
 _FINISH = {"eos": "stop", "stop": "stop", "limit": "length", "cancel": "abort"}
 
 
@@ -235,7 +239,35 @@ def openai_routes(engine: MockEngine, flavour: Flavour, error: ErrorRenderer) ->
     async def chat_completions(request: Request) -> Response:
         return await handle(request, chat=True)
 
-    return [
+    async def embeddings(request: Request) -> Response:
+        """OpenAI's embeddings answer: a deterministic unit vector per input (from the text's hash)."""
+        try:
+            body = await read_object(request)
+            engine.requests.append({"path": request.url.path, "body": body})
+            texts = body.get("input")
+            texts = [texts] if isinstance(texts, str) else texts
+            if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+                raise BadBody("'input' must be a string or a list of strings")
+        except BadBody as exc:
+            return error(invalid_status, str(exc))
+        data = [{"object": "embedding", "index": i, "embedding": mock_vector(t)} for i, t in enumerate(texts)]
+        tokens = sum(count_prompt_tokens(t) for t in texts)
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        model = str(body.get("model") or engine.config.model_id)
+        return json_response({"object": "list", "data": data, "model": model, "usage": usage})
+
+    routes = [
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     ]
+    if flavour != "tgi":  # TGI serves embeddings from a separate server (TEI), not this one
+        routes.append(Route("/v1/embeddings", embeddings, methods=["POST"]))
+    return routes
+
+
+def mock_vector(text: str, size: int = EMBEDDING_SIZE) -> list[float]:
+    """A unit vector that depends only on `text`, so tests can check which vector is whose."""
+    digest = hashlib.sha256(text.encode()).digest()
+    raw = [(digest[i % len(digest)] - 127.5) / 127.5 for i in range(size)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from orchestrator_core.errors import InvalidParams, OrchError, PoolUnavailable, PoolUnready, ReplicaExhausted
 from orchestrator_core.replica import ReplicaSetIdentity, ReplicaView
-from orchestrator_core.vocabulary import BEST_EFFORT, STRICT, Determinism
+from orchestrator_core.vocabulary import BEST_EFFORT, STRICT, Determinism, Workload
 
 
 class PlacementMode(StrEnum):
@@ -86,6 +86,7 @@ class Requirements:
     exclude_replicas: frozenset[str] = frozenset()
     rules: PlacementRules = PlacementRules()
     features: frozenset[str] = frozenset()
+    workload: Workload = "completion"
 
 
 class NoCapacityReason(StrEnum):
@@ -244,6 +245,7 @@ def _static_filters(req: Requirements) -> list[tuple[str, _Predicate]]:
     if req.engine is not None:
         filters.append(("engine", lambda r: r.engine == req.engine))
     filters.append(("model", lambda r: r.serves_model(req.model)))
+    filters.append(("workload", lambda r: req.workload in r.workloads))
     if req.features:
         filters.append(("features", lambda r: req.features <= r.features))
     if rules.mode is PlacementMode.PIN:

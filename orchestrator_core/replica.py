@@ -43,6 +43,7 @@ class ReplicaView:
     determinism: Determinism = BEST_EFFORT
     model_names: frozenset[str] = frozenset()
     features: frozenset[str] = frozenset()
+    workloads: frozenset[str] = frozenset({"completion", "chat"})
     vram_free_mb: int = 0
     tokens_per_s: float = 0.0
     first_token_ms: float = 0.0

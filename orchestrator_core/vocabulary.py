@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, TypeAlias
 
 PriorityName: TypeAlias = Literal["interactive", "batch"]
-Workload: TypeAlias = Literal["completion", "chat"]
+Workload: TypeAlias = Literal["completion", "chat", "embedding"]
 Determinism: TypeAlias = Literal["strict", "best_effort"]
 STRICT: Determinism = "strict"
 BEST_EFFORT: Determinism = "best_effort"

@@ -18,6 +18,7 @@ from http_edge.middleware import EdgeMiddleware
 from .api.anthropic import anthropic_router
 from .api.capabilities import capabilities_router
 from .api.control import PoolDirectory, nodes_router, pools_router
+from .api.embeddings import embeddings_router
 from .api.facade_runs import FacadeRuns
 from .api.health import GaugeSnapshot, health_router
 from .api.openai import OpenAIFacade, openai_router
@@ -172,6 +173,7 @@ def create_app(
     models = ModelCatalog(built.replicas, config.limits.max_tokens, config.openai.default_max_tokens)
     app.include_router(openai_router(built.auth, facade, models, built.clock))
     app.include_router(responses_router(built.auth, runs, models))
+    app.include_router(embeddings_router(built.auth, runs, models))
     app.include_router(anthropic_router(built.auth, runs, models))
     pools = PoolDirectory(built.nodes, built.replicas, config.replicas, queues=built.queues)
     app.include_router(pools_router(built.auth, pools, built.pool_client))

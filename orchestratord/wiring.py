@@ -108,6 +108,7 @@ def static_replica_spec(replica: StaticReplica) -> ReplicaSpec:
         model_digest=replica.model_digest,
         determinism=replica.determinism,
         model_names=(replica.model_id,) if replica.model_id is not None else (),
+        workloads=tuple(dict.fromkeys(replica.workloads)),
     )
 
 

@@ -14,6 +14,8 @@ from worker_adapters.http_stream import StreamDriver
 from worker_adapters.options import AdapterOptions
 from worker_adapters.types import Health
 
+_JSON = {"content-type": "application/json"}
+
 
 class HttpEngine:
     """One engine endpoint: token streams through the StreamDriver on the engine stream client, probes and
@@ -30,6 +32,7 @@ class HttpEngine:
         self.options = options
         self.driver = StreamDriver(streams, options)
         self._probe_timeout = httpx.Timeout(options.probe_timeout_s)
+        self._answer_timeout = httpx.Timeout(options.first_token_timeout_s, connect=options.connect_timeout_s)
         self._seen_ready = False
 
     async def get(self, url: str) -> httpx.Response:
@@ -39,7 +42,19 @@ class HttpEngine:
 
     async def get_json(self, url: str) -> Any:
         """GET a 2xx JSON document, or raise the typed error for the answer."""
-        response = await self.get(url)
+        return self._json(url, await self.get(url))
+
+    async def post_json(self, url: str, body: object) -> Any:
+        """POST a JSON body and read a 2xx JSON answer within the first-token timeout (an answer that is
+        computed whole, as embeddings are), or raise the typed error for the answer."""
+        with transport_errors(self.engine):
+            response = await self.probe_client.post(
+                url, content=orjson.dumps(body), headers=_JSON, timeout=self._answer_timeout
+            )
+        return self._json(url, response)
+
+    def _json(self, url: str, response: httpx.Response) -> Any:
+        """A 2xx JSON answer's document, or the typed error for the answer."""
         if response.status_code >= 300:
             raise error_from_response(response, response.content, self.engine)
         try:

@@ -15,6 +15,7 @@ from typing import Any, Final
 import orjson
 
 from orchestrator_core.errors import Internal
+from worker_adapters.embeddings import embeddings_stream
 from worker_adapters.errors import error_from_event
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
@@ -145,7 +146,9 @@ class LlamaCppHttpAdapter:
         )
 
     def stream(self, request: GenerateRequest) -> AsyncGenerator[StreamEvent, None]:
-        """Native /completion for completions, /v1/chat/completions for chat."""
+        """Native /completion for completions, /v1/chat/completions for chat, /v1/embeddings."""
+        if request.workload == "embedding":
+            return embeddings_stream(self._http, request, self._http.options.model)
         if request.workload == "chat":
             # llama-server accepts a required tool call without enforcing it, so it is forced as JSON.
             body = openai_body(request, self._http.options.model, force_calls=True)

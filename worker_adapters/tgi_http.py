@@ -13,13 +13,23 @@ from collections.abc import AsyncGenerator
 from typing import Any, Final
 
 from orchestrator_core.errors import Internal, InvalidParams, OrchError, PoolUnavailable
+from worker_adapters.embeddings import not_served
 from worker_adapters.errors import error_from_event
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, parse_families
 from worker_adapters.sampling import openai_body
 from worker_adapters.types import EngineMetrics, GenerateRequest, Health, Props, StopReason, StreamEvent
-from worker_adapters.wire import Finish, Piece, WireCall, as_dict, load_event, optional_int, truncated
+from worker_adapters.wire import (
+    Finish,
+    Piece,
+    WireCall,
+    as_dict,
+    load_event,
+    optional_int,
+    refused,
+    truncated,
+)
 
 ENGINE: Final = "tgi"
 _FINISH: dict[str, StopReason] = {"length": "limit", "eos_token": "eos", "stop_sequence": "stop"}
@@ -118,6 +128,8 @@ class TgiHttpAdapter:
 
     def stream(self, request: GenerateRequest) -> AsyncGenerator[StreamEvent, None]:
         """/generate_stream for completions, the OpenAI chat route for chat."""
+        if request.workload == "embedding":
+            return refused(not_served(ENGINE))
         if request.workload == "chat":
             body = openai_body(request, self._http.options.model or "tgi")
             body.pop("top_k")  # TGI's chat route has no top_k

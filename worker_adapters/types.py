@@ -68,6 +68,8 @@ class GenerateRequest:
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     logit_bias: str | None = None
+    # The texts of an `embedding` workload (ORCH-1094), which has neither prompt nor messages.
+    inputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_input(self)
@@ -81,6 +83,9 @@ def _check_input(request: GenerateRequest) -> None:
     elif request.workload == "chat":
         if not request.messages or request.prompt is not None:
             raise InvalidParams("messages: a chat workload needs at least one message and no prompt")
+    elif request.workload == "embedding":
+        if not request.inputs or request.prompt is not None or request.messages is not None:
+            raise InvalidParams("input: an embedding workload needs inputs and no prompt or messages")
     else:
         raise InvalidParams(f"workload: unknown workload {request.workload!r}")
     if request.determinism not in ("strict", "best_effort"):
@@ -136,6 +141,7 @@ class FinalEvent:
     stop_reason: StopReason
     timings: Timings
     tool_calls: tuple[ToolCall, ...] = ()
+    embeddings: tuple[tuple[float, ...], ...] = ()
 
 
 StreamEvent: TypeAlias = TokenEvent | FinalEvent

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator
 from typing import Final
 
 from orchestrator_core.errors import OrchError
+from worker_adapters.embeddings import embeddings_stream
 from worker_adapters.http_base import HttpEngine
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.prom import as_count, family_value, first_value, parse_families
@@ -76,7 +77,9 @@ class VllmHttpAdapter:
         )
 
     def stream(self, request: GenerateRequest) -> AsyncGenerator[StreamEvent, None]:
-        """/v1/completions or /v1/chat/completions with stream_options.include_usage."""
+        """/v1/completions or /v1/chat/completions with stream_options.include_usage; /v1/embeddings."""
+        if request.workload == "embedding":
+            return embeddings_stream(self._http, request, self._http.options.model)
         chat = request.workload == "chat"
         path = "/v1/chat/completions" if chat else "/v1/completions"
         call = WireCall(path, openai_body(request, self._http.options.model))

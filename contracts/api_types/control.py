@@ -41,7 +41,7 @@ PolicyLabel = TypeAliasType(
 Engine = TypeAliasType("Engine", Literal["llamacpp", "vllm", "tgi", "triton"])
 
 
-Workload = TypeAliasType("Workload", Literal["completion", "chat"])
+Workload = TypeAliasType("Workload", Literal["completion", "chat", "embedding"])
 
 
 Identifier = TypeAliasType(

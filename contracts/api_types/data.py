@@ -69,6 +69,43 @@ class _JsonSchemaRuntimeValidationBase(BaseModel):
         return data
 
 
+Input = TypeAliasType(
+    "Input", Annotated[list[StrictStr], Field(max_length=2048, min_length=1)]
+)
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
+    input: StrictStr | Input
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: Annotated[
+        StrictInt | MISSING,
+        Field(description="Refused; no adapter can shorten a vector.", ge=1),
+    ] = MISSING
+    user: Annotated[StrictStr | MISSING, Field(max_length=256)] = MISSING
+
+
+class Datum(BaseModel):
+    object: Literal["embedding"]
+    index: Annotated[StrictInt, Field(ge=0)]
+    embedding: list[StrictFloat] | StrictStr
+
+
+class Usage(BaseModel):
+    prompt_tokens: Annotated[StrictInt, Field(ge=0)]
+    total_tokens: Annotated[StrictInt, Field(ge=0)]
+
+
+class EmbeddingResponse(BaseModel):
+    object: Literal["list"]
+    model: StrictStr
+    data: list[Datum]
+    usage: Usage
+
+
 class ToolChoice(BaseModel):
     type: StrictStr
     name: StrictStr | MISSING = MISSING
@@ -97,7 +134,7 @@ class ResponsesTextFormat(BaseModel):
     strict: StrictBool | None | MISSING = MISSING
 
 
-class Usage(BaseModel):
+class Usage1(BaseModel):
     input_tokens: Annotated[StrictInt, Field(ge=0)]
     output_tokens: Annotated[StrictInt, Field(ge=0)]
     total_tokens: Annotated[StrictInt, Field(ge=0)]
@@ -185,7 +222,7 @@ class AnthropicOutputConfig(BaseModel):
     ] = MISSING
 
 
-class Usage1(BaseModel):
+class Usage2(BaseModel):
     input_tokens: Annotated[StrictInt, Field(ge=0)]
     output_tokens: Annotated[StrictInt, Field(ge=0)]
 
@@ -447,7 +484,7 @@ class EngineCapability(BaseModel):
         ),
     ]
     ctx_max: Annotated[StrictInt, Field(ge=1)]
-    workloads: list[Literal["completion", "chat"]]
+    workloads: list[Literal["completion", "chat", "embedding"]]
     slots_total: Annotated[StrictInt, Field(ge=0)]
     max_tokens_out: Annotated[StrictInt, Field(ge=1)]
     features: Annotated[
@@ -637,7 +674,7 @@ Content1 = TypeAliasType("Content1", Annotated[list[ContentPart], Field(min_leng
 FinishReason = TypeAliasType("FinishReason", Literal["stop", "length", "tool_calls"])
 
 
-class Usage2(BaseModel):
+class Usage3(BaseModel):
     prompt_tokens: Annotated[StrictInt, Field(ge=0)]
     completion_tokens: Annotated[StrictInt, Field(ge=0)]
     total_tokens: Annotated[StrictInt, Field(ge=0)]
@@ -662,7 +699,7 @@ class CompletionResponse(BaseModel):
         ),
     ] = MISSING
     choices: list[CompletionChoice]
-    usage: Usage2
+    usage: Usage3
 
 
 class CompletionChunk(BaseModel):
@@ -672,7 +709,7 @@ class CompletionChunk(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[CompletionChoice]
-    usage: Usage2 | None | MISSING = MISSING
+    usage: Usage3 | None | MISSING = MISSING
 
 
 class ToolCallDelta(BaseModel):
@@ -721,7 +758,7 @@ class ResponseObject(BaseModel):
     tool_choice: Any
     tools: list[Any]
     incomplete_details: dict[str, Any] | None | MISSING = MISSING
-    usage: Usage
+    usage: Usage1
 
 
 Content = TypeAliasType("Content", Annotated[list[AnthropicBlock], Field(min_length=1)])
@@ -743,7 +780,7 @@ class AnthropicMessage(BaseModel):
     content: list[AnthropicOutputBlock]
     stop_reason: Literal["end_turn", "stop_sequence", "max_tokens", "tool_use"]
     stop_sequence: StrictStr | None
-    usage: Usage1
+    usage: Usage2
 
 
 class Tool(BaseModel):
@@ -820,7 +857,7 @@ class ChatCompletionResponse(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[ChatCompletionChoice]
-    usage: Usage2
+    usage: Usage3
 
 
 class ChatDelta(BaseModel):
@@ -843,10 +880,12 @@ class ChatCompletionChunk(BaseModel):
     model: StrictStr
     system_fingerprint: StrictStr | MISSING = MISSING
     choices: list[ChatCompletionChunkChoice]
-    usage: Usage2 | None | MISSING = MISSING
+    usage: Usage3 | None | MISSING = MISSING
 
 
-Input = TypeAliasType("Input", Annotated[list[ResponsesInputItem], Field(min_length=1)])
+Input1 = TypeAliasType(
+    "Input1", Annotated[list[ResponsesInputItem], Field(min_length=1)]
+)
 
 
 class ResponsesRequest(BaseModel):
@@ -854,7 +893,7 @@ class ResponsesRequest(BaseModel):
         extra="forbid",
     )
     model: Annotated[StrictStr, Field(max_length=512, min_length=1)]
-    input: StrictStr | Input
+    input: StrictStr | Input1
     instructions: StrictStr | None | MISSING = MISSING
     max_output_tokens: Annotated[
         StrictInt | None | MISSING, Field(ge=1, le=1048576)

@@ -254,6 +254,14 @@ class StaticReplica(ConfigModel):
     )
     slots: PositiveInt = 1
     ctx_max: PositiveInt = 2_048
+    workloads: list[Literal["completion", "chat", "embedding"]] = Field(
+        default=["completion", "chat"],
+        min_length=1,
+        description=(
+            "what the engine serves; `embedding` for a llama-server run with --embeddings (ORCH-1094), "
+            "which then serves nothing else"
+        ),
+    )
     determinism: Determinism = Field(
         default="best_effort",
         description=(

@@ -15,7 +15,7 @@ import re
 from http_edge.error_shapes import ErrorShapes
 from orchestrator_core.errors import InvalidParams, OrchError
 
-OPENAI_PATHS = ("/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/models")
+OPENAI_PATHS = ("/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/models")
 ANTHROPIC_PATHS = ("/v1/messages",)
 _ANTHROPIC_TYPES = {
     401: "authentication_error",

@@ -36,6 +36,7 @@ def decode_spec(blob: bytes) -> TaskSpec:
     placement["prefer_pools"] = tuple(placement["prefer_pools"])
     placement["avoid_pools"] = tuple(placement["avoid_pools"])
     stop = tuple(fields.pop("stop"))
+    fields["inputs"] = tuple(fields.get("inputs", ()))
     return TaskSpec(
         **fields,
         fingerprint=bytes.fromhex(fingerprint) if fingerprint is not None else None,
@@ -81,7 +82,8 @@ def decode_outcome(blob: bytes) -> Outcome:
     if "ended" in fields:
         ended = fields["ended"]
         calls = tuple(ToolCall(**c) for c in ended.pop("tool_calls", ()))
-        return Ended(**ended, tool_calls=calls)
+        vectors = tuple(tuple(vector) for vector in ended.pop("embeddings", ()))
+        return Ended(**ended, tool_calls=calls, embeddings=vectors)
     failed = fields["failed"]
     error_class = _ERRORS.get(failed.pop("code"), OrchError)
     message = failed.pop("message")

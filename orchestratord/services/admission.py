@@ -204,6 +204,11 @@ class AdmissionService:
             ctx = spec.ctx or ctx_max
             if ctx and spec.max_tokens > ctx:
                 raise InvalidParams(f"max_tokens: {spec.max_tokens} exceeds ctx {ctx}")
+            if not any(spec.workload in v.workloads for v in serving):
+                field = {"embedding": "input", "chat": "messages"}.get(spec.workload, "prompt")
+                raise InvalidParams(
+                    f"{field}: no replica serving model {spec.model_ref} serves {spec.workload} tasks"
+                )
             missing = spec.features - frozenset().union(*(v.features for v in serving))
             if missing:
                 feature = sorted(missing)[0]

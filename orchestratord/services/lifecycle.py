@@ -167,7 +167,8 @@ class TaskLifecycle:
         record.tokens_in = final.tokens_in
         self.progress(record, queue_depth)
         stop = task_stop_reason(final.stop_reason)
-        end = Ended(final.tokens_in, record.tokens_out, int(final.timings.decode_ms), stop, final.tool_calls)
+        decode_ms = int(final.timings.decode_ms)
+        end = Ended(final.tokens_in, record.tokens_out, decode_ms, stop, final.tool_calls, final.embeddings)
         self._finish(record, TaskState.SUCCEEDED, end)
 
     def failed(self, record: TaskRecord, error: OrchError) -> None:

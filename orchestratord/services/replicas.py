@@ -294,6 +294,7 @@ class ReplicaRegistry:
             determinism=replica.spec.determinism,
             model_names=self.model_names(replica),
             features=engine_features(replica.spec.engine),
+            workloads=frozenset(replica.spec.workloads),
             tokens_per_s=self.throughput.tokens_per_s(replica.replica_id),
             first_token_ms=self.throughput.first_token_ms(replica.replica_id),
             warm_sessions=frozenset(replica.warm_sessions),

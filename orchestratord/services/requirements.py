@@ -45,4 +45,5 @@ def requirements_for(
         exclude_replicas=frozenset(exclude),
         rules=placement_rules(spec),
         features=spec.features,
+        workload=spec.workload,
     )

@@ -55,6 +55,7 @@ def generate_request(record: TaskRecord) -> GenerateRequest:
         presence_penalty=spec.presence_penalty or 0.0,
         frequency_penalty=spec.frequency_penalty or 0.0,
         logit_bias=spec.logit_bias,
+        inputs=spec.inputs,
     )
 
 

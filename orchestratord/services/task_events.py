@@ -133,6 +133,8 @@ class Ended:
     decode_time_ms: int
     stop_reason: TaskStopReason
     tool_calls: tuple[ToolCall, ...] = ()
+    # The vectors of an `embedding` task, kept for its one answer, not sent in the native frame.
+    embeddings: tuple[tuple[float, ...], ...] = ()
 
     def frame(self) -> bytes:
         payload: dict[str, object] = {

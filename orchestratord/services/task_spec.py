@@ -85,6 +85,7 @@ class TaskSpec:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     logit_bias: str | None = None
+    inputs: tuple[str, ...] = ()  # the texts of an `embedding` task (ORCH-1094)
 
     @property
     def features(self) -> frozenset[str]:
@@ -101,6 +102,8 @@ class TaskSpec:
     def prompt_bytes(self) -> int:
         if self.prompt is not None:
             return len(self.prompt.encode())
+        if self.inputs:
+            return sum(len(text.encode()) for text in self.inputs)
         calls = (c.arguments for m in self.messages or () for c in m.tool_calls)
         return sum(len(m.content.encode()) for m in self.messages or ()) + sum(len(a.encode()) for a in calls)
 

@@ -219,7 +219,9 @@ def test_capabilities(pact: Pact) -> None:
                         "workloads": match.each_like(match.regex("completion", regex=r"^(completion|chat)$")),
                         "slots_total": match.int(2),
                         "max_tokens_out": match.int(4096),
-                        "features": match.each_like(match.regex("tools", regex=r"^(tools|response_format)$")),
+                        "features": match.each_like(
+                            match.regex("tools", regex=r"^(tools|response_format|penalties|logit_bias)$")
+                        ),
                     }
                 ),
                 "limits": limits,

@@ -89,6 +89,7 @@ SEMANTIC_RULES = frozenset(
         ("POST", "/v1/chat/completions"),
         ("POST", "/v1/messages"),
         ("POST", "/v1/responses"),
+        ("POST", "/v1/embeddings"),
         ("POST", "/v1/nodes/register"),
         ("POST", "/v1/nodes/{id}/heartbeat"),
     }

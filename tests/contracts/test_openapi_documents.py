@@ -156,6 +156,9 @@ def test_task_request_has_every_field_of_the_contract() -> None:
         "model_ref", "prompt", "messages", "max_tokens", "task_id", "session_id", "workload", "engine", "ctx",
         "priority", "deadline_ms", "seed", "determinism", "sampler_profile_version", "temperature", "top_p",
         "top_k", "stop", "expected_tokens", "kv_hint", "placement",
+        # The chat route's tools and output powers (ORCH-1093).
+        "tools", "tool_choice", "parallel_tool_calls", "response_format", "presence_penalty",
+        "frequency_penalty", "logit_bias",
     }  # fmt: skip
     assert set(schema["required"]) == {"model_ref", "max_tokens"}
     assert schema["oneOf"] == [{"required": ["prompt"]}, {"required": ["messages"]}]

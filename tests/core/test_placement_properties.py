@@ -56,6 +56,10 @@ def replicas(draw: st.DrawFn) -> list[ReplicaView]:
                 sampler_profile_version=identity.sampler_profile_version,
                 determinism=draw(MODES),
                 ctx_max=draw(st.sampled_from((1024, 2048, 4096))),
+                features=draw(st.sampled_from((frozenset(), frozenset({"tools"})))),
+                workloads=draw(
+                    st.sampled_from((frozenset({"completion", "chat"}), frozenset({"embedding"})))
+                ),
                 slots_total=total,
                 slots_free=draw(st.integers(0, total)),
                 ready=draw(st.booleans()),
@@ -133,6 +137,8 @@ REQUIREMENTS = st.builds(
     affinity_replica_id=st.none() | st.sampled_from(REPLICA_IDS),
     exclude_replicas=st.frozensets(st.sampled_from(REPLICA_IDS), max_size=2),
     rules=rules(),
+    features=st.sampled_from((frozenset(), frozenset({"tools"}))),
+    workload=st.sampled_from(("completion", "chat", "embedding")),
 )
 REQUIREMENTS = REQUIREMENTS | st.builds(
     Requirements,
@@ -147,13 +153,18 @@ POOL = replicas() | healthy_replicas()
 
 
 # -- the oracle -------------------------------------------------------------------------------------
-def static_ok(req: Requirements, r: ReplicaView) -> bool:
-    rules = req.rules
+def serves(req: Requirements, r: ReplicaView) -> bool:
+    """The engine, model, features and workload the task asks for."""
     if req.engine is not None and r.engine != req.engine:
         return False
     if req.model != r.model_ref and req.model not in r.model_names:
         return False
-    if not req.features <= r.features:
+    return req.features <= r.features and req.workload in r.workloads
+
+
+def static_ok(req: Requirements, r: ReplicaView) -> bool:
+    rules = req.rules
+    if not serves(req, r):
         return False
     if rules.mode is PlacementMode.PIN:
         if rules.pin_pool_id is not None and r.pool_id != rules.pin_pool_id:
@@ -309,6 +320,7 @@ def test_tie_breaks_apply_in_order_and_the_log_names_the_deciding_one(
     assert result.log.candidates == ("ra", "rb")
     assert [step.name for step in result.log.filters] == [
         "model",
+        "workload",
         "sampler_profile",
         "excluded",
         "ready",
@@ -387,7 +399,12 @@ def test_only_best_effort_replicas_leave_a_strict_task_pool_unavailable_by_the_d
     result = decide(Requirements(model="m1", determinism="strict"), pool)
     assert isinstance(result, NoCapacity)
     assert result.reason is NoCapacityReason.POOL_UNAVAILABLE
-    assert [step.name for step in result.log.filters] == ["model", "sampler_profile", "determinism"]
+    assert [step.name for step in result.log.filters] == [
+        "model",
+        "workload",
+        "sampler_profile",
+        "determinism",
+    ]
     assert result.log.filters[-1].rejected == ("r1", "r2")
     assert result.log.emptied_by() == "determinism"
     chosen = decide(

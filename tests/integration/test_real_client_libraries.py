@@ -50,13 +50,25 @@ def engine() -> Iterator[LlamaServer]:
 
 
 @pytest.fixture(scope="module")
-def base_url(engine: LlamaServer) -> Iterator[str]:
-    """The OpenAI-compatible root of an orchestratord serving the real engine."""
+def embedder() -> Iterator[LlamaServer]:
+    """The same model served for embeddings (ORCH-1094)."""
+    with llama_server(extra_args=["--embeddings", "--pooling", "mean"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def base_url(engine: LlamaServer, embedder: LlamaServer) -> Iterator[str]:
+    """The OpenAI-compatible root of an orchestratord serving the real engine (and its embedder)."""
 
     @asynccontextmanager
     async def build() -> AsyncIterator[tuple[ASGIApp, None]]:
         replica = {"id": "r0", "pool_id": "pool-a", "engine": "llamacpp", "model_ref": MODEL}
-        yield create_app(make_config(replicas=[{**replica, "base_url": engine.base_url}])), None
+        embedding = {"id": "e0", "pool_id": "pool-e", "engine": "llamacpp", "model_ref": MODEL}
+        replicas = [
+            {**replica, "base_url": engine.base_url},
+            {**embedding, "base_url": embedder.base_url, "workloads": ["embedding"]},
+        ]
+        yield create_app(make_config(replicas=replicas)), None
 
     daemon: LiveDaemon[None]
     with live_daemon(build) as daemon:
@@ -250,3 +262,14 @@ def test_a_logit_bias_on_the_real_engine_keeps_its_token_out(sdk: openai.OpenAI,
         model=MODEL, messages=ASK, max_tokens=8, frequency_penalty=1.0, logit_bias=banned
     )
     assert chat.choices[0].message.content
+
+
+@pytest.mark.req("ORCH-1094")
+def test_real_embeddings_through_the_sdk(sdk: openai.OpenAI) -> None:
+    texts = ["fair queues", "deficit round robin", "fair queues"]
+    answer = sdk.embeddings.create(model=MODEL, input=texts)  # the SDK's default: base64, decoded by it
+    vectors = [d.embedding for d in answer.data]
+    assert [len(v) for v in vectors] == [576, 576, 576]  # SmolLM2-135M's hidden size
+    assert vectors[0] == pytest.approx(vectors[2], abs=1e-5)
+    assert vectors[0] != pytest.approx(vectors[1], abs=1e-3)
+    assert answer.usage.prompt_tokens > 0

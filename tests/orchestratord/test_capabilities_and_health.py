@@ -36,7 +36,7 @@ async def test_capabilities_come_from_live_props_and_the_contract_version(contra
                 "workloads": ["chat", "completion"],
                 "slots_total": 5,
                 "max_tokens_out": 8192,
-                "features": ["response_format", "tools"],
+                "features": ["logit_bias", "penalties", "response_format", "tools"],
             }
         ]
         assert body["limits"]["max_tokens_max"] == 512

@@ -5,7 +5,7 @@ calls and their outputs, structured output, and what is refused because nothing 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,7 +18,7 @@ from starlette.types import ASGIApp
 from mock_engine.faults import MockConfig
 from mock_engine.server import serve_mock
 from orchestratord.app import create_app
-from tests.live_daemon import LiveDaemon, live_daemon
+from tests.live_daemon import LiveDaemon
 from tests.orchestratord.orchd_harness import MODEL, engine_chat_bodies, make_config
 
 WEATHER: Any = {
@@ -41,19 +41,7 @@ async def _llamacpp() -> AsyncIterator[tuple[ASGIApp, str]]:
         yield create_app(make_config(replicas=[{**replica, "base_url": engine.base_url}])), engine.base_url
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LiveDaemon[str]]:
-    with live_daemon(_llamacpp) as daemon:
-        yield daemon
-
-
-@pytest.fixture
-def sdk(stack: LiveDaemon[str]) -> Iterator[openai.OpenAI]:
-    client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key="local", max_retries=0, timeout=15)
-    try:
-        yield client
-    finally:
-        client.close()
+BUILD = _llamacpp
 
 
 def last_engine_body(stack: LiveDaemon[str]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ supports."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from mock_engine.faults import MockConfig
 from mock_engine.server import serve_mock
 from orchestratord.app import create_app
-from tests.live_daemon import LiveDaemon, live_daemon
+from tests.live_daemon import LiveDaemon
 from tests.orchestratord.orchd_harness import MODEL, engine_bodies, engine_chat_bodies, make_config
 
 CTX_MAX = 48
@@ -60,19 +60,7 @@ async def _llamacpp_and_tgi() -> AsyncIterator[tuple[ASGIApp, str]]:
         yield create_app(config), llama.base_url
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[LiveDaemon[str]]:
-    with live_daemon(_llamacpp_and_tgi) as daemon:
-        yield daemon
-
-
-@pytest.fixture
-def sdk(stack: LiveDaemon[str]) -> Iterator[openai.OpenAI]:
-    client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key="local", max_retries=0, timeout=15)
-    try:
-        yield client
-    finally:
-        client.close()
+BUILD = _llamacpp_and_tgi
 
 
 def last_engine_body(stack: LiveDaemon[str]) -> dict[str, Any]:
