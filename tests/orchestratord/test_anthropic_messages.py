@@ -174,3 +174,22 @@ def test_output_config_format_is_the_chat_response_format(
     text = message.content[0]
     assert text.type == "text" and json.loads(text.text) == {"name": "x"}
     assert engine_bodies(stack)[-1]["response_format"]["json_schema"]["schema"] == schema
+
+
+@pytest.mark.req("ORCH-1097", "ORCH-1096")
+def test_a_failure_after_the_stream_started_is_an_error_event(
+    client: anthropic.Anthropic, stack: LiveDaemon[str]
+) -> None:
+    httpx.post(f"{stack.state}/admin/faults", json={"error_at": 2}, timeout=5).raise_for_status()
+    try:
+        kinds: list[str] = []
+        with pytest.raises(anthropic.APIStatusError) as failed:
+            with client.messages.stream(model=MODEL, max_tokens=20, messages=ASK) as stream:
+                kinds.extend(event.type for event in stream)
+    finally:
+        httpx.post(f"{stack.state}/admin/faults/reset", timeout=5).raise_for_status()
+    assert kinds[0] == "message_start" and "message_stop" not in kinds
+    assert failed.value.body == {
+        "type": "error",
+        "error": {"type": "api_error", "message": failed.value.body["error"]["message"], "code": "internal"},  # type: ignore[index]
+    }

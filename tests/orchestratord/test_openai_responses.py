@@ -182,3 +182,19 @@ def test_an_openai_agent_on_its_default_responses_model_reaches_its_final_answer
         httpx.post(f"{stack.state}/admin/faults/reset", timeout=5).raise_for_status()
     assert asked == ["x"]
     assert isinstance(result.final_output, str) and result.final_output
+
+
+@pytest.mark.req("ORCH-1099")
+def test_a_failure_after_the_stream_started_is_response_failed(
+    sdk: openai.OpenAI, stack: LiveDaemon[str]
+) -> None:
+    httpx.post(f"{stack.state}/admin/faults", json={"error_at": 2}, timeout=5).raise_for_status()
+    try:
+        with sdk.responses.stream(model=MODEL, input="Name a queue.", max_output_tokens=20) as stream:
+            events = list(stream)
+    finally:
+        httpx.post(f"{stack.state}/admin/faults/reset", timeout=5).raise_for_status()
+    last = events[-1]
+    assert last.type == "response.failed"
+    assert last.response.status == "failed"
+    assert last.response.error is not None and last.response.error.code == "internal"  # type: ignore[comparison-overlap]
