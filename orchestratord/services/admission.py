@@ -24,6 +24,7 @@ from orchestrator_core.errors import (
 )
 from orchestrator_core.placement import NoCapacity, choose_pool
 from orchestrator_core.predictions import Running
+from orchestrator_core.replica import ReplicaView
 from orchestrator_core.seed import resolve_seed
 from orchestrator_core.stores import QuotaStore
 from orchestrator_core.task import QueuedTask
@@ -204,17 +205,7 @@ class AdmissionService:
             ctx = spec.ctx or ctx_max
             if ctx and spec.max_tokens > ctx:
                 raise InvalidParams(f"max_tokens: {spec.max_tokens} exceeds ctx {ctx}")
-            if not any(spec.workload in v.workloads for v in serving):
-                field = {"embedding": "input", "chat": "messages"}.get(spec.workload, "prompt")
-                raise InvalidParams(
-                    f"{field}: no replica serving model {spec.model_ref} serves {spec.workload} tasks"
-                )
-            missing = spec.features - frozenset().union(*(v.features for v in serving))
-            if missing:
-                feature = sorted(missing)[0]
-                raise InvalidParams(
-                    f"{feature}: no replica serving model {spec.model_ref} supports {feature}"
-                )
+            self._check_serves(spec, serving)
             if spec.session_id is not None:
                 registered = {v.identity for v in views}
                 self._sessions.check_replica_set(spec.session_id, spec.tenant, registered)
@@ -227,6 +218,21 @@ class AdmissionService:
             assert error is not None  # choose_pool never answers BUSY
             raise error
         return chosen
+
+    @staticmethod
+    def _check_serves(spec: TaskSpec, serving: list[ReplicaView]) -> None:
+        """400 for a workload or feature no replica of the model has (ORCH-1091, ORCH-1094): a refusal
+        naming what is missing, never a 503 that a retry cannot fix."""
+        doing = [v for v in serving if spec.workload in v.workloads]
+        if not doing:
+            field = {"embedding": "input", "chat": "messages"}.get(spec.workload, "prompt")
+            raise InvalidParams(
+                f"{field}: no replica serving model {spec.model_ref} serves {spec.workload} tasks"
+            )
+        missing = spec.features - frozenset().union(*(v.features for v in doing))
+        if missing:
+            feature = sorted(missing)[0]
+            raise InvalidParams(f"{feature}: no replica serving model {spec.model_ref} supports {feature}")
 
     @staticmethod
     def _refusal_text(spec: TaskSpec, decision: NoCapacity) -> str:
