@@ -47,6 +47,7 @@ def pool_spec(pool: Pool) -> PoolSpec:
         engine=pool.engine,
         model_ref=pool.model_ref,
         model_id=pool.model_id,
+        workloads=tuple(dict.fromkeys(pool.workloads)),
         replicas=pool.replicas,
         devices=pool.devices if isinstance(pool.devices, str) else tuple(pool.devices),
         slots=pool.slots,

@@ -177,6 +177,7 @@ class Pool:
             last_error=self.breaker.last_error if self.breaker.open else self.last_error,
             slots_total=sum(r.slots for r in replicas if r.ready),
             replicas=replicas,
+            workloads=self.spec.workloads,
         )
 
     def pids(self) -> list[int]:

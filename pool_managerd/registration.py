@@ -231,6 +231,7 @@ def registration_body(
                         ctx_max=r.ctx_max,
                         ready=r.ready,
                         devices=[r.device],
+                        workloads=list(p.workloads),  # type: ignore[arg-type]
                     )
                     for r in registrable(p)
                 ],

@@ -25,6 +25,7 @@ class PoolSpec:
     engine: str
     model_ref: str
     model_id: str | None = None
+    workloads: tuple[str, ...] = ("completion", "chat")
     replicas: int = 1
     devices: tuple[int, ...] | str = "cpu"
     slots: int = 1

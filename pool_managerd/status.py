@@ -67,3 +67,4 @@ class PoolStatus:
     last_error: str | None
     slots_total: int
     replicas: tuple[ReplicaStatus, ...]
+    workloads: tuple[str, ...] = ("completion", "chat")

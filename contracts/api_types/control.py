@@ -269,7 +269,7 @@ class ReplicaRegistration(BaseModel):
         list[Workload],
         Field(
             description="Workloads the replica serves; a repeated value counts once.",
-            max_length=2,
+            max_length=3,
             min_length=1,
         ),
     ] = ["completion", "chat"]

@@ -93,6 +93,14 @@ class Pool(ConfigModel):
         default=None, min_length=1, description="name clients may use for the model; default: from the engine"
     )
     replicas: PositiveInt = 1
+    workloads: list[Literal["completion", "chat", "embedding"]] = Field(
+        default=["completion", "chat"],
+        min_length=1,
+        description=(
+            "what the engine serves, registered with orchestratord; `embedding` for a llama-server started "
+            "with --embeddings --pooling mean in engine_flags (ORCH-1094)"
+        ),
+    )
     devices: list[GpuIndex] | Literal["cpu"] = Field(
         description='GPU indices, or "cpu" as an explicit carve-out; a GPU pool never falls back to CPU'
     )

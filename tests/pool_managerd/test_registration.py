@@ -253,3 +253,13 @@ def test_registration_retry_uses_full_jitter_below_the_capped_bound() -> None:
     draws = iter([1.0, 0.5, 0.0, 1.0, 1.0, 1.0])
     backoff = Backoff(initial_ms=500, max_ms=10_000, full_jitter=True, uniform=lambda: next(draws))
     assert [backoff.next_delay_ms() for _ in range(6)] == [500, 500, 0, 4000, 8000, 10_000]
+
+
+@pytest.mark.req("ORCH-1094")
+def test_a_pools_workloads_are_registered_with_each_replica() -> None:
+    from pool_managerd.registration import registration_body
+
+    identity = NodeIdentity("host-a", "http://127.0.0.1:9200", TOKEN, heartbeat_interval_s=2.0)
+    embedder = dataclasses.replace(pool_status(), workloads=("embedding",))
+    body = registration_body(identity, [embedder, pool_status()], DeviceInventory(note="cpu"))
+    assert [r.workloads for p in body.pools for r in p.replicas] == [["embedding"], ["completion", "chat"]]
