@@ -117,3 +117,16 @@ class Logging(ConfigModel):
     level: LogLevel = "info"
     # The key is `json`; the attribute is renamed because `json` is a BaseModel method.
     json_lines: bool = Field(default=True, alias="json")
+
+
+Workloads = Annotated[
+    list[Literal["completion", "chat", "embedding"]],
+    Field(
+        min_length=1,
+        description=(
+            "what the engine serves; `embedding` for a llama-server started with --embeddings --pooling mean "
+            "(ORCH-1094)"
+        ),
+    ),
+]
+DEFAULT_WORKLOADS: list[Literal["completion", "chat", "embedding"]] = ["completion", "chat"]

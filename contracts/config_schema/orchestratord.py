@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from contracts.config_schema.common import (
+    DEFAULT_WORKLOADS,
     Bind,
     ConfigModel,
     Engine,
@@ -20,6 +21,7 @@ from contracts.config_schema.common import (
     Port,
     PositiveMillis,
     Sha256Hex,
+    Workloads,
 )
 from orchestrator_core.vocabulary import Determinism
 
@@ -254,14 +256,7 @@ class StaticReplica(ConfigModel):
     )
     slots: PositiveInt = 1
     ctx_max: PositiveInt = 2_048
-    workloads: list[Literal["completion", "chat", "embedding"]] = Field(
-        default=["completion", "chat"],
-        min_length=1,
-        description=(
-            "what the engine serves; `embedding` for a llama-server run with --embeddings (ORCH-1094), "
-            "which then serves nothing else"
-        ),
-    )
+    workloads: Workloads = DEFAULT_WORKLOADS
     determinism: Determinism = Field(
         default="best_effort",
         description=(

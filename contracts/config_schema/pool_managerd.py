@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from contracts.config_schema.common import (
+    DEFAULT_WORKLOADS,
     Bind,
     ConfigModel,
     Engine,
@@ -19,6 +20,7 @@ from contracts.config_schema.common import (
     ModelRef,
     Port,
     PositiveMillis,
+    Workloads,
 )
 from orchestrator_core.vocabulary import Determinism
 
@@ -93,14 +95,7 @@ class Pool(ConfigModel):
         default=None, min_length=1, description="name clients may use for the model; default: from the engine"
     )
     replicas: PositiveInt = 1
-    workloads: list[Literal["completion", "chat", "embedding"]] = Field(
-        default=["completion", "chat"],
-        min_length=1,
-        description=(
-            "what the engine serves, registered with orchestratord; `embedding` for a llama-server started "
-            "with --embeddings --pooling mean in engine_flags (ORCH-1094)"
-        ),
-    )
+    workloads: Workloads = DEFAULT_WORKLOADS
     devices: list[GpuIndex] | Literal["cpu"] = Field(
         description='GPU indices, or "cpu" as an explicit carve-out; a GPU pool never falls back to CPU'
     )
