@@ -124,17 +124,15 @@ class OpenAIDecoder:
         if reason == "stop" and self._stop_match is not None:
             # vLLM names the matched stop string or token in stop_reason; null means end of sequence.
             stop = "stop"
-        forced_cut = self._forced_seed is not None and stop == "limit"  # a cut call cannot be parsed
-        calls = (
-            self._tool_calls() if (self._calls or self._forced_seed is not None) and not forced_cut else ()
-        )
-        if calls and stop != "limit":
-            stop = "tool_calls"
+        calls: tuple[ToolCall, ...] = ()
+        # A call cut by the token limit is no call (a forced one could not even be parsed).
+        if stop != "limit" and (self._calls or self._forced_seed is not None):
+            calls, stop = self._tool_calls(), "tool_calls"
         return Finish(
             stop_reason=stop,
             tokens_in=self._tokens_in,
             tokens_out=self._tokens_out,
             engine_prompt_ms=self._prompt_ms,
             engine_decode_ms=self._decode_ms,
-            tool_calls=calls if stop == "tool_calls" else (),
+            tool_calls=calls,
         )

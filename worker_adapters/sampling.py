@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from worker_adapters.tool_calls import call_schema, forced_messages, forced_tool, message_body
+from worker_adapters.tool_calls import forced_call, forced_tool, message_body
 from worker_adapters.types import GenerateRequest
 
 
@@ -43,12 +43,7 @@ def openai_body(request: GenerateRequest, model: str | None, *, force_calls: boo
         body["prompt"] = request.prompt
         return body
     if force_calls and forced_tool(request):
-        body["messages"] = [message_body(m) for m in forced_messages(request)]
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": "tool_call", "schema": call_schema(request), "strict": True},
-        }
-        return body
+        return body | forced_call(request)
     body["messages"] = [message_body(m) for m in request.messages or ()]
     if request.tools is not None:
         body["tools"] = orjson.Fragment(request.tools)

@@ -29,7 +29,7 @@ def forced_tool(request: GenerateRequest) -> bool:
     return choice == "required" or isinstance(choice, dict)
 
 
-def _functions(request: GenerateRequest) -> list[dict[str, Any]]:
+def allowed_functions(request: GenerateRequest) -> list[dict[str, Any]]:
     """The function definitions the call may name: every tool, or the one `tool_choice` names."""
     tools = orjson.loads(request.tools or "[]")
     functions = [tool["function"] for tool in tools if isinstance(tool, dict) and "function" in tool]
@@ -40,7 +40,7 @@ def _functions(request: GenerateRequest) -> list[dict[str, Any]]:
     return functions
 
 
-def call_schema(request: GenerateRequest) -> dict[str, Any]:
+def call_schema(functions: list[dict[str, Any]]) -> dict[str, Any]:
     """The JSON schema of one call of the allowed functions."""
     options = [
         {
@@ -48,14 +48,14 @@ def call_schema(request: GenerateRequest) -> dict[str, Any]:
             "properties": {"name": {"const": f["name"]}, "arguments": f.get("parameters") or _ANY_OBJECT},
             "required": ["name", "arguments"],
         }
-        for f in _functions(request)
+        for f in functions
     ]
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
-def tools_message(request: GenerateRequest) -> ChatMessage:
+def tools_message(functions: list[dict[str, Any]]) -> ChatMessage:
     """The system message that shows the model the functions it must call."""
-    described = "\n".join(orjson.dumps(f).decode() for f in _functions(request))
+    described = "\n".join(orjson.dumps(f).decode() for f in functions)
     return ChatMessage(
         "system",
         "Answer with a call of one of these functions, as a JSON object "
@@ -63,11 +63,20 @@ def tools_message(request: GenerateRequest) -> ChatMessage:
     )
 
 
-def forced_messages(request: GenerateRequest) -> tuple[ChatMessage, ...]:
-    """The conversation with the tools message first (after the caller's own system message)."""
+def forced_call(request: GenerateRequest) -> dict[str, Any]:
+    """The `messages` and `response_format` of a body that forces a call: the conversation with the tools
+    message first (after the caller's own system message), the output held to one call's schema."""
+    functions = allowed_functions(request)
     messages = request.messages or ()
     head = tuple(m for m in messages[:1] if m.role == "system")
-    return (*head, tools_message(request), *messages[len(head) :])
+    shown = (*head, tools_message(functions), *messages[len(head) :])
+    return {
+        "messages": [message_body(m) for m in shown],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "tool_call", "schema": call_schema(functions), "strict": True},
+        },
+    }
 
 
 def parse_forced_call(text: str, engine: str, call_id: str) -> ToolCall:

@@ -19,6 +19,7 @@ from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage, ToolCall
 
 from ..services.task_spec import TaskSpec
+from .json_text import function_tool, tool_fields
 from .openai_requests import FacadeContext
 
 # Blocks the model wrote earlier that carry nothing a replica here can use again.
@@ -90,11 +91,7 @@ def _tools(body: AnthropicMessagesRequest) -> list[dict[str, Any]] | None:
         kind = given(tool.type)
         if kind not in (None, "custom"):
             raise InvalidParams(f"tools.{index}: the server tool {kind} is not served here")
-        function: dict[str, Any] = {"name": tool.name, "parameters": tool.input_schema}
-        description = given(tool.description)
-        if description is not None:
-            function["description"] = description
-        functions.append({"type": "function", "function": function})
+        functions.append(function_tool(tool.name, tool.input_schema, given(tool.description)))
     return functions
 
 
@@ -135,10 +132,6 @@ def messages_spec(body: AnthropicMessagesRequest, context: FacadeContext) -> Tas
         raise InvalidParams("messages: no turn has content")
     tools = _tools(body)
     choice, parallel = _choice(body)
-    if tools is None and choice not in (None, "none"):
-        raise InvalidParams("tool_choice: needs tools")
-    if choice == "none":
-        tools = choice = parallel = None
     return context.task(
         model_ref=body.model,
         max_tokens=body.max_tokens,
@@ -148,8 +141,6 @@ def messages_spec(body: AnthropicMessagesRequest, context: FacadeContext) -> Tas
         top_p=given(body.top_p),
         top_k=given(body.top_k),
         stop=tuple(given(body.stop_sequences) or ()),
-        tools=orjson.dumps(tools).decode() if tools is not None else None,
-        tool_choice=orjson.dumps(choice).decode() if choice is not None else None,
-        parallel_tool_calls=parallel if tools is not None else None,
         response_format=_response_format(body),
+        **tool_fields(tools, choice, parallel),
     )

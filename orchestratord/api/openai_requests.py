@@ -19,7 +19,7 @@ from orchestrator_core.vocabulary import Determinism, PriorityName
 from worker_adapters.types import ChatMessage, ToolCall
 
 from ..services.task_spec import TaskSpec, new_task_id
-from .json_text import json_text
+from .json_text import format_text, json_text, tool_fields
 
 T = TypeVar("T")
 PRIORITY_HEADER = "X-Orch-Priority"
@@ -149,15 +149,6 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
     """The `chat` task of a /v1/chat/completions request; `developer` messages count as `system`."""
     max_tokens = given(body.max_completion_tokens) or given(body.max_tokens)
     messages = tuple(_message(index, m) for index, m in enumerate(body.messages))
-    tools = given(body.tools)
-    choice = given(body.tool_choice)
-    if tools is None and choice is not None and choice != "none":
-        raise InvalidParams("tool_choice: needs tools")
-    if choice == "none":
-        tools = choice = None  # the model may not call: the engine need not see them
-    response_format = given(body.response_format)
-    if response_format is not None and response_format.type == "text":
-        response_format = None
     return context.task(
         model_ref=body.model,
         max_tokens=max_tokens or context.default_max_tokens,
@@ -171,10 +162,8 @@ def chat_spec(body: ChatCompletionRequest, context: FacadeContext) -> TaskSpec:
         presence_penalty=given(body.presence_penalty),
         frequency_penalty=given(body.frequency_penalty),
         logit_bias=json_text(given(body.logit_bias) or None),
-        tools=json_text(tools),
-        tool_choice=json_text(choice),
-        parallel_tool_calls=given(body.parallel_tool_calls) if tools is not None else None,
-        response_format=json_text(response_format),
+        response_format=format_text(given(body.response_format)),
+        **tool_fields(given(body.tools), given(body.tool_choice), given(body.parallel_tool_calls)),
     )
 
 

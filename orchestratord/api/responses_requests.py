@@ -19,6 +19,7 @@ from orchestrator_core.errors import InvalidParams
 from worker_adapters.types import ChatMessage, ToolCall
 
 from ..services.task_spec import TaskSpec
+from .json_text import function_tool, tool_fields
 from .openai_requests import FacadeContext
 
 _ROLES: dict[str, Any] = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
@@ -87,11 +88,8 @@ def _tools(body: ResponsesRequest) -> list[dict[str, Any]] | None:
         name = given(tool.name)
         if tool.type != "function" or name is None:
             raise InvalidParams(f"tools.{index}: the built-in tool {tool.type} is not served here")
-        function: dict[str, Any] = {"name": name, "parameters": given(tool.parameters) or {"type": "object"}}
-        description = given(tool.description)
-        if description is not None:
-            function["description"] = description
-        functions.append({"type": "function", "function": function})
+        parameters = given(tool.parameters) or {"type": "object"}
+        functions.append(function_tool(name, parameters, given(tool.description)))
     return functions
 
 
@@ -137,12 +135,6 @@ def response_spec(body: ResponsesRequest, context: FacadeContext) -> TaskSpec:
     messages = _messages(body)
     if not any(m.role != "system" for m in messages):
         raise InvalidParams("input: no item has content")
-    tools = _tools(body)
-    choice = _choice(body)
-    if tools is None and choice not in (None, "none"):
-        raise InvalidParams("tool_choice: needs tools")
-    if choice == "none":
-        tools = choice = None
     return context.task(
         model_ref=body.model,
         max_tokens=given(body.max_output_tokens) or context.default_max_tokens,
@@ -150,8 +142,6 @@ def response_spec(body: ResponsesRequest, context: FacadeContext) -> TaskSpec:
         workload="chat",
         temperature=given(body.temperature),
         top_p=given(body.top_p),
-        tools=orjson.dumps(tools).decode() if tools is not None else None,
-        tool_choice=orjson.dumps(choice).decode() if choice is not None else None,
-        parallel_tool_calls=given(body.parallel_tool_calls) if tools is not None else None,
         response_format=_response_format(body),
+        **tool_fields(_tools(body), _choice(body), given(body.parallel_tool_calls)),
     )

@@ -25,7 +25,7 @@ from ..http.security import Authenticator, Principal, Role
 from ..services.task_registry import Admission, TaskRecord
 from ..services.task_spec import PlacementSpec, TaskSpec, new_task_id
 from ..services.tasks import TaskService
-from .json_text import json_text
+from .json_text import format_text, json_text, tool_fields
 
 
 def fingerprint(request: TaskRequest) -> bytes:
@@ -116,17 +116,9 @@ def _tool_fields(request: TaskRequest, workload: Workload) -> dict[str, Any]:
         for name, value in (("tools", tools), ("tool_choice", choice), ("response_format", response_format)):
             if value is not None:
                 raise InvalidParams(f"{name}: only a chat task (messages) takes it")
-    if tools is None and choice not in (None, "none"):
-        raise InvalidParams("tool_choice: needs tools")
-    if choice == "none":
-        tools = choice = None
-    if response_format is not None and response_format.type == "text":
-        response_format = None
     return {
-        "tools": json_text(tools),
-        "tool_choice": json_text(choice),
-        "parallel_tool_calls": given(request.parallel_tool_calls) if tools is not None else None,
-        "response_format": json_text(response_format),
+        **tool_fields(tools, choice, given(request.parallel_tool_calls)),
+        "response_format": format_text(response_format),
         "presence_penalty": given(request.presence_penalty),
         "frequency_penalty": given(request.frequency_penalty),
         "logit_bias": json_text(given(request.logit_bias) or None),

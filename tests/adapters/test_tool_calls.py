@@ -9,7 +9,7 @@ import pytest
 from orchestrator_core.errors import Internal
 from worker_adapters.openai_wire import OpenAIDecoder
 from worker_adapters.sampling import openai_body
-from worker_adapters.tool_calls import call_schema, forced_tool, parse_forced_call
+from worker_adapters.tool_calls import allowed_functions, call_schema, forced_tool, parse_forced_call
 from worker_adapters.types import ChatMessage, GenerateRequest
 from worker_adapters.wire import Finish
 
@@ -43,13 +43,13 @@ def test_only_required_and_named_choices_are_forced() -> None:
 
 @pytest.mark.req("ORCH-1069")
 def test_a_required_call_may_name_any_tool_and_a_named_one_only_that_tool() -> None:
-    anyone = call_schema(chat("required"))
+    anyone = call_schema(allowed_functions(chat("required")))
     assert [o["properties"]["name"] for o in anyone["anyOf"]] == [
         {"const": "get_weather"},
         {"const": "get_time"},
     ]
     assert anyone["anyOf"][1]["properties"]["arguments"] == {"type": "object"}
-    named = call_schema(chat({"type": "function", "function": {"name": "get_weather"}}))
+    named = call_schema(allowed_functions(chat({"type": "function", "function": {"name": "get_weather"}})))
     assert named["properties"] == {"name": {"const": "get_weather"}, "arguments": PARAMS}
 
 
